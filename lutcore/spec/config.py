@@ -1,0 +1,246 @@
+"""The one configuration object that drives hardware, compiler, golden model and tests.
+
+A :class:`CoreConfig` is frozen and validated on construction: a bad value raises
+:class:`ConfigError` with a one-line message naming the field, the value and what is allowed.
+Derived widths come from :mod:`lutcore.spec.numerics`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from . import numerics as nx
+
+__all__ = ["ConfigError", "CoreConfig", "PRESETS", "preset", "preset_names"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range, or a preset or field name is unknown."""
+
+
+def _is_pow2(x: int) -> bool:
+    return x > 0 and (x & (x - 1)) == 0
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """Parameters of one LUT tensor core build.
+
+    Tile: each cycle the core does ``m x n`` table lookups, each covering ``g`` activations
+    (bit-serial mode, one weight bit plane) or ``elut_g`` activations (ELUT ternary mode).
+
+    Fields
+    ------
+    name : preset name or a free label.
+    m, n : tile rows (activation rows sharing a weight) and columns (LUT units per row).
+    g : bit-serial group size (activations per lookup), 2..6.
+    weight_bits : most weight bit planes B one LMMA runs (1..4).
+    act_bits : signed activation width (2..16).
+    acc_bits : signed output width; outputs wrap modulo 2^acc_bits (DESIGN §2.3).
+    elut_g : ELUT group size (2..5), or 0 to build without the element-wise ternary mode.
+    symmetrize : store half tables and reinterpret weights (paper Eq. 6); False builds the
+        full 2^g-entry tables, the unsymmetrized baseline.
+    act_depth, table_depth, weight_depth, out_depth, instr_depth : on-chip buffer depths in
+        words (powers of two, at most 65536).
+    host_bits : data width of the host port (32).
+    """
+
+    name: str = "custom"
+    m: int = 2
+    n: int = 64
+    g: int = 4
+    weight_bits: int = 4
+    act_bits: int = 8
+    acc_bits: int = 32
+    elut_g: int = 3
+    symmetrize: bool = True
+    act_depth: int = 1024
+    table_depth: int = 1024
+    weight_depth: int = 4096
+    out_depth: int = 256
+    instr_depth: int = 1024
+    host_bits: int = 32
+
+    def __post_init__(self):
+        def check(name, ok, allowed):
+            if not ok:
+                raise ConfigError(
+                    f"config field '{name}' = {getattr(self, name)!r} is invalid: {allowed}")
+
+        def integer(name):
+            v = getattr(self, name)
+            check(name, isinstance(v, int) and not isinstance(v, bool), "must be an integer")
+
+        check("name", isinstance(self.name, str) and self.name != "", "must be a non-empty string")
+        for f in ("m", "n", "g", "weight_bits", "act_bits", "acc_bits", "elut_g", "act_depth",
+                  "table_depth", "weight_depth", "out_depth", "instr_depth", "host_bits"):
+            integer(f)
+        check("symmetrize", isinstance(self.symmetrize, bool), "must be true or false")
+        check("m", 1 <= self.m <= 16, "allowed 1..16")
+        check("n", 1 <= self.n <= 512, "allowed 1..512")
+        check("g", 2 <= self.g <= 6, "allowed 2..6")
+        check("weight_bits", 1 <= self.weight_bits <= 4, "allowed 1..4")
+        check("act_bits", 2 <= self.act_bits <= 16, "allowed 2..16")
+        check("elut_g", self.elut_g == 0 or 2 <= self.elut_g <= 5, "allowed 0 (off) or 2..5")
+        low = self.table_bits + self.weight_bits
+        check("acc_bits", low <= self.acc_bits <= 48,
+              f"allowed {low}..48 (at least table_bits + weight_bits = {low})")
+        for f in ("act_depth", "table_depth", "weight_depth", "out_depth", "instr_depth"):
+            v = getattr(self, f)
+            check(f, _is_pow2(v) and 2 <= v <= 65536, "must be a power of two in 2..65536")
+        check("host_bits", self.host_bits in (8, 16, 32, 64), "allowed 8, 16, 32, 64")
+
+    # -- modes ---------------------------------------------------------------------------
+    @property
+    def has_elut(self) -> bool:
+        return self.elut_g != 0
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return ("bitserial", "elut") if self.has_elut else ("bitserial",)
+
+    # -- derived widths (DESIGN §2) ------------------------------------------------------
+    @property
+    def bitserial_entries(self) -> int:
+        """Entries of a bit-serial table (2^(g-1) symmetrized, 2^g otherwise)."""
+        return nx.bitserial_entries(self.g) if self.symmetrize else nx.bitserial_full_entries(self.g)
+
+    @property
+    def bitserial_index_bits(self) -> int:
+        return nx.bitserial_index_bits(self.g) if self.symmetrize else self.g
+
+    @property
+    def bitserial_code_bits(self) -> int:
+        """Bits of one bit-serial weight code: index plus sign (symmetrized only)."""
+        return self.bitserial_index_bits + (1 if self.symmetrize else 0)
+
+    @property
+    def elut_entries(self) -> int:
+        return nx.elut_entries(self.elut_g) if self.has_elut else 0
+
+    @property
+    def elut_index_bits(self) -> int:
+        return nx.elut_index_bits(self.elut_g) if self.has_elut else 0
+
+    @property
+    def elut_code_bits(self) -> int:
+        return self.elut_index_bits + 1 if self.has_elut else 0
+
+    @property
+    def table_entries(self) -> int:
+        """Entries per stored table: the larger of the two modes."""
+        return max(self.bitserial_entries, self.elut_entries)
+
+    @property
+    def table_bits(self) -> int:
+        """Signed width of a table entry, the larger of the two modes."""
+        bits = nx.table_bits(self.g, self.act_bits)
+        if self.has_elut:
+            bits = max(bits, nx.table_bits(self.elut_g, self.act_bits))
+        return bits
+
+    @property
+    def index_bits(self) -> int:
+        return max(self.bitserial_index_bits, self.elut_index_bits)
+
+    @property
+    def code_bits(self) -> int:
+        """Bits of one weight code in a weight-buffer word: the larger of the two modes."""
+        return max(self.bitserial_code_bits, self.elut_code_bits)
+
+    @property
+    def act_slots(self) -> int:
+        """Activations per row in one activation-buffer word: max(g, elut_g)."""
+        return max(self.g, self.elut_g)
+
+    @property
+    def sum_bits(self) -> int:
+        """Internal accumulator width: acc_bits + 1, so that (S + c*sumA) >> 1 is exact mod
+        2^acc_bits (DESIGN §2.1, §2.3)."""
+        return self.acc_bits + 1
+
+    @property
+    def act_word_bits(self) -> int:
+        return self.m * self.act_slots * self.act_bits
+
+    @property
+    def table_word_bits(self) -> int:
+        return self.m * self.table_entries * self.table_bits
+
+    @property
+    def weight_word_bits(self) -> int:
+        return self.n * self.code_bits
+
+    @property
+    def out_word_bits(self) -> int:
+        return self.n * self.acc_bits
+
+    def group(self, mode: str) -> int:
+        """Activations per lookup in ``mode`` ('bitserial' or 'elut')."""
+        if mode == "bitserial":
+            return self.g
+        if mode == "elut":
+            if not self.has_elut:
+                raise ConfigError(f"mode 'elut' is not built into config '{self.name}' (elut_g = 0)")
+            return self.elut_g
+        raise ConfigError(f"mode {mode!r} is unknown: allowed 'bitserial', 'elut'")
+
+    def products_per_cycle(self, mode: str = "bitserial") -> int:
+        """Weight-activation products per cycle (one bit plane per cycle in bit-serial)."""
+        return self.m * self.n * self.group(mode)
+
+    # -- serialization -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), indent=kw.pop("indent", 2), **kw)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "CoreConfig":
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"config must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"config has unknown field(s) {unknown}: allowed {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CoreConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"config is not valid JSON: {e}") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes) -> "CoreConfig":
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, CoreConfig] = {
+    # Fits an iCE40 UP5K (iCEBreaker): one row, eight LUT units.
+    "tiny": CoreConfig(name="tiny", m=1, n=8, g=4, weight_bits=2, acc_bits=24, elut_g=3,
+                       act_depth=256, table_depth=256, weight_depth=512, out_depth=32,
+                       instr_depth=128),
+    # The paper's elongated M2 N64 K4 tile.
+    "default": CoreConfig(name="default", m=2, n=64, g=4, weight_bits=4, acc_bits=32, elut_g=3),
+    # A larger tile for an ECP5-85F.
+    "large": CoreConfig(name="large", m=4, n=64, g=4, weight_bits=4, acc_bits=32, elut_g=3,
+                        act_depth=2048, table_depth=2048, weight_depth=4096, out_depth=512),
+}
+
+
+def preset_names() -> list[str]:
+    return list(PRESETS)
+
+
+def preset(name: str) -> CoreConfig:
+    """Look up a named preset; unknown names raise a one-line :class:`ConfigError`."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"preset {name!r} is unknown: allowed {', '.join(PRESETS)}") from None
