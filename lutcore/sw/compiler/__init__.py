@@ -1,0 +1,18 @@
+"""Compiler: lowers ``O = A @ W.T`` (int8 activations, ternary or B-bit weights) of any shape
+to LUT instructions and buffer images for one configuration and mode.
+
+* :func:`compile_gemm` -> :class:`Program` (tiling, padding, weight encoding, buffer layout,
+  instruction emission; :mod:`.lower`),
+* :class:`Program` / :class:`Phase` / :class:`Load`: the result, saved to and loaded from
+  ``.npz``, disassembled, and gathered back into the output matrix (:mod:`.program`),
+* buffer word packing (:mod:`.words`).
+
+The assembler and disassembler are those of :mod:`lutcore.spec.isa`.
+"""
+
+from .lower import KSPLITS, check_overflow, compile_gemm, resolve_config, weight_params
+from .program import FORMAT, Load, Phase, Program
+from .words import WordFormat, pack, unpack, word_format
+
+__all__ = ["compile_gemm", "KSPLITS", "check_overflow", "resolve_config", "weight_params",
+           "Program", "Phase", "Load", "FORMAT", "WordFormat", "pack", "unpack", "word_format"]

@@ -1,0 +1,93 @@
+"""ISS utilization of the BitNet b1.58 2B linear layers on one configuration.
+
+``python -m lutcore.bench.iss [--preset default] [--m 1 64] [--predict]`` compiles
+``O = A @ W.T`` for the BitNet-b1.58-2B weight shapes (K x N = 2560x2560, 2560x6912,
+6912x2560) with random int8 activations and ternary weights, runs each program on the
+instruction-set simulator (checking the output against the int64 reference), and prints a
+markdown table: phases, instructions, weight-buffer words the host loads, cycles, LMMA steps
+and utilization = steps / cycles,
+for the chosen K split and, where K is split, for device accumulation forced.
+``--predict`` skips execution and reports the compiler's cycle prediction (the same number).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from ..spec.config import preset, preset_names
+from ..sw.compiler import compile_gemm
+from ..sw.iss import run_program
+
+__all__ = ["SHAPES", "measure", "main"]
+
+#: (K, N) of the BitNet b1.58 2B projections: attention (2560x2560), FFN up/gate (2560x6912),
+#: FFN down (6912x2560).
+SHAPES = [(2560, 2560), (2560, 6912), (6912, 2560)]
+
+
+def measure(k: int, n: int, m: int, mode: str, config, *, ksplit: str = "auto",
+            predict: bool = False, seed: int = 0) -> dict:
+    """Compile (and unless ``predict``, run and check) one GEMM; return its figures."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+    w = rng.integers(-1, 2, (n, k), dtype=np.int8)
+    start = time.perf_counter()
+    program = compile_gemm(a, w, config=config, mode=mode, ksplit=ksplit)
+    summary = program.summary()
+    cycles = summary["cycles"]
+    if not predict:
+        result = run_program(program)
+        ref = a.astype(np.int64) @ w.T.astype(np.int64)
+        if not np.array_equal(result.output, ref):
+            raise AssertionError(f"ISS output differs from the reference for K={k} N={n} M={m} "
+                                 f"{mode}")
+        if result.cycles != cycles:
+            raise AssertionError(f"ISS cycles {result.cycles} differ from the prediction {cycles}")
+    return {"K": k, "N": n, "M": m, "mode": mode, "ksplit": summary["ksplit"],
+            "k_chunks": summary["k_chunks"], "phases": summary["phases"],
+            "instructions": summary["instructions"], "cycles": cycles,
+            "lookups": summary["lookups"], "utilization": summary["utilization"],
+            "host_words": summary["words"],
+            "seconds": time.perf_counter() - start}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lutcore.bench.iss",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="default", choices=preset_names())
+    parser.add_argument("--m", type=int, nargs="+", default=[1, 64], metavar="M",
+                        help="activation rows (tokens); default 1 64")
+    parser.add_argument("--predict", action="store_true",
+                        help="report predicted cycles without running the ISS")
+    args = parser.parse_args(argv)
+    config = preset(args.preset)
+    print(f"ISS utilization, preset {config.name} (m={config.m} n={config.n} g={config.g} "
+          f"elut_g={config.elut_g}), ternary weights, "
+          f"{'predicted' if args.predict else 'executed and checked bit-exact'}\n")
+    print("| K x N | M | mode | K split | phases | instructions | weight words loaded | cycles "
+          "| LMMA steps | utilization |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for k, n in SHAPES:
+        for m in args.m:
+            for mode in config.modes:
+                rows = [measure(k, n, m, mode, config, predict=args.predict)]
+                if rows[0]["ksplit"] != "none":
+                    rows.append(measure(k, n, m, mode, config, ksplit="device", predict=True))
+                for r in rows:
+                    split = r["ksplit"] if r["ksplit"] == "none" else \
+                        f"{r['ksplit']} ({r['k_chunks']} chunks)"
+                    if r is not rows[0]:
+                        split += ", forced"
+                    print(f"| {k}x{n} | {m} | {mode} | {split} | {r['phases']} "
+                          f"| {r['instructions']} | {r['host_words']['weight']} "
+                          f"| {r['cycles']} | {r['lookups']} "
+                          f"| {100 * r['utilization']:.1f}% |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

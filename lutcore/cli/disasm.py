@@ -1,0 +1,33 @@
+"""``lutcore disasm``: list a compiled program: per phase its buffer loads, output reads and
+instructions in assembler syntax (``lutcore.spec.isa``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..sw.compiler import Program
+from .compile import format_summary
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``disasm`` subcommand to ``subparsers``."""
+    p = subparsers.add_parser(
+        "disasm", help="disassemble a compiled program (.npz)",
+        description="Print a program's phases: loads, output reads and instructions.")
+    p.add_argument("program", metavar="PROG.npz", help="program written by `lutcore compile`")
+    p.add_argument("--phase", type=int, metavar="I", help="only phase I")
+    p.add_argument("--summary", action="store_true", help="print the summary only")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    """Execute ``lutcore disasm``; a bad file raises a one-line error (exit status 2)."""
+    program = Program.load(args.program)
+    if args.summary:
+        print(format_summary(program, args.program))
+    else:
+        print(program.disassemble(args.phase), end="")
+    return 0

@@ -1,0 +1,273 @@
+"""Instruction-set simulator: executes a compiled :class:`~lutcore.sw.compiler.Program`
+instruction by instruction with the golden table functions, bit-exactly, and counts cycles
+with the timing contract of ``docs/architecture.md`` (:func:`lutcore.spec.isa.instruction_cycles`).
+
+:class:`Machine` holds the architectural state of one core (buffers, accumulators, row sums)
+and executes from its instruction memory; buffer words are kept decoded (field values), and
+host writes and reads go through the word layouts of :mod:`lutcore.sw.compiler.words`.
+:func:`run_program` drives a program phase by phase (load, start, read) and gathers the
+output; :func:`run_gemm` is the ``iss`` backend of :mod:`lutcore.backends`.
+
+Faults (illegal opcodes, fields out of range, addresses past a buffer) stop execution with
+:class:`ExecutionError`, carrying the :class:`~lutcore.spec.isa.ErrorCode` the hardware
+reports; nothing of the faulting instruction is executed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..backends import GemmResult
+from ..errors import LutcoreError
+from ..spec import isa
+from ..spec import numerics as nx
+from ..spec.config import CoreConfig
+from .compiler import Program, compile_gemm, resolve_config
+from .compiler.words import pack, split_codes, unpack, word_format
+from .kernels import tables
+
+__all__ = ["ExecutionError", "PhaseStats", "IssResult", "Machine", "run_program", "run_gemm"]
+
+
+class ExecutionError(LutcoreError):
+    """The core stopped with an error. ``code`` is the :class:`~lutcore.spec.isa.ErrorCode`,
+    ``pc`` the faulting instruction (None for host-port faults), ``phase`` the phase."""
+
+    def __init__(self, code: isa.ErrorCode, message: str, *, pc: int | None = None,
+                 phase: int | None = None):
+        where = "".join([f"phase {phase} " if phase is not None else "",
+                         f"pc {pc} " if pc is not None else ""])
+        super().__init__(f"{where}error {code.name}: {message}")
+        self.code = code
+        self.detail = message
+        self.pc = pc
+        self.phase = phase
+
+
+@dataclass
+class PhaseStats:
+    """What one start of the core did."""
+
+    cycles: int = 0
+    lookups: int = 0                  # sum of planes*count over LMMAs
+    instructions: int = 0             # executed, HALT included
+    by_opcode: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def utilization(self) -> float:
+        return self.lookups / self.cycles if self.cycles else 0.0
+
+
+@dataclass
+class IssResult:
+    """Output matrix and timing of a program run."""
+
+    output: np.ndarray
+    phases: list[PhaseStats]
+
+    @property
+    def cycles(self) -> int:
+        return sum(p.cycles for p in self.phases)
+
+    @property
+    def lookups(self) -> int:
+        return sum(p.lookups for p in self.phases)
+
+    @property
+    def utilization(self) -> float:
+        return self.lookups / self.cycles if self.cycles else 0.0
+
+
+class Machine:
+    """Architectural state of one core on ``config`` and its instruction execution.
+
+    Buffers hold decoded words: ``act [act_depth, m, act_slots]``, ``table [table_depth, m,
+    table_entries]``, ``weight [weight_depth, n]`` (codes), ``out [out_depth, n]``, all int64,
+    and ``instr [instr_depth]`` uint64. ``acc [m, n]`` and ``rowsum [m]`` are the
+    ``sum_bits``-wide accumulators (docs/architecture.md, "Scaling"). Everything starts at 0.
+    """
+
+    def __init__(self, config: CoreConfig):
+        c = self.config = config
+        self.act = np.zeros((c.act_depth, c.m, c.act_slots), np.int64)
+        self.table = np.zeros((c.table_depth, c.m, c.table_entries), np.int64)
+        self.weight = np.zeros((c.weight_depth, c.n), np.int64)
+        self.out = np.zeros((c.out_depth, c.n), np.int64)
+        self.instr = np.zeros(c.instr_depth, np.uint64)
+        self.acc = np.zeros((c.m, c.n), np.int64)
+        self.rowsum = np.zeros(c.m, np.int64)
+        self.pc = 0
+
+    # -- host port ---------------------------------------------------------------------------
+    def _span(self, region: isa.Region, addr: int, count: int) -> None:
+        depth = isa.region_depth(region, self.config)
+        if addr < 0 or addr + count > depth:
+            raise ExecutionError(isa.ErrorCode.HOST_ADDR,
+                                 f"host access to {region.name} words {addr}..{addr + count - 1} "
+                                 f"runs past depth {depth}")
+
+    def write(self, region: isa.Region, addr: int, words: np.ndarray) -> None:
+        """Host write of ``words`` (limbs ``uint64 [count, limbs]``; instruction words may be
+        ``uint64 [count]``) to ``region`` from word ``addr``."""
+        region = isa.Region(region)
+        words = np.asarray(words, np.uint64)
+        if region is isa.Region.INSTR:
+            words = words.reshape(-1)
+            self._span(region, addr, len(words))
+            self.instr[addr:addr + len(words)] = words
+            return
+        if region not in (isa.Region.ACT, isa.Region.WEIGHT):
+            raise ExecutionError(isa.ErrorCode.HOST_ADDR, f"region {region.name} is not writable")
+        values = unpack(words, word_format(region, self.config))
+        self._span(region, addr, len(values))
+        c = self.config
+        if region is isa.Region.ACT:
+            self.act[addr:addr + len(values)] = values.reshape(-1, c.m, c.act_slots)
+        else:
+            self.weight[addr:addr + len(values)] = values
+
+    def read(self, region: isa.Region, addr: int, count: int) -> np.ndarray:
+        """Host read of ``count`` words of ``region`` from ``addr``, as limbs."""
+        region = isa.Region(region)
+        self._span(region, addr, count)
+        c = self.config
+        fmt = word_format(region, c) if region is not isa.Region.INSTR else None
+        if region is isa.Region.ACT:
+            return pack(self.act[addr:addr + count].reshape(count, -1), fmt)
+        if region is isa.Region.TABLE:
+            return pack(self.table[addr:addr + count].reshape(count, -1), fmt)
+        if region is isa.Region.WEIGHT:
+            return pack(self.weight[addr:addr + count], fmt)
+        if region is isa.Region.OUTPUT:
+            return pack(self.out[addr:addr + count], fmt)
+        raise ExecutionError(isa.ErrorCode.HOST_ADDR, f"region {region.name} is not readable")
+
+    # -- execution ---------------------------------------------------------------------------
+    def run(self) -> PhaseStats:
+        """Start at pc 0 and execute until HALT. Raises :class:`ExecutionError` on a fault
+        (``pc`` then points at the faulting instruction)."""
+        stats = PhaseStats()
+        self.pc = 0
+        while True:
+            if self.pc >= self.config.instr_depth:
+                raise ExecutionError(isa.ErrorCode.PC_RANGE,
+                                     f"no HALT before the end of instruction memory "
+                                     f"(depth {self.config.instr_depth})", pc=self.pc)
+            instr = isa.decode(int(self.instr[self.pc]))
+            fault = isa.validate(instr, self.config)
+            if fault is not None:
+                stats.cycles += isa.TIMING.FETCH
+                raise ExecutionError(fault.code, fault.message, pc=self.pc)
+            stats.cycles += isa.instruction_cycles(instr, self.config)
+            stats.instructions += 1
+            stats.by_opcode[instr.mnemonic] = stats.by_opcode.get(instr.mnemonic, 0) + 1
+            if isinstance(instr, isa.Halt):
+                return stats
+            self.execute(instr)
+            if isinstance(instr, isa.Lmma):
+                stats.lookups += instr.planes * instr.count
+            self.pc += 1
+
+    def execute(self, instr: isa.Instruction) -> None:
+        """Execute one validated instruction."""
+        if isinstance(instr, isa.Precomp):
+            self._precomp(instr)
+        elif isinstance(instr, isa.Lmma):
+            self._lmma(instr)
+        elif isinstance(instr, isa.Store):
+            self._store(instr)
+
+    def _precomp(self, i: isa.Precomp) -> None:
+        c = self.config
+        gs = c.group(i.mode.mnemonic)
+        words = self.act[i.act_addr:i.act_addr + i.count, :, :gs]        # [count, m, gs]
+        rows = words.transpose(1, 0, 2).reshape(c.m, i.count * gs)       # [m, K] row-major
+        if i.mode is isa.Mode.ELUT:
+            h = tables.elut_tables(rows, gs)
+        elif c.symmetrize:
+            h = tables.bitserial_tables(rows, gs)
+        else:
+            h = tables.bitserial_full_tables(rows, gs)
+        # [m, count, E] -> [count, m, table_entries], unused entries 0
+        out = np.zeros((i.count, c.m, c.table_entries), np.int64)
+        out[:, :, :h.shape[2]] = h.transpose(1, 0, 2)
+        self.table[i.table_addr:i.table_addr + i.count] = out
+
+    def _lmma(self, i: isa.Lmma) -> None:
+        c = self.config
+        if i.clear:
+            self.acc[:] = 0
+            self.rowsum[:] = 0
+        tabs = self.table[i.table_addr:i.table_addr + i.count]           # [count, m, E]
+        # An index at or past the table word's entries reads 0 (docs/architecture.md).
+        tabs = np.concatenate([tabs, np.zeros((i.count, c.m, 1), np.int64)], axis=2)
+        codes = self.weight[i.weight_addr:i.weight_addr + i.planes * i.count]
+        index, sign = split_codes(codes.reshape(i.planes, i.count, c.n), i.mode, c)
+        index = np.minimum(index, c.table_entries)
+        j = np.arange(i.count)[:, None, None]
+        r = np.arange(c.m)[None, :, None]
+        total = np.zeros((c.m, c.n), np.int64)
+        for b in range(i.planes):
+            h = tabs[j, r, index[b][:, None, :]]                           # [count, m, n]
+            h = np.where(sign[b][:, None, :], -h, h).sum(axis=0)
+            total += h << (b if i.mode is isa.Mode.BITSERIAL else 1)
+        self.acc = nx.wrap(self.acc + total, c.sum_bits)
+        if i.mode is isa.Mode.BITSERIAL:
+            # plane 0: row sum of the group's activations, -H[0] (DESIGN §2.1)
+            self.rowsum = nx.wrap(self.rowsum - tabs[:, :, 0].sum(axis=0), c.sum_bits)
+
+    def _store(self, i: isa.Store) -> None:
+        c = self.config
+        total = nx.wrap(self.acc + i.c * self.rowsum[:, None], c.sum_bits)
+        self.out[i.out_addr:i.out_addr + c.m] = nx.wrap(total >> 1, c.acc_bits)
+
+
+def run_program(program: Program, *, machine: Machine | None = None) -> IssResult:
+    """Run every phase of ``program``: host loads, start, host reads; then gather.
+
+    Raises :class:`ExecutionError` (with the phase) when the core faults.
+    """
+    m = machine or Machine(program.config)
+    if m.config != program.config:
+        raise LutcoreError(f"machine config '{m.config.name}' differs from the program's "
+                           f"config '{program.config.name}'")
+    stats, outputs = [], []
+    for index, phase in enumerate(program.phases):
+        try:
+            for load in phase.loads:
+                m.write(load.region, load.addr, program.images[load.image])
+            m.write(isa.Region.INSTR, 0, phase.instructions)
+            stats.append(m.run())
+        except ExecutionError as e:
+            raise ExecutionError(e.code, e.detail, pc=e.pc, phase=index) from None
+        words = phase.reads[:, 0]
+        outputs.append(m.out[words] if len(words) else np.zeros((0, program.config.n), np.int64))
+    return IssResult(program.gather(outputs), stats)
+
+
+_OPTIONS = ("allow_wrap", "weight_bits", "zero_point", "ksplit")
+
+
+def run_gemm(a, w, *, mode: str = "bitserial", config="default", **options: Any) -> GemmResult:
+    """The ``iss`` backend: compile ``a @ w.T`` and execute it on the ISS.
+
+    Options: ``allow_wrap``, ``weight_bits``, ``zero_point``, ``ksplit`` (see
+    :func:`lutcore.sw.compiler.compile_gemm`). ``info`` carries the program summary and the
+    per-phase cycles.
+    """
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise LutcoreError(f"iss backend option(s) {unknown} are unknown: allowed "
+                           f"{', '.join(_OPTIONS)}")
+    cfg = resolve_config(config)
+    program = compile_gemm(a, w, config=cfg, mode=mode, **options)
+    result = run_program(program)
+    summary = program.summary()
+    return GemmResult(result.output, cycles=result.cycles, utilization=result.utilization,
+                      info={"backend": "iss", "phases": len(program.phases),
+                            "instructions": program.num_instructions,
+                            "phase_cycles": [p.cycles for p in result.phases],
+                            "ksplit": summary.get("ksplit"), "words": summary["words"]})

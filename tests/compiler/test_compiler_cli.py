@@ -1,0 +1,93 @@
+"""``lutcore compile`` and ``lutcore disasm``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lutcore.cli import main
+from lutcore.spec import isa
+from lutcore.sw.compiler import Program
+from lutcore.sw.iss import run_program
+
+
+@pytest.fixture
+def operands(tmp_path):
+    rng = np.random.default_rng(5)
+    a = rng.integers(-128, 128, (3, 100), dtype=np.int8)
+    w = rng.integers(-1, 2, (70, 100), dtype=np.int8)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "w.npy", w)
+    return tmp_path, a, w
+
+
+def test_compile_then_disasm(operands, capsys):
+    path, a, w = operands
+    prog = path / "prog.npz"
+    argv = ["compile", "--acts", str(path / "a.npy"), "--weights", str(path / "w.npy"),
+            "--preset", "tiny", "--out", str(prog), "--mode", "elut"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    program = Program.load(prog)
+    summary = program.summary()
+    assert f"phases       {summary['phases']}" in out
+    assert f"instructions {summary['instructions']}" in out
+    assert f"cycles       {summary['cycles']} predicted" in out
+    assert "M=3 N=70 K=100, mode elut" in out
+    np.testing.assert_array_equal(run_program(program).output, a.astype(np.int64) @ w.T)
+
+    assert main(["disasm", str(prog)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("# lutcore program: config tiny, mode elut, M=3 N=70 K=100")
+    body = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert isa.assemble("\n".join(body)) == [int(x) for p in program.phases
+                                             for x in p.instructions]
+    assert main(["disasm", str(prog), "--phase", "0", "--summary"]) == 0
+    assert "utilization" in capsys.readouterr().out
+
+
+def _error(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    return err
+
+
+def test_compile_errors_are_one_line(operands, capsys):
+    path, a, w = operands
+    base = ["compile", "--acts", str(path / "a.npy"), "--weights", str(path / "w.npy"),
+            "--out", str(path / "p.npz")]
+    err = _error(base[:2] + [str(path / "none.npy")] + base[3:], capsys)
+    assert "--acts" in err and "no such file" in err
+    np.save(path / "big.npy", np.full((1, 70000), -128, np.int8))
+    np.save(path / "ones.npy", np.ones((2, 70000), np.int8))
+    err = _error(["compile", "--acts", str(path / "big.npy"), "--weights", str(path / "ones.npy"),
+                  "--preset", "tiny", "--out", str(path / "p.npz")], capsys)
+    assert "GEMM could overflow acc_bits=24" in err and "pass --allow-wrap" in err
+    assert not (path / "p.npz").exists()
+    err = _error(base + ["--preset", "huge"], capsys)
+    assert "preset 'huge' is unknown" in err
+    np.save(path / "w3.npy", w * 3)
+    err = _error(base[:4] + [str(path / "w3.npy")] + base[5:] + ["--mode", "elut"], capsys)
+    assert "not ternary" in err
+
+
+def test_compile_bbit_weights_and_wrap(operands, capsys):
+    path, a, _ = operands
+    w = np.random.default_rng(6).integers(-4, 4, (9, 100), dtype=np.int8)
+    np.save(path / "w3.npy", w)
+    prog = path / "p3.npz"
+    assert main(["compile", "--acts", str(path / "a.npy"), "--weights", str(path / "w3.npy"),
+                 "--out", str(prog), "--weight-bits", "3", "--zero-point", "4",
+                 "--ksplit", "host"]) == 0
+    assert "weight_bits=3 zero_point=4 c=-1" in capsys.readouterr().out
+    np.testing.assert_array_equal(run_program(Program.load(prog)).output,
+                                  a.astype(np.int64) @ w.T.astype(np.int64))
+
+
+def test_disasm_errors(tmp_path, capsys):
+    err = _error(["disasm", str(tmp_path / "missing.npz")], capsys)
+    assert "does not exist" in err
+    (tmp_path / "x.npz").write_text("not a program")
+    err = _error(["disasm", str(tmp_path / "x.npz")], capsys)
+    assert "not an .npz archive" in err
