@@ -1,0 +1,67 @@
+"""Constructor parameter checks shared by the gateware blocks.
+
+The ranges are those of :class:`lutcore.spec.config.CoreConfig`, so that every block accepts
+exactly what a configuration can describe. Messages are one line naming the block, the argument
+and the bad value (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+from ..errors import LutcoreError
+from ..spec import numerics as nx
+
+# (lowest, highest) of each integer parameter, as CoreConfig validates them.
+RANGES = {
+    "m": (1, 16),
+    "n": (1, 512),
+    "g": (2, 6),
+    "weight_bits": (1, 4),
+    "act_bits": (2, 16),
+    "acc_bits": (2, 48),          # the lower bound is refined by check_acc_bits
+    "stage_levels": (1, 16),
+}
+ELUT_RANGE = (2, 5)               # elut_g, or 0 for no ELUT mode
+
+
+def check_int(owner: str, name: str, value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be an integer, not {value!r}")
+    lo, hi = RANGES[name]
+    if not lo <= value <= hi:
+        raise LutcoreError(f"{owner}: {name} = {value!r} is invalid: allowed {lo}..{hi}")
+    return value
+
+
+def check_elut_g(owner: str, value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{owner}: elut_g must be an integer, not {value!r}")
+    lo, hi = ELUT_RANGE
+    if value != 0 and not lo <= value <= hi:
+        raise LutcoreError(f"{owner}: elut_g = {value!r} is invalid: allowed 0 (off) or {lo}..{hi}")
+    return value
+
+
+def check_bool(owner: str, name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be True or False, not {value!r}")
+    return value
+
+
+def check_acc_bits(owner: str, value, entry_bits: int, weight_bits: int) -> int:
+    """acc_bits must hold a table entry shifted by the top plane (DESIGN §2.3, CoreConfig)."""
+    check_int(owner, "acc_bits", value)
+    low = entry_bits + weight_bits
+    hi = RANGES["acc_bits"][1]
+    if value < low:
+        raise LutcoreError(f"{owner}: acc_bits = {value!r} is invalid: allowed {low}..{hi} "
+                           f"(at least table_bits + weight_bits = {low})")
+    return value
+
+
+def correction_bits(weight_bits: int) -> int:
+    """Signed width of the finalize constant c = 2^B - 1 - 2z over every B <= weight_bits and
+    zero point z in [0, 2^B) (DESIGN §2.1)."""
+    top = (1 << weight_bits) - 1
+    hi = nx.correction_constant(weight_bits, 0)
+    lo = nx.correction_constant(weight_bits, top)
+    return nx.signed_bits(lo, hi)
