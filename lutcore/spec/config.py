@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from . import numerics as nx
+from .geometry import TableGeometry
+
+
+def _geometry_property(name: str, doc: str | None = None) -> property:
+    return property(lambda self: getattr(self.geometry, name), doc=doc)
 
 __all__ = ["ConfigError", "CoreConfig", "PRESETS", "preset", "preset_names"]
 
@@ -102,59 +107,22 @@ class CoreConfig:
     def modes(self) -> tuple[str, ...]:
         return ("bitserial", "elut") if self.has_elut else ("bitserial",)
 
-    # -- derived widths (DESIGN §2) ------------------------------------------------------
+    # -- derived widths (DESIGN §2), one definition in spec.geometry ------------------------
     @property
-    def bitserial_entries(self) -> int:
-        """Entries of a bit-serial table (2^(g-1) symmetrized, 2^g otherwise)."""
-        return nx.bitserial_entries(self.g) if self.symmetrize else nx.bitserial_full_entries(self.g)
+    def geometry(self) -> TableGeometry:
+        return TableGeometry(self.g, self.elut_g, self.act_bits, self.symmetrize)
 
-    @property
-    def bitserial_index_bits(self) -> int:
-        return nx.bitserial_index_bits(self.g) if self.symmetrize else self.g
-
-    @property
-    def bitserial_code_bits(self) -> int:
-        """Bits of one bit-serial weight code: index plus sign (symmetrized only)."""
-        return self.bitserial_index_bits + (1 if self.symmetrize else 0)
-
-    @property
-    def elut_entries(self) -> int:
-        return nx.elut_entries(self.elut_g) if self.has_elut else 0
-
-    @property
-    def elut_index_bits(self) -> int:
-        return nx.elut_index_bits(self.elut_g) if self.has_elut else 0
-
-    @property
-    def elut_code_bits(self) -> int:
-        return self.elut_index_bits + 1 if self.has_elut else 0
-
-    @property
-    def table_entries(self) -> int:
-        """Entries per stored table: the larger of the two modes."""
-        return max(self.bitserial_entries, self.elut_entries)
-
-    @property
-    def table_bits(self) -> int:
-        """Signed width of a table entry, the larger of the two modes."""
-        bits = nx.table_bits(self.g, self.act_bits)
-        if self.has_elut:
-            bits = max(bits, nx.table_bits(self.elut_g, self.act_bits))
-        return bits
-
-    @property
-    def index_bits(self) -> int:
-        return max(self.bitserial_index_bits, self.elut_index_bits)
-
-    @property
-    def code_bits(self) -> int:
-        """Bits of one weight code in a weight-buffer word: the larger of the two modes."""
-        return max(self.bitserial_code_bits, self.elut_code_bits)
-
-    @property
-    def act_slots(self) -> int:
-        """Activations per row in one activation-buffer word: max(g, elut_g)."""
-        return max(self.g, self.elut_g)
+    bitserial_entries = _geometry_property("bitserial_entries", "Entries of a bit-serial table (2^(g-1) symmetrized, 2^g otherwise).")
+    bitserial_index_bits = _geometry_property("bitserial_index_bits")
+    bitserial_code_bits = _geometry_property("bitserial_code_bits", "Bits of one bit-serial weight code: index plus sign (symmetrized only).")
+    elut_entries = _geometry_property("elut_entries")
+    elut_index_bits = _geometry_property("elut_index_bits")
+    elut_code_bits = _geometry_property("elut_code_bits")
+    table_entries = _geometry_property("entries", "Entries per stored table: the larger of the two modes.")
+    table_bits = _geometry_property("entry_bits", "Signed width of a table entry, the larger of the two modes.")
+    index_bits = _geometry_property("index_bits")
+    code_bits = _geometry_property("code_bits", "Bits of one weight code in a weight-buffer word: the larger of the two modes.")
+    act_slots = _geometry_property("act_slots", "Activations per row in one activation-buffer word: max(g, elut_g).")
 
     @property
     def sum_bits(self) -> int:
