@@ -46,5 +46,6 @@ def get_backend(name: str):
         raise LutcoreError(f"--backend {name!r} is unknown: allowed {', '.join(BACKENDS)}")
     try:
         return importlib.import_module(BACKENDS[name])
-    except ModuleNotFoundError as e:
-        raise LutcoreError(f"--backend {name!r} is not available in this build ({e.name})") from None
+    except ImportError as e:
+        # A backend whose optional dependency (Verilator, pyserial, ...) is missing.
+        raise LutcoreError(f"--backend {name!r} is not available in this build: {e}") from None

@@ -1,0 +1,168 @@
+"""Input checks shared by the kernels, the NumPy backend and the CLI.
+
+Every failure raises :class:`lutcore.errors.LutcoreError` with one line naming the argument,
+the bad value, shape or dtype, and what is allowed. Callers pass the name the user knows the
+argument by (``a`` in the Python API, ``--acts A.npy`` on the command line).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import LutcoreError
+from ...spec import numerics as nx
+
+__all__ = [
+    "check_int_matrix", "check_activations", "check_weights", "check_ternary", "check_k_match",
+    "check_range", "check_choice", "check_overflow", "activation_range", "weight_range",
+    "ACT_BITS_RANGE", "ACC_BITS_RANGE", "BITSERIAL_G_RANGE", "ELUT_G_RANGE",
+    "WEIGHT_BITS_RANGE",
+]
+
+# Parameter ranges of the kernels. g, B and act_bits follow the configuration (spec/config.py);
+# acc_bits may go beyond the hardware's 48 because the golden model computes in int64 and
+# wraps at the end (DESIGN §2.3): 62 keeps 2^acc_bits representable in int64.
+ACT_BITS_RANGE = (2, 16)
+ACC_BITS_RANGE = (2, 62)
+BITSERIAL_G_RANGE = (2, 6)
+ELUT_G_RANGE = (2, 5)
+WEIGHT_BITS_RANGE = (1, 4)
+
+
+def check_range(name: str, value, lo: int, hi: int) -> int:
+    """Check that ``value`` is an integer in ``lo..hi``; return it as ``int``.
+
+    Raises:
+        LutcoreError: not an integer (bools are refused) or outside ``lo..hi``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise LutcoreError(f"{name} = {value!r} is invalid: must be an integer in {lo}..{hi}")
+    if not lo <= value <= hi:
+        raise LutcoreError(f"{name} = {value} is out of range: allowed {lo}..{hi}")
+    return int(value)
+
+
+def check_choice(name: str, value, allowed) -> str:
+    """Check that ``value`` is one of ``allowed`` (strings); return it."""
+    if value not in allowed:
+        raise LutcoreError(
+            f"{name} = {value!r} is unknown: allowed {', '.join(repr(x) for x in allowed)}")
+    return value
+
+
+def check_int_matrix(x, name: str, dims: str = "[M, K]") -> np.ndarray:
+    """Check that ``x`` is a non-empty 2-D integer array; return it as an ndarray.
+
+    Args:
+        x: array-like.
+        name: how the user knows the argument (used in the message).
+        dims: the expected dimension names, e.g. ``"[M, K]"``.
+
+    Raises:
+        LutcoreError: wrong rank, non-integer dtype (bool, float, object...), or a zero-sized
+            dimension.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        raise LutcoreError(f"{name} has dtype {x.dtype}: allowed integer dtypes (int8 expected)")
+    if x.ndim != 2:
+        raise LutcoreError(f"{name} must be a 2-D array {dims}, got {x.ndim}-D shape {x.shape}")
+    if x.size == 0:
+        raise LutcoreError(f"{name} is empty (shape {x.shape}): {dims} must both be >= 1")
+    return x
+
+
+def _first_outside(x: np.ndarray, lo: int, hi: int):
+    """Index and value of the first element outside ``lo..hi``, or None."""
+    # min/max first: one cheap pass in the common, valid case.
+    if x.min() >= lo and x.max() <= hi:
+        return None
+    idx = tuple(int(i) for i in np.argwhere((x < lo) | (x > hi))[0])
+    return idx, int(x[idx])
+
+
+def activation_range(act_bits: int) -> tuple[int, int]:
+    """Signed range ``(lo, hi)`` of an ``act_bits`` activation."""
+    top = nx.max_abs_activation(act_bits)
+    return -top, top - 1
+
+
+def weight_range(weight_bits: int, zero_point: int) -> tuple[int, int]:
+    """Range ``(lo, hi)`` of a weight ``w = q - z`` with codes ``q`` in ``[0, 2^B)``."""
+    return -zero_point, (1 << weight_bits) - 1 - zero_point
+
+
+def check_activations(a, act_bits: int = 8, name: str = "a") -> np.ndarray:
+    """Check activations: a non-empty integer [M, K] array within the signed ``act_bits``
+    range (-128..127 for int8). Returns the array.
+
+    Raises:
+        LutcoreError: wrong rank, dtype, empty, or a value out of range.
+    """
+    check_range("act_bits", act_bits, *ACT_BITS_RANGE)
+    a = check_int_matrix(a, name, "[M, K]")
+    lo, hi = activation_range(act_bits)
+    bad = _first_outside(a, lo, hi)
+    if bad is not None:
+        raise LutcoreError(f"{name} has value {bad[1]} at {list(bad[0])}: "
+                           f"allowed {lo}..{hi} (act_bits = {act_bits})")
+    return a
+
+
+def check_ternary(w, name: str = "w") -> np.ndarray:
+    """Check ternary weights: a non-empty integer [N, K] array of -1, 0, +1. Returns it.
+
+    Raises:
+        LutcoreError: wrong rank, dtype, empty, or a value other than -1, 0, 1.
+    """
+    w = check_int_matrix(w, name, "[N, K]")
+    bad = _first_outside(w, -1, 1)
+    if bad is not None:
+        raise LutcoreError(
+            f"{name} is not ternary: value {bad[1]} at {list(bad[0])}; allowed -1, 0, 1")
+    return w
+
+
+def check_weights(w, weight_bits: int, zero_point: int, name: str = "w") -> np.ndarray:
+    """Check B-bit weights ``w = q - z``: integers in ``-z .. 2^B - 1 - z``. Returns them.
+
+    Raises:
+        LutcoreError: wrong rank, dtype, empty, or a value outside the code range.
+    """
+    w = check_int_matrix(w, name, "[N, K]")
+    lo, hi = weight_range(weight_bits, zero_point)
+    bad = _first_outside(w, lo, hi)
+    if bad is not None:
+        raise LutcoreError(f"{name} has value {bad[1]} at {list(bad[0])}: allowed {lo}..{hi} "
+                           f"(weight_bits = {weight_bits}, zero_point = {zero_point})")
+    return w
+
+
+def check_k_match(a_shape, w_shape, a_name: str = "a", w_name: str = "w") -> int:
+    """Check that activations [M, K] and weights [N, K] agree on K; return K.
+
+    Raises:
+        LutcoreError: the two K differ.
+    """
+    if a_shape[1] != w_shape[1]:
+        raise LutcoreError(
+            f"K mismatch: {w_name} has K = {w_shape[1]} (shape {tuple(w_shape)}) but {a_name} "
+            f"has K = {a_shape[1]} (shape {tuple(a_shape)}); weights must be [N, K] for "
+            f"activations [M, K]")
+    return int(a_shape[1])
+
+
+def check_overflow(k: int, act_bits: int, max_weight: int, acc_bits: int,
+                   allow_wrap: bool) -> None:
+    """Refuse a GEMM whose worst case ``K * max|a| * max|w|`` does not fit ``acc_bits``
+    (DESIGN §2.3), unless ``allow_wrap``: then the output wraps modulo 2^acc_bits.
+
+    Raises:
+        LutcoreError: the worst case overflows and wrapping was not allowed.
+    """
+    worst = nx.worst_case_output(k, act_bits, max_weight)
+    if not allow_wrap and not nx.fits_signed(worst, acc_bits):
+        raise LutcoreError(
+            f"K = {k} could overflow acc_bits = {acc_bits}: worst case |O| = {worst} > "
+            f"{(1 << (acc_bits - 1)) - 1}; allow wrapping (--allow-wrap / allow_wrap=True) "
+            f"to get the result modulo 2^{acc_bits}")

@@ -1,0 +1,70 @@
+"""Bad inputs to the public kernel functions: one-line LutcoreError messages naming the
+argument, the bad value / shape / dtype and what is allowed."""
+
+import numpy as np
+import pytest
+
+from lutcore.errors import LutcoreError
+from lutcore.sw.kernels import (check_overflow, lut_gemm, pack_elut, reference_gemm,
+                                ternary_gemm)
+
+A = np.zeros((2, 5), np.int8)
+W = np.zeros((3, 5), np.int8)
+P = pack_elut(W)
+
+CASES = [
+    ("non-ternary", lambda: ternary_gemm(A, np.full((3, 5), 2, np.int8)),
+     "w is not ternary: value 2 at [0, 0]; allowed -1, 0, 1"),
+    ("K mismatch", lambda: ternary_gemm(A, np.zeros((3, 4), np.int8)),
+     "K mismatch: packed has K = 4 (shape (3, 4)) but a has K = 5 (shape (2, 5)); weights "
+     "must be [N, K] for activations [M, K]"),
+    ("K mismatch ref", lambda: reference_gemm(A, np.zeros((3, 6), np.int8)),
+     "K mismatch: w has K = 6 (shape (3, 6)) but a has K = 5 (shape (2, 5)); weights "
+     "must be [N, K] for activations [M, K]"),
+    ("float acts", lambda: lut_gemm(A.astype(np.float32), P),
+     "a has dtype float32: allowed integer dtypes (int8 expected)"),
+    ("bool weights", lambda: ternary_gemm(A, W.astype(bool)),
+     "w has dtype bool: allowed integer dtypes (int8 expected)"),
+    ("range", lambda: lut_gemm(np.array([[0, 0, 0, 0, 200]], np.int16), P),
+     "a has value 200 at [0, 4]: allowed -128..127 (act_bits = 8)"),
+    ("range act_bits", lambda: lut_gemm(np.array([[0, -9, 0, 0, 0]]), P, act_bits=4),
+     "a has value -9 at [0, 1]: allowed -8..7 (act_bits = 4)"),
+    ("rank 1", lambda: lut_gemm(np.zeros(5, np.int8), P),
+     "a must be a 2-D array [M, K], got 1-D shape (5,)"),
+    ("rank 3", lambda: ternary_gemm(A, np.zeros((1, 3, 5), np.int8)),
+     "w must be a 2-D array [N, K], got 3-D shape (1, 3, 5)"),
+    ("empty acts", lambda: lut_gemm(np.zeros((0, 5), np.int8), P),
+     "a is empty (shape (0, 5)): [M, K] must both be >= 1"),
+    ("empty weights", lambda: ternary_gemm(A, np.zeros((3, 0), np.int8)),
+     "w is empty (shape (3, 0)): [N, K] must both be >= 1"),
+    ("raw weights", lambda: lut_gemm(A, W),
+     "packed must be BitSerialWeights or ElutWeights (from pack_bitserial / pack_elut), got "
+     "ndarray; for raw ternary weights use ternary_gemm"),
+    ("acc_bits", lambda: lut_gemm(A, P, 64),
+     "acc_bits = 64 is out of range: allowed 2..62"),
+    ("act_bits", lambda: lut_gemm(A, P, act_bits=17),
+     "act_bits = 17 is out of range: allowed 2..16"),
+    ("path", lambda: lut_gemm(A, P, path="gpu"),
+     "path = 'gpu' is unknown: allowed 'fast', 'core'"),
+    ("mode", lambda: ternary_gemm(A, W, mode="mac"),
+     "mode = 'mac' is unknown: allowed 'bitserial', 'elut'"),
+    ("overflow", lambda: check_overflow(70000, 8, 1, 24, allow_wrap=False),
+     "K = 70000 could overflow acc_bits = 24: worst case |O| = 8960000 > 8388607; allow "
+     "wrapping (--allow-wrap / allow_wrap=True) to get the result modulo 2^24"),
+]
+
+
+@pytest.mark.parametrize("make,message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_error_messages(make, message):
+    with pytest.raises(LutcoreError) as e:
+        make()
+    assert str(e.value) == message
+    assert "\n" not in str(e.value)
+
+
+def test_overflow_check_boundary():
+    # 65535 * 128 = 8388480 fits 24 signed bits; 65536 * 128 = 2^23 does not.
+    check_overflow(65535, 8, 1, 24, allow_wrap=False)
+    with pytest.raises(LutcoreError):
+        check_overflow(65536, 8, 1, 24, allow_wrap=False)
+    check_overflow(65536, 8, 1, 24, allow_wrap=True)

@@ -1,0 +1,175 @@
+"""CoreConfig: validation messages, presets, JSON round trip, derived widths (DESIGN §2, §3)."""
+
+import dataclasses
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lutcore.spec import ConfigError, CoreConfig, PRESETS, preset, preset_names
+
+FIELDS = ["name", "m", "n", "g", "weight_bits", "act_bits", "acc_bits", "elut_g", "symmetrize",
+          "act_depth", "table_depth", "weight_depth", "out_depth", "instr_depth", "host_bits"]
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"g": 7}, "config field 'g' = 7 is invalid: allowed 2..6"),
+    ({"g": 1}, "config field 'g' = 1 is invalid: allowed 2..6"),
+    ({"m": 0}, "config field 'm' = 0 is invalid: allowed 1..16"),
+    ({"m": True}, "config field 'm' = True is invalid: must be an integer"),
+    ({"n": 513}, "config field 'n' = 513 is invalid: allowed 1..512"),
+    ({"n": 4.0}, "config field 'n' = 4.0 is invalid: must be an integer"),
+    ({"weight_bits": 5}, "config field 'weight_bits' = 5 is invalid: allowed 1..4"),
+    ({"act_bits": 1}, "config field 'act_bits' = 1 is invalid: allowed 2..16"),
+    ({"elut_g": 1}, "config field 'elut_g' = 1 is invalid: allowed 0 (off) or 2..5"),
+    ({"elut_g": 6}, "config field 'elut_g' = 6 is invalid: allowed 0 (off) or 2..5"),
+    ({"symmetrize": 1}, "config field 'symmetrize' = 1 is invalid: must be true or false"),
+    # default widths: table_bits 11 (g = 4, int8: |T| <= 512) + weight_bits 4 = 15
+    ({"acc_bits": 14},
+     "config field 'acc_bits' = 14 is invalid: allowed 15..48 (at least table_bits + "
+     "weight_bits = 15)"),
+    ({"acc_bits": 49},
+     "config field 'acc_bits' = 49 is invalid: allowed 15..48 (at least table_bits + "
+     "weight_bits = 15)"),
+    ({"act_depth": 1000},
+     "config field 'act_depth' = 1000 is invalid: must be a power of two in 2..65536"),
+    ({"instr_depth": 1 << 17},
+     "config field 'instr_depth' = 131072 is invalid: must be a power of two in 2..65536"),
+    ({"host_bits": 12}, "config field 'host_bits' = 12 is invalid: allowed 8, 16, 32, 64"),
+    ({"name": ""}, "config field 'name' = '' is invalid: must be a non-empty string"),
+])
+def test_validation_messages(changes, message):
+    with pytest.raises(ConfigError) as e:
+        CoreConfig(**changes)
+    assert str(e.value) == message
+    with pytest.raises(ConfigError) as e:            # replace() validates the same way
+        CoreConfig().replace(**changes)
+    assert str(e.value) == message
+
+
+def test_lookup_messages():
+    with pytest.raises(ConfigError) as e:
+        preset("huge")
+    assert str(e.value) == "preset 'huge' is unknown: allowed tiny, default, large"
+    with pytest.raises(ConfigError) as e:
+        CoreConfig().group("mac")
+    assert str(e.value) == "mode 'mac' is unknown: allowed 'bitserial', 'elut'"
+    with pytest.raises(ConfigError) as e:
+        CoreConfig(name="x", elut_g=0).group("elut")
+    assert str(e.value) == "mode 'elut' is not built into config 'x' (elut_g = 0)"
+
+
+def test_json_messages():
+    with pytest.raises(ConfigError) as e:
+        CoreConfig.from_dict({"g": 4, "lanes": 3, "foo": 1})
+    assert str(e.value) == f"config has unknown field(s) ['foo', 'lanes']: allowed {sorted(FIELDS)}"
+    with pytest.raises(ConfigError) as e:
+        CoreConfig.from_json("[1, 2]")
+    assert str(e.value) == "config must be a JSON object, got list"
+    try:
+        json.loads("{")
+    except json.JSONDecodeError as err:
+        decode_error = str(err)
+    with pytest.raises(ConfigError) as e:
+        CoreConfig.from_json("{")
+    assert str(e.value) == f"config is not valid JSON: {decode_error}"
+
+
+def test_presets():
+    assert preset_names()[:3] == ["tiny", "default", "large"]
+    for name, cfg in PRESETS.items():
+        assert cfg.name == name and preset(name) is cfg
+        assert cfg.modes == ("bitserial", "elut")
+    d = preset("default")                             # the paper's M2 N64 K4 tile
+    assert (d.m, d.n, d.g, d.weight_bits, d.act_bits, d.acc_bits) == (2, 64, 4, 4, 8, 32)
+    assert preset("tiny").n < d.n <= preset("large").n and preset("large").m > d.m
+
+
+def test_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CoreConfig().g = 5
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_preset_json_round_trip(name):
+    cfg = PRESETS[name]
+    text = cfg.to_json()
+    assert set(json.loads(text)) == set(FIELDS)
+    assert CoreConfig.from_json(text) == cfg
+    assert CoreConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@st.composite
+def configs(draw):
+    return CoreConfig(
+        name=draw(st.text("abcxyz-_", min_size=1, max_size=8)),
+        m=draw(st.integers(1, 16)), n=draw(st.integers(1, 512)), g=draw(st.integers(2, 6)),
+        weight_bits=draw(st.integers(1, 4)), act_bits=draw(st.integers(2, 16)),
+        # 32 is above every table_bits + weight_bits (at most 19 + 4)
+        acc_bits=draw(st.integers(32, 48)),
+        elut_g=draw(st.sampled_from([0, 2, 3, 4, 5])), symmetrize=draw(st.booleans()),
+        act_depth=1 << draw(st.integers(1, 16)), table_depth=1 << draw(st.integers(1, 16)),
+        weight_depth=1 << draw(st.integers(1, 16)), out_depth=1 << draw(st.integers(1, 16)),
+        instr_depth=1 << draw(st.integers(1, 16)), host_bits=draw(st.sampled_from([8, 16, 32, 64])))
+
+
+@settings(max_examples=50, deadline=None)
+@given(cfg=configs())
+def test_json_round_trip_property(cfg):
+    assert CoreConfig.from_json(cfg.to_json()) == cfg
+
+
+def brute_signed_bits(bound):
+    """Smallest b with -2^(b-1) <= -bound and bound <= 2^(b-1) - 1, by counting up."""
+    b = 1
+    while not (bound <= (1 << (b - 1)) - 1):
+        b += 1
+    return b
+
+
+@pytest.mark.parametrize("g,elut_g,act_bits,symmetrize",
+                         [(g, e, a, s) for g in range(2, 7) for e in (0, 2, 3, 4, 5)
+                          for a in (2, 8, 16) for s in (True, False)])
+def test_derived_widths(g, elut_g, act_bits, symmetrize):
+    cfg = CoreConfig(g=g, elut_g=elut_g, act_bits=act_bits, symmetrize=symmetrize, acc_bits=48)
+    # Bit-serial (DESIGN §2.1): 2^(g-1) entries symmetrized (index g-1 bits + sign bit),
+    # 2^g entries and a g-bit index with no sign otherwise.
+    if symmetrize:
+        assert (cfg.bitserial_entries, cfg.bitserial_index_bits, cfg.bitserial_code_bits) == (
+            2 ** (g - 1), g - 1, g)
+    else:
+        assert (cfg.bitserial_entries, cfg.bitserial_index_bits, cfg.bitserial_code_bits) == (
+            2 ** g, g, g)
+    # ELUT (DESIGN §2.2): |v| <= (3^e - 1)/2, so (3^e + 1)/2 entries; index bits to hold the
+    # largest |v|, plus a sign.
+    if elut_g:
+        top = (3 ** elut_g - 1) // 2
+        assert cfg.elut_entries == top + 1
+        assert cfg.elut_index_bits == len(bin(top)) - 2
+        assert cfg.elut_code_bits == cfg.elut_index_bits + 1
+    else:
+        assert (cfg.elut_entries, cfg.elut_index_bits, cfg.elut_code_bits) == (0, 0, 0)
+        assert cfg.modes == ("bitserial",)
+    # Table entries: |sum of up to max(g, elut_g) activations| <= that many * 2^(act_bits-1).
+    bound = max(g, elut_g) * (1 << (act_bits - 1))
+    assert cfg.table_bits == brute_signed_bits(bound)
+    assert cfg.table_entries == max(cfg.bitserial_entries, cfg.elut_entries)
+    assert cfg.code_bits == max(cfg.bitserial_code_bits, cfg.elut_code_bits)
+    assert cfg.act_slots == max(g, elut_g)
+    assert cfg.sum_bits == 49
+    assert cfg.act_word_bits == cfg.m * max(g, elut_g) * act_bits
+    assert cfg.table_word_bits == cfg.m * cfg.table_entries * cfg.table_bits
+    assert cfg.weight_word_bits == cfg.n * cfg.code_bits
+    assert cfg.out_word_bits == cfg.n * 48
+    assert cfg.products_per_cycle("bitserial") == cfg.m * cfg.n * g
+
+
+def test_default_widths_by_hand():
+    # The numbers DESIGN §2 quotes for the default core.
+    d = preset("default")
+    assert d.table_bits == 11            # g = 4, int8: +512 needs 11 signed bits
+    assert d.bitserial_entries == 8      # 2^(4-1)
+    assert d.elut_entries == 14          # (27 + 1) / 2
+    assert d.elut_code_bits == 5         # 4 index bits + sign: 5 bits per 3 weights
+    assert d.sum_bits == 33
+    assert d.weight_word_bits == 64 * 5

@@ -1,0 +1,230 @@
+"""``lutcore gemm``: results, the one-line exit-2 errors, backend dispatch and options."""
+
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import lutcore.backends
+import lutcore.cli.gemm as cli_gemm
+from lutcore.backends import GemmResult
+from lutcore.cli import main
+
+SENTINEL = b"untouched"
+
+
+def oracle(a, w):
+    return np.asarray(a, np.int64) @ np.asarray(w, np.int64).T
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Write named arrays to tmp_path; return a function name -> path."""
+    rng = np.random.default_rng(3)
+    arrays = {
+        "A.npy": rng.integers(-128, 128, (3, 21)).astype(np.int8),
+        "W.npy": rng.integers(-1, 2, (5, 21)).astype(np.int8),
+        "W2.npy": np.where(np.arange(21) == 4, 2, 0)[None].repeat(5, 0).astype(np.int8),
+        "Wk.npy": rng.integers(-1, 2, (5, 20)).astype(np.int8),
+        "Af.npy": rng.normal(size=(3, 21)).astype(np.float32),
+        "Abig.npy": np.full((3, 21), 200, np.int16),
+        "A1.npy": np.zeros(21, np.int8),
+        "A0.npy": np.zeros((0, 21), np.int8),
+        "W0.npy": np.zeros((5, 0), np.int8),
+    }
+    for name, arr in arrays.items():
+        np.save(tmp_path / name, arr)
+    (tmp_path / "junk.npy").write_text("not numpy")
+    np.savez(tmp_path / "Z.npz", x=np.zeros(3))
+    (tmp_path / "dir.npy").mkdir()
+
+    def path(name):
+        return str(tmp_path / name)
+    path.arrays = arrays
+    return path
+
+
+def run(capsys, *argv):
+    status = main(["gemm", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("mode", ["bitserial", "elut"])
+@pytest.mark.parametrize("preset", ["tiny", "default", "large"])
+def test_result(files, capsys, tmp_path, mode, preset):
+    out_path = tmp_path / "O.npy"
+    status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),
+                           "--out", str(out_path), "--mode", mode, "--preset", preset)
+    assert (status, err) == (0, "")
+    o = np.load(out_path)
+    assert o.dtype == np.int32 and o.shape == (3, 5)
+    np.testing.assert_array_equal(o, oracle(files.arrays["A.npy"], files.arrays["W.npy"]))
+    assert out == (f"lutcore gemm: wrote {out_path} (int32 [3, 5]; K = 21, mode {mode}, "
+                   f"backend numpy, preset {preset})\n")
+
+
+ERRORS = [
+    ("non-ternary", ["--weights", "W2.npy"],
+     "--weights '{W2.npy}' is not ternary: value 2 at [0, 4]; allowed -1, 0, 1"),
+    ("K mismatch", ["--weights", "Wk.npy"],
+     "K mismatch: --weights '{Wk.npy}' has K = 20 (shape (5, 20)) but --acts '{A.npy}' has "
+     "K = 21 (shape (3, 21)); weights must be [N, K] for activations [M, K]"),
+    ("dtype", ["--acts", "Af.npy"],
+     "--acts '{Af.npy}' has dtype float32: allowed integer dtypes (int8 expected)"),
+    ("range", ["--acts", "Abig.npy"],
+     "--acts '{Abig.npy}' has value 200 at [0, 0]: allowed -128..127 (act_bits = 8)"),
+    ("rank", ["--acts", "A1.npy"],
+     "--acts '{A1.npy}' must be a 2-D array [M, K], got 1-D shape (21,)"),
+    ("empty acts", ["--acts", "A0.npy"],
+     "--acts '{A0.npy}' is empty (shape (0, 21)): [M, K] must both be >= 1"),
+    ("empty weights", ["--weights", "W0.npy"],
+     "--weights '{W0.npy}' is empty (shape (5, 0)): [N, K] must both be >= 1"),
+    ("missing", ["--acts", "nope.npy"], "--acts '{nope.npy}' cannot be read: no such file"),
+    ("not npy", ["--weights", "junk.npy"],
+     "--weights '{junk.npy}' is not a .npy file (no NumPy header)"),
+    ("npz", ["--acts", "Z.npz"],
+     "--acts '{Z.npz}' is an .npz archive: expected a single .npy array"),
+    ("directory", ["--acts", "dir.npy"], "--acts '{dir.npy}' cannot be read: it is a directory"),
+    ("preset", ["--preset", "huge"], "preset 'huge' is unknown: allowed tiny, default, large"),
+    ("port", ["--port", "/dev/ttyUSB0"], "--port is only used by --backend uart, not 'numpy'"),
+    ("waves", ["--waves"], "--waves is only used by --backend rtl, not 'numpy'"),
+]
+
+
+@pytest.mark.parametrize("extra,message", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
+def test_errors(files, capsys, tmp_path, extra, message):
+    out_path = tmp_path / "O.npy"
+    out_path.write_bytes(SENTINEL)
+    args = {"--acts": files("A.npy"), "--weights": files("W.npy"), "--out": str(out_path)}
+    flags = []
+    i = 0
+    while i < len(extra):                       # file options name files in tmp_path
+        if extra[i] in args:
+            args[extra[i]] = files(extra[i + 1])
+            i += 2
+        else:
+            flags.append(extra[i])
+            i += 1
+    argv = [x for kv in args.items() for x in kv] + flags
+    status, out, err = run(capsys, *argv)
+    names = {"A.npy", "Wk.npy", "W2.npy", "Af.npy", "Abig.npy", "A1.npy", "A0.npy", "W0.npy",
+             "nope.npy", "junk.npy", "Z.npz", "dir.npy"}
+    expect = message
+    for n in names:
+        expect = expect.replace("{" + n + "}", files(n))
+    assert status == 2
+    assert out == ""
+    assert err == f"lutcore gemm: error: {expect}\n"
+    assert out_path.read_bytes() == SENTINEL        # nothing written on error
+
+
+def test_overflow_refused_then_wrapped(capsys, tmp_path):
+    # tiny has acc_bits = 24: K = 65536 could overflow (65536 * 128 = 2^23), and with
+    # a = -128, w = -1 it does: +2^23 wraps to -2^23.
+    k = 1 << 16
+    np.save(tmp_path / "A.npy", np.full((1, k), -128, np.int8))
+    np.save(tmp_path / "W.npy", np.full((2, k), -1, np.int8))
+    argv = ["--acts", str(tmp_path / "A.npy"), "--weights", str(tmp_path / "W.npy"),
+            "--out", str(tmp_path / "O.npy"), "--preset", "tiny", "--mode", "elut"]
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert err == ("lutcore gemm: error: K = 65536 could overflow acc_bits = 24: worst case "
+                   "|O| = 8388608 > 8388607; allow wrapping (--allow-wrap / allow_wrap=True) "
+                   "to get the result modulo 2^24\n")
+    assert not (tmp_path / "O.npy").exists()
+    status, out, err = run(capsys, *argv, "--allow-wrap")
+    assert status == 0
+    assert np.load(tmp_path / "O.npy").tolist() == [[-(1 << 23), -(1 << 23)]]
+
+
+def test_missing_argument_is_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["gemm", "--acts", "A.npy"])
+    assert e.value.code == 2
+    assert "the following arguments are required: --weights, --out" in capsys.readouterr().err
+
+
+def test_unavailable_backend(files, capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(lutcore.backends.BACKENDS, "rtl", "lutcore._no_such_backend")
+    status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),
+                           "--out", str(tmp_path / "O.npy"), "--backend", "rtl")
+    assert status == 2
+    assert err == ("lutcore gemm: error: --backend 'rtl' is not available in this build "
+                   "(lutcore._no_such_backend)\n")
+
+
+def fake_backend(monkeypatch, run_gemm):
+    monkeypatch.setattr(cli_gemm, "get_backend", lambda name: types.SimpleNamespace(
+        run_gemm=run_gemm))
+
+
+def test_backend_options_cycles_and_utilization(files, capsys, tmp_path, monkeypatch):
+    calls = []
+
+    def run_gemm(a, w, *, mode, config, **options):
+        calls.append((a.dtype, w.dtype, mode, config.name, options))
+        return GemmResult(oracle(a, w), cycles=1234, utilization=0.5)
+
+    fake_backend(monkeypatch, run_gemm)
+    status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),
+                           "--out", str(tmp_path / "O.npy"), "--backend", "rtl", "--waves",
+                           "--mode", "elut", "--preset", "large")
+    assert (status, err) == (0, "")
+    assert calls == [(np.int8, np.int8, "elut", "large", {"allow_wrap": False, "waves": True})]
+    assert out.splitlines()[1] == "cycles: 1234  utilization: 50.0%"
+
+    calls.clear()
+    status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),
+                           "--out", str(tmp_path / "O.npy"), "--backend", "uart",
+                           "--port", "/dev/ttyUSB1", "--allow-wrap")
+    assert status == 0
+    assert calls[0][4] == {"allow_wrap": True, "port": "/dev/ttyUSB1"}
+
+
+def test_backend_without_options(files, capsys, tmp_path, monkeypatch):
+    # A backend whose run_gemm takes no options gets none (and no TypeError).
+    def run_gemm(a, w, *, mode, config):
+        return GemmResult(oracle(a, w))
+
+    fake_backend(monkeypatch, run_gemm)
+    status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),
+                           "--out", str(tmp_path / "O.npy"), "--backend", "iss")
+    assert (status, err) == (0, "")
+    assert len(out.splitlines()) == 1                 # no cycles line without cycles
+
+
+@pytest.mark.parametrize("output,message", [
+    (np.zeros((5, 3), np.int64),
+     "returned int64 shape (5, 3): expected integers [M, N] = (3, 5)"),
+    (np.zeros((3, 5), np.float64),
+     "returned float64 shape (3, 5): expected integers [M, N] = (3, 5)"),
+    (np.full((3, 5), 1 << 40, np.int64),
+     "returned values outside the signed acc_bits = 32 range"),
+])
+def test_bad_backend_output_is_not_written(files, capsys, tmp_path, monkeypatch, output,
+                                           message):
+    fake_backend(monkeypatch, lambda a, w, *, mode, config, **o: GemmResult(output))
+    status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),
+                           "--out", str(tmp_path / "O.npy"), "--backend", "iss")
+    assert status == 2
+    assert err == f"lutcore gemm: error: --backend 'iss' {message}\n"
+    assert not (tmp_path / "O.npy").exists()
+
+
+def test_subprocess(files, tmp_path):
+    out_path = tmp_path / "O.npy"
+    cmd = [sys.executable, "-c", "import sys; from lutcore.cli import main; sys.exit(main())",
+           "gemm", "--acts", files("A.npy"), "--weights", files("W.npy"),
+           "--out", str(out_path), "--mode", "elut"]
+    ok = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    np.testing.assert_array_equal(np.load(out_path),
+                                  oracle(files.arrays["A.npy"], files.arrays["W.npy"]))
+    bad = subprocess.run(cmd[:7] + [files("W2.npy")] + cmd[8:], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("lutcore gemm: error: --weights")
