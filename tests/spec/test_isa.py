@@ -221,22 +221,57 @@ def test_validate_reports_the_hardware_error_code(config, instr, code):
     assert isa.validate(isa.encode(instr), config) == fault       # words validate alike
     if fault:
         assert "\n" not in fault.message
-        assert isa.instruction_cycles(instr, config) == isa.TIMING.FETCH
+        assert isa.instruction_cycles(instr, config) == isa.TIMING.ISSUE
 
 
 def test_instruction_cycles_follow_the_timing_contract():
     t, c = isa.TIMING, DEFAULT
+    # default: symmetrized g = 4 has adder depth ceil(log2 4) + 3 = 5 -> 3 table unit stages
+    assert isa.table_unit_depth(4, 3, True) == 5 and t.table_latency(c) == 3
+    assert t.precomp_latency(c) == t.PRECOMP_READ + 3
     assert isa.instruction_cycles(isa.Precomp("elut", act_addr=0, table_addr=0, count=10), c) \
-        == t.FETCH + 10 + t.PRECOMP_LATENCY
+        == 10 + t.PRECOMP_READ + 3
     assert isa.instruction_cycles(isa.Lmma("bitserial", table_addr=0, weight_addr=0, count=10,
-                                           planes=3), c) == t.FETCH + 30 + t.LMMA_LATENCY
-    assert isa.instruction_cycles(isa.Store(out_addr=0, c=1), c) == t.FETCH + c.m + t.STORE_LATENCY
-    assert isa.instruction_cycles(isa.Halt(), c) == t.FETCH
-    assert isa.instruction_cycles(isa.Nop(), c) == t.FETCH
-    assert (t.FETCH, t.PRECOMP_LATENCY, t.LMMA_LATENCY, t.STORE_LATENCY) == (1, 2, 3, 2)
+                                           planes=3), c) == 30 + t.LMMA_LATENCY
+    assert isa.instruction_cycles(isa.Store(out_addr=0, c=1), c) == c.m + t.STORE_LATENCY
+    assert isa.instruction_cycles(isa.Halt(), c) == t.ISSUE
+    assert isa.instruction_cycles(isa.Nop(), c) == t.ISSUE
+    assert (t.START, t.ISSUE, t.PRECOMP_READ, t.LMMA_LATENCY, t.STORE_LATENCY,
+            t.TABLE_STAGE_LEVELS) == (3, 1, 2, 2, 4, 2)
     slow = dataclasses.replace(t, LMMA_LATENCY=7)
     assert isa.instruction_cycles(isa.Lmma("elut", table_addr=0, weight_addr=0, count=1), c,
-                                  slow) == t.FETCH + 1 + 7
+                                  slow) == 1 + 7
+
+
+def test_phase_cycles_add_the_start_and_stop_at_halt_or_fault():
+    t, c = isa.TIMING, DEFAULT
+    words = isa.assemble("nop\nstore out=0 c=1\nhalt\nnop")
+    assert isa.phase_cycles(words, c) == t.START + t.ISSUE + (c.m + t.STORE_LATENCY) + t.ISSUE
+    faulting = isa.assemble("nop\n.word 0x5\nhalt")
+    assert isa.phase_cycles(faulting, c) == t.START + 2 * t.ISSUE
+    tiny = PRESETS["tiny"]
+    assert isa.phase_cycles([0] * tiny.instr_depth, tiny) \
+        == t.START + (tiny.instr_depth + 1) * t.ISSUE                  # runs off: PC_RANGE
+    with pytest.raises(isa.IsaError, match="no HALT or fault in 1 word"):
+        isa.phase_cycles([0], c)
+
+
+@pytest.mark.parametrize("g", range(2, 7))
+@pytest.mark.parametrize("elut_g", [0, 2, 3, 4, 5])
+@pytest.mark.parametrize("symmetrize", [True, False])
+def test_table_unit_depth_matches_the_gateware_plans(g, elut_g, symmetrize):
+    # The spec cannot import the gateware; this holds the closed form to the adder plans the
+    # table precompute unit builds, and the timing to the unit's latency.
+    from lutcore.hw.table_precompute import TablePrecompute
+    from lutcore.hw.table_precompute.plan import bitserial_plan, elut_plan
+
+    depth = bitserial_plan(g, symmetrize).depth
+    if elut_g:
+        depth = max(depth, elut_plan(elut_g).depth)
+    assert isa.table_unit_depth(g, elut_g, symmetrize) == depth
+    config = CoreConfig(g=g, elut_g=elut_g, symmetrize=symmetrize, acc_bits=40)
+    assert isa.TIMING.table_latency(config) == TablePrecompute.latency_of(
+        g, elut_g, symmetrize, isa.TIMING.TABLE_STAGE_LEVELS)
 
 
 # -- host port memory map ------------------------------------------------------------------------

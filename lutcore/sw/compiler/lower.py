@@ -296,7 +296,8 @@ def _schedule_device(op: _Operands, parts: int) -> list:
 
 
 def _cycles(phases: list, config: CoreConfig) -> int:
-    return sum(isa.instruction_cycles(i, config) for _, instrs, _ in phases for i in instrs)
+    return sum(isa.phase_cycles([isa.encode(i) for i in instrs], config)
+               for _, instrs, _ in phases)
 
 
 def _image(op: _Operands, key) -> tuple[isa.Region, np.ndarray]:

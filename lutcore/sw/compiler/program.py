@@ -116,18 +116,10 @@ class Program:
         return words
 
     def predicted_cycles(self) -> list[int]:
-        """Cycles of each phase by the timing contract (``isa.instruction_cycles``), up to and
-        including the first HALT or faulting instruction."""
-        cycles = []
-        for p in self.phases:
-            total = 0
-            for word in p.instructions:
-                instr = isa.decode(int(word))
-                total += isa.instruction_cycles(instr, self.config)
-                if isinstance(instr, isa.Halt) or isa.validate(instr, self.config) is not None:
-                    break
-            cycles.append(total)
-        return cycles
+        """Cycles of each phase by the timing contract (:func:`lutcore.spec.isa.phase_cycles`):
+        the start, then every instruction up to and including the first HALT or faulting
+        one."""
+        return [isa.phase_cycles(p.instructions, self.config) for p in self.phases]
 
     def lookups(self) -> int:
         """LUT array steps: the sum of planes*count over all LMMAs."""
