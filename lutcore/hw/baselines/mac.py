@@ -1,0 +1,139 @@
+"""Dequantization MAC tensor core: the conventional baseline of the LUT Tensor Core paper.
+
+Low-bit weights are widened to the multiplier width (int8 by default, as on an INT8 tensor
+core) by subtracting their zero point, multiplied with int8 activations and summed by an adder
+tree per unit: ``m x n x g`` multipliers per cycle.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data
+
+from ...errors import LutcoreError
+from ...spec import numerics as nx
+from .common import TileCore, check_acc_bits, check_int, tree_sum, value_shape
+
+__all__ = ["MACCore"]
+
+
+class MACCore(TileCore):
+    """``m x n`` multiply-accumulate units, each a ``g``-long dot product per step.
+
+    Each accepted step carries the ``m`` activation rows of one K group (``g`` values each)
+    and the ``n`` weight columns of the same group. A weight arrives as an unsigned
+    ``weight_bits`` code ``q``; the core dequantizes it to the signed ``datapath_bits``
+    integer ``w = q - zero_point`` and does a full ``act_bits x datapath_bits`` multiply, what
+    an integer tensor core does after dequantization. With ``weight_bits = 8,
+    zero_point = 128`` it *is* the INT8 tensor core fed offset-binary int8 weights; with
+    ``weight_bits = 2, zero_point = 1`` it takes ternary codes ``q = w + 1`` (synthesis may
+    then narrow the multipliers, since the widened weight is a sign extension).
+
+    Interface and timing are the LUT core's (see :class:`.TileCore`): unit (r, c) adds
+    ``2 * sum_i a[r][i] * w[c][i]`` (the accumulators hold ``2 * O``); the finalize
+    constant ``c`` is ignored (no zero-point correction is needed) and rows are
+    ``acc >> 1``, which is ``O`` modulo ``2^acc_bits``.
+
+    Parameters
+    ----------
+    m, n : int
+        Rows (1..16) and columns (1..512) of units.
+    g : int
+        Activations per step and row (1..8).
+    act_bits : int
+        Signed activation width (2..16).
+    acc_bits : int
+        Output width (at least one doubled dot product's width, at most 48); accumulators
+        are ``acc_bits + 1``.
+    weight_bits : int
+        Width of a weight code (1..8).
+    zero_point : int
+        ``w = q - zero_point``, ``0..2^weight_bits - 1``.
+    datapath_bits : int
+        Signed multiplier width of the weight operand (2..16); every ``q - z`` must fit.
+
+    Members
+    -------
+    steps : ``In(stream.Signature(step_layout))``
+        ``acts[r][i]``: signed activations; ``codes[c][i]``: unsigned weight codes;
+        ``clear``: zero the accumulators before adding this step.
+    finalize, rows, busy : as :class:`.TileCore`.
+
+    Raises
+    ------
+    TypeError
+        A parameter is not an integer.
+    LutcoreError
+        A parameter is out of range (the message names it and the bad value).
+    """
+
+    def __init__(self, *, m: int, n: int, g: int, act_bits: int = 8, acc_bits: int = 32,
+                 weight_bits: int = 8, zero_point: int = 128, datapath_bits: int = 8):
+        owner = type(self).__name__
+        self._m = check_int(owner, "m", m, 1, 16)
+        self._n = check_int(owner, "n", n, 1, 512)
+        self._g = check_int(owner, "g", g, 1, 8)
+        self._act_bits = check_int(owner, "act_bits", act_bits, 2, 16)
+        self._weight_bits = check_int(owner, "weight_bits", weight_bits, 1, 8)
+        self._zero_point = check_int(owner, "zero_point", zero_point, 0, (1 << weight_bits) - 1)
+        self._datapath_bits = check_int(owner, "datapath_bits", datapath_bits, 2, 16)
+        need = nx.signed_bits(-zero_point, (1 << weight_bits) - 1 - zero_point)
+        if need > datapath_bits:
+            raise LutcoreError(
+                f"{owner}: datapath_bits = {datapath_bits!r} is invalid: weight_bits = "
+                f"{weight_bits}, zero_point = {zero_point} need at least {need}")
+        self._acc_bits = check_acc_bits(owner, acc_bits, self.term_shape.width + 1)
+        super().__init__(m=m, n=n, acc_bits=acc_bits, correction_bits=0)
+
+    m = property(lambda self: self._m)
+    n = property(lambda self: self._n)
+    g = property(lambda self: self._g)
+    act_bits = property(lambda self: self._act_bits)
+    acc_bits = property(lambda self: self._acc_bits)
+    weight_bits = property(lambda self: self._weight_bits)
+    zero_point = property(lambda self: self._zero_point)
+    datapath_bits = property(lambda self: self._datapath_bits)
+
+    @property
+    def product_bounds(self) -> tuple[int, int]:
+        """Smallest and largest ``a * w`` over the activation and datapath ranges."""
+        amax = nx.max_abs_activation(self._act_bits)
+        wmax = 1 << (self._datapath_bits - 1)
+        corners = [a * w for a in (-amax, amax - 1) for w in (-wmax, wmax - 1)]
+        return min(corners), max(corners)
+
+    @property
+    def term_shape(self):
+        """Signed shape of one unit's dot product (the stage-1 register)."""
+        lo, hi = self.product_bounds
+        return value_shape(self._g * lo, self._g * hi)
+
+    @property
+    def step_layout(self) -> data.StructLayout:
+        return data.StructLayout({
+            "acts": data.ArrayLayout(data.ArrayLayout(signed(self._act_bits), self._g), self._m),
+            "codes": data.ArrayLayout(
+                data.ArrayLayout(unsigned(self._weight_bits), self._g), self._n),
+            "clear": unsigned(1),
+        })
+
+    def terms(self, m: Module, payload):
+        # Dequantize each weight once per column: w = q - z in the multiplier's width.
+        w = [[Signal(signed(self._datapath_bits), name=f"w_{c}_{i}") for i in range(self._g)]
+             for c in range(self._n)]
+        for c in range(self._n):
+            for i in range(self._g):
+                m.d.comb += w[c][i].eq(payload.codes[c][i] - self._zero_point)
+        lo, hi = self.product_bounds
+        terms = []
+        for r in range(self._m):
+            row = []
+            for c in range(self._n):
+                products = []
+                for i in range(self._g):
+                    p = Signal(value_shape(lo, hi), name=f"p_{r}_{c}_{i}")
+                    m.d.comb += p.eq(payload.acts[r][i] * w[c][i])
+                    products.append(p)
+                row.append(tree_sum(products))
+            terms.append(row)
+        return terms, self.term_shape, 1, None        # << 1: accumulators hold 2 * O
