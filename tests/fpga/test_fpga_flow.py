@@ -1,0 +1,200 @@
+"""The FPGA flow without place and route: board tops, build plans, PLL settings, the CLI's
+checks, and a yosys-only synthesis of the tiny preset (the fast smoke test); the full
+flows are slow tests."""
+
+import json
+
+import pytest
+
+from lutcore.cli import main as cli_main
+from lutcore.fpga.board import LinkTiming, accelerator_available
+from lutcore.fpga.clocks import ecp5_pll_settings
+from lutcore.fpga.flow import BOARDS, build_plan, run_flow
+from lutcore.spec.config import preset
+
+
+@pytest.mark.parametrize("mhz,dividers", [
+    (150.0, (1, 6, 4)),
+    (100.0, (1, 4, 6)),
+    (125.0, (1, 5, 5)),
+])
+def test_pll_settings(mhz, dividers):
+    s = ecp5_pll_settings(25.0, mhz)
+    assert (s.clki_div, s.clkfb_div, s.clkop_div) == dividers
+    assert s.output_mhz == pytest.approx(mhz)
+    assert 400 <= s.vco_mhz <= 800
+    assert s.clkop_cphase == s.clkop_div // 2
+
+
+def test_pll_settings_inexact_and_out_of_range():
+    s = ecp5_pll_settings(25.0, 133.0, tolerance=0.01)
+    assert abs(s.output_mhz - 133.0) < 0.5 and 400 <= s.vco_mhz <= 800
+    assert 3.125 <= 25.0 / s.clki_div <= 400
+    with pytest.raises(ValueError, match=r"core clock 500 MHz is outside the ECP5 PLL's output "
+                                         r"range 3.125..400 MHz"):
+        ecp5_pll_settings(25.0, 500.0)
+    with pytest.raises(ValueError, match=r"core clock 133.1 MHz cannot be made from 25 MHz"):
+        ecp5_pll_settings(25.0, 133.1, tolerance=1e-6)
+
+
+def test_link_timing():
+    t = LinkTiming.for_clock(25e6, 115_200)
+    assert t.divisor == 217
+    assert t.frame_timeout == 1_250_000 and t.device_timeout == 250_000
+
+
+@pytest.mark.parametrize("name,device,core_mhz", [
+    ("icebreaker", "scratchpad", 12.0),
+    ("ulx3s", "scratchpad", 150.0),
+])
+def test_build_plan(name, device, core_mhz):
+    """The platform's build plan: pin constraints for clock and UART, our nextpnr options,
+    the tools in order; on ULX3S the PLL and a second (link) clock domain."""
+    b = BOARDS[name]
+    plan, top = build_plan(b, preset(b.default_preset), device=device, core_mhz=core_mhz,
+                           baud=115_200, seed=3)
+    commands = json.loads(plan.files["build_lutcore.json"])["commands"]
+    tools = [c[0] for c in commands]
+    pack = "icepack" if b.family == "ice40" else "ecppack"
+    assert tools == ["yosys", f"nextpnr-{b.family}", pack]
+    nextpnr = commands[1]
+    for opt in ("--report", "lutcore.report.json", "--detailed-timing-report",
+                "--timing-allow-fail"):
+        assert opt in nextpnr
+    assert nextpnr[nextpnr.index("--seed") + 1] == "3"
+    assert nextpnr[nextpnr.index("--router") + 1] == "router2"
+    assert top.core_hz == pytest.approx(core_mhz * 1e6)
+    rtlil = plan.files["lutcore.il"]
+    if name == "icebreaker":
+        pcf = plan.files["lutcore.pcf"]
+        assert "set_io uart_0__rx__io 6" in pcf and "set_io uart_0__tx__io 9" in pcf
+        assert "set_frequency clk12_0__io 12.0" in pcf
+        assert "EHXPLLL" not in rtlil
+    else:
+        lpf = plan.files["lutcore.lpf"]
+        assert 'LOCATE COMP "uart_0__rx__io" SITE "M1"' in lpf
+        assert 'FREQUENCY PORT "clk25_0__io" 25000000.0 HZ' in lpf
+        assert "EHXPLLL" in rtlil and "CLKFB_DIV" in rtlil
+        assert top.design.link.divisor == 217          # the link runs from the 25 MHz clock
+
+
+def test_build_plan_icebreaker_has_no_pll():
+    b = BOARDS["icebreaker"]
+    with pytest.raises(Exception, match=r"a 48 MHz core clock needs a PLL; only ECP5 boards"):
+        build_plan(b, preset("tiny"), device="scratchpad", core_mhz=48.0, baud=115_200, seed=1)
+
+
+def run_cli(*args):
+    return cli_main(["fpga", *args])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--board", "arty", "--out", "x"], "--board 'arty' is unknown: allowed icebreaker, ulx3s"),
+    (["--board", "ulx3s", "--out", "x", "--preset", "huge"],
+     "preset 'huge' is unknown: allowed tiny, default, large"),
+    (["--board", "ulx3s", "--out", "x", "--device", "gpu"],
+     "--device 'gpu' is unknown: allowed auto, accelerator, core, scratchpad"),
+    (["--board", "ulx3s", "--out", "x", "--freq", "0"],
+     "--freq 0 is invalid: must be a positive number of MHz"),
+    (["--board", "ulx3s", "--out", "x", "--device", "scratchpad", "--freq", "900"],
+     "core clock 900 MHz is outside the ECP5 PLL's output range 3.125..400 MHz"),
+    (["--board", "ulx3s", "--out", "x", "--device", "scratchpad", "--router", "maze"],
+     "--router 'maze' is unknown: allowed router1, router2"),
+    (["--board", "icebreaker", "--out", "x", "--device", "scratchpad", "--baud", "9000000"],
+     "baud = 9000000 is too fast for a 12 MHz clock: at most 3000000"),
+])
+def test_cli_errors(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(*args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"lutcore fpga: error: {message}"
+
+
+def test_cli_config_file(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x", "n": 0}')
+    assert run_cli("--board", "icebreaker", "--out", str(tmp_path), "--config", str(bad)) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        "lutcore fpga: error: config field 'n' = 0 is invalid: allowed 1..512"
+    assert run_cli("--board", "icebreaker", "--out", str(tmp_path), "--config", str(bad),
+                   "--preset", "tiny") == 2
+    assert "--config and --preset are exclusive" in capsys.readouterr().err
+    assert run_cli("--board", "icebreaker", "--out", str(tmp_path), "--config",
+                   str(tmp_path / "missing.json")) == 2
+    assert "cannot be read: No such file or directory" in capsys.readouterr().err
+
+
+def test_cli_accelerator_device_missing(capsys, tmp_path, monkeypatch):
+    """A build without the accelerator top says so in one line."""
+    import lutcore.fpga.board as board
+
+    monkeypatch.setattr(board, "ACCELERATOR_TOPS", ("lutcore.hw.no_such_top:Top",))
+    assert not board.accelerator_available()
+    assert run_cli("--board", "icebreaker", "--out", str(tmp_path), "--device",
+                   "accelerator") == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "lutcore fpga: error: --device accelerator: the accelerator top (lutcore.hw.top) is "
+        "not part of this build yet: use --device core or scratchpad")
+
+
+def test_yosys_smoke_tiny(tmp_path, capsys):
+    """Yosys only, the tiny preset for the iCEBreaker: a netlist of LUT4s, flip-flops and
+    block RAMs of plausible size, with exactly the board top's four I/Os."""
+    device = "accelerator" if accelerator_available() else "core"
+    report = run_flow("icebreaker", tmp_path, config=preset("tiny"), device=device,
+                      synth_only=True)
+    cells = report.netlist_cells
+    luts = cells.get("SB_LUT4", 0)
+    ffs = sum(v for k, v in cells.items() if k.startswith("SB_DFF"))
+    assert 500 < luts < 2 * 5280, cells
+    assert 100 < ffs < 2 * 5280, cells
+    assert cells.get("SB_RAM40_4K", 0) >= 2, cells          # at least the link's buffer
+    assert cells.get("SB_IO", 0) + cells.get("SB_GB_IO", 0) == 4   # clock, rx, tx, LED
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["netlist_cells"]["SB_LUT4"] == luts
+    assert "synthesis" in saved["stages"] and "place & route" not in saved["stages"]
+    assert "[1/1] synthesis (yosys) done in" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,args", [
+    ("icebreaker", ["--device", "core"]),
+    ("ulx3s", ["--preset", "tiny", "--allow-timing-fail"]),
+])
+def test_full_flow(name, args, tmp_path):
+    """The whole flow through the CLI: bitstream, report, timing verdict against the
+    board's core clock."""
+    b = BOARDS[name]
+    assert run_cli("--board", name, "--out", str(tmp_path), *args) == 0
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert (tmp_path / f"lutcore{b.bitstream_suffix}").stat().st_size > 10_000
+    assert {r["name"] for r in rep["resources"]} >= {"LUT4", "FF", "BRAM", "DSP"}
+    core = next(c for c in rep["clocks"] if c["role"] == "core")
+    assert core["constraint_mhz"] == pytest.approx(b.default_core_mhz, rel=1e-3)
+    assert rep["critical_paths"][0]["from"] == rep["critical_paths"][0]["to"]
+    assert rep["critical_paths"][0]["delay_ns"] == pytest.approx(1e3 / core["achieved_mhz"],
+                                                                 rel=0.02)
+    if name == "icebreaker":
+        assert core["passed"] and rep["timing_met"]
+
+
+@pytest.mark.slow
+def test_tiny_accelerator_fits_icebreaker(tmp_path):
+    """``make fpga BOARD=icebreaker``: the whole accelerator places, routes and meets 12 MHz."""
+    assert run_cli("--board", "icebreaker", "--out", str(tmp_path), "--device",
+                   "accelerator") == 0
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["timing_met"]
+    assert (tmp_path / "lutcore.bin").stat().st_size > 10_000
+
+
+def test_overflow_named_when_the_design_does_not_fit():
+    from lutcore.fpga.flow import _overflow
+
+    log = ("Info: Device utilisation:\n"
+           "Info: \t         ICESTORM_LC:    6512/   5280   123%\n"
+           "Info: \t        ICESTORM_RAM:      35/     30   116%\n"
+           "Info: \t               SB_IO:       4/     39    10%\n"
+           "ERROR: Unable to place cell 'x', no BELs remaining\n")
+    assert _overflow(log) == "; the design does not fit: ICESTORM_LC 6512/5280, ICESTORM_RAM 35/30"
+    assert _overflow("Info: nothing\n") == ""

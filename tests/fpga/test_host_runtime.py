@@ -1,0 +1,189 @@
+"""The host side of the UART link: protocol client, runtime and the ``uart`` backend, over
+the Python bridge model with the ISS-backed accelerator model behind it."""
+
+import numpy as np
+import pytest
+
+from lutcore.backends import get_backend
+from lutcore.cli import main as cli_main
+from lutcore.errors import LutcoreError
+from lutcore.fpga import protocol as proto
+from lutcore.fpga.host import DeviceError, Link, ModelTransport, Runtime, run_gemm
+from lutcore.fpga.model import AcceleratorModel, MemoryDevice
+from lutcore.spec import isa
+from lutcore.spec.config import preset
+from lutcore.sw.compiler import compile_gemm
+
+
+def problem(seed, m, n, k):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    w = rng.integers(-1, 2, (n, k)).astype(np.int8)
+    return a, w
+
+
+@pytest.mark.parametrize("name,mode,shape,seed", [
+    ("tiny", "bitserial", (3, 11, 37), 0),
+    ("tiny", "elut", (2, 9, 20), 1),
+    ("default", "bitserial", (5, 70, 33), 2),
+    ("default", "elut", (1, 3, 64), 3),
+])
+def test_run_gemm_bit_exact(name, mode, shape, seed):
+    """The uart backend over the model link gives the exact product, and the cycle count
+    the ISS predicts (the accelerator model reports the ISS's cycles)."""
+    cfg = preset(name)
+    a, w = problem(seed, *shape)
+    dev = AcceleratorModel(cfg)
+    result = run_gemm(a, w, mode=mode, config=cfg,
+                      transport=ModelTransport(dev, host_bits=cfg.host_bits, max_words=16))
+    np.testing.assert_array_equal(result.output, a.astype(np.int64) @ w.astype(np.int64).T)
+    iss = get_backend("iss").run_gemm(a, w, mode=mode, config=cfg)
+    assert result.cycles == iss.cycles
+    assert result.info["phases"] == len(result.info["phase_cycles"]) == dev.starts
+    assert result.info["max_words"] == 16 and result.info["retries"] == 0
+
+
+def flip_first(count=1, byte=5):
+    """A line that flips one bit of ``byte`` in the first ``count`` frames sent."""
+    state = {"left": count}
+
+    def mangle(data):
+        if state["left"] and len(data) > byte:
+            state["left"] -= 1
+            data = bytearray(data)
+            data[byte] ^= 0x40
+        return bytes(data)
+    return mangle
+
+
+def test_corrupted_request_is_resent():
+    """A bit error on the way to the board: BAD_CRC reply, resend, right answer."""
+    mem = MemoryDevice(32, 64)
+    mem.words[10:13] = [7, 8, 9]
+    link = Link(ModelTransport(mem, mangle=flip_first(2)), timeout=0.05)
+    assert link.read(10, 3) == [7, 8, 9]
+    # One word per frame before connect(): three frames, the first two sent twice.
+    assert link.stats.retries == 2 and link.stats.frames == 3 + 2
+
+
+class LossyReplies(ModelTransport):
+    """Loses the next ``n`` replies on the way back (the board did receive the request)."""
+
+    def __init__(self, *args, lose=1, **kw):
+        super().__init__(*args, **kw)
+        self.lose = lose
+
+    def write(self, data):
+        super().write(data)
+        if self.lose:
+            self.lose -= 1
+            self.discard_input()
+
+
+def test_lost_read_reply_is_resent_lost_write_reply_is_an_error():
+    mem = MemoryDevice(32, 64)
+    link = Link(LossyReplies(mem, lose=0), timeout=0.05)
+    link.write(3, [0xAB])
+    assert mem.words[3] == 0xAB
+    link.transport.lose = 1
+    assert link.read(3) == [0xAB]
+    assert link.stats.retries == 1
+    link.transport.lose = 1
+    with pytest.raises(proto.ProtocolError, match=r"no reply to WRITE of 1 word\(s\) at "
+                                                  r"0x00000004 within 0.05 s"):
+        link.write(4, [1])
+    assert mem.words[4] == 1     # it was carried out: that is why it is not resent
+
+
+def test_gives_up_after_retries():
+    link = Link(ModelTransport(MemoryDevice(), mangle=flip_first(10)), timeout=0.02, retries=2)
+    with pytest.raises(proto.ProtocolError, match=r"READ at 0x00000000: board replied BAD_CRC "
+                                                  r"after 3 attempt\(s\)"):
+        link.read(0)
+
+
+def test_bursts_split_at_frame_size():
+    mem = MemoryDevice(32, 256)
+    link = Link(ModelTransport(mem, max_words=8))
+    link.connect()
+    assert link.max_words == 8
+    link.write(5, range(100, 120))
+    assert mem.words[5:25] == list(range(100, 120))
+    assert link.read(5, 20) == list(range(100, 120))
+    assert link.stats.frames == 1 + 3 + 3
+
+
+def test_scattered_access_groups_runs():
+    mem = MemoryDevice(16, 64)
+    link = Link(ModelTransport(mem, host_bits=16), host_bits=16)
+    link.connect()
+    addrs = np.array([4, 5, 6, 20, 21, 9], np.uint64)
+    link.write_scattered(addrs, np.array([1, 2, 3, 4, 5, 6], np.uint64))
+    assert [mem.words[i] for i in (4, 5, 6, 20, 21, 9)] == [1, 2, 3, 4, 5, 6]
+    frames = link.stats.frames
+    got = link.read_scattered(addrs.reshape(2, 3))
+    assert got.tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert link.stats.frames - frames == 3
+
+
+def test_connect_checks_word_size():
+    link = Link(ModelTransport(MemoryDevice(16), host_bits=16), host_bits=32)
+    with pytest.raises(proto.ProtocolError, match=r"board has 16-bit host words, the "
+                                                  r"configuration 32"):
+        link.connect()
+
+
+def test_runtime_reports_device_errors():
+    cfg = preset("tiny")
+    a, w = problem(4, 2, 5, 12)
+    program = compile_gemm(a, w, config=cfg, mode="bitserial")
+    program.phases[0].instructions[0] = np.uint64(0xE)           # an illegal opcode
+    link = Link(ModelTransport(AcceleratorModel(cfg)))
+    link.connect()
+    rt = Runtime(link, cfg)
+    rt.check_id()
+    with pytest.raises(DeviceError, match=r"phase 0: the accelerator stopped with error "
+                                          r"ILLEGAL_OPCODE at pc 0") as e:
+        rt.run_program(program)
+    assert e.value.code is isa.ErrorCode.ILLEGAL_OPCODE
+
+
+def test_runtime_checks_id():
+    link = Link(ModelTransport(MemoryDevice()))
+    link.connect()
+    with pytest.raises(DeviceError, match=r"ID CSR reads 0x0, expected 0x4c555443"):
+        Runtime(link, preset("tiny")).check_id()
+
+
+def test_bad_options_and_ports():
+    a, w = problem(5, 1, 2, 4)
+    with pytest.raises(LutcoreError, match=r"uart backend option\(s\) \['waves'\] are unknown"):
+        run_gemm(a, w, config="tiny", waves=True)
+    with pytest.raises(LutcoreError, match=r"--port is required for the uart backend"):
+        run_gemm(a, w, config="tiny")
+    with pytest.raises(LutcoreError, match=r"--port '/nonexistent/ttyX' cannot be opened"):
+        run_gemm(a, w, config="tiny", port="/nonexistent/ttyX")
+
+
+def test_no_board_on_the_line():
+    """A port that answers nothing (pyserial's loopback echoes the request): no reply."""
+    from lutcore.fpga.host import SerialTransport
+
+    link = Link(SerialTransport("loop://"), timeout=0.05, retries=1)
+    with pytest.raises(proto.ProtocolError, match=r"INFO at 0x00000000: no reply after 2 "
+                                                  r"attempt\(s\)"):
+        link.connect()
+
+
+def test_cli_uart_backend_needs_port(tmp_path, capsys):
+    a, w = problem(6, 2, 3, 8)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "w.npy", w)
+    status = cli_main(["gemm", "--acts", str(tmp_path / "a.npy"), "--weights",
+                       str(tmp_path / "w.npy"), "--out", str(tmp_path / "o.npy"),
+                       "--backend", "uart", "--preset", "tiny"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert err == ["lutcore gemm: error: --port is required for the uart backend "
+                   "(e.g. /dev/ttyUSB1)"]
+    assert not (tmp_path / "o.npy").exists()
