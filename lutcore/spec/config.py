@@ -190,8 +190,9 @@ class CoreConfig:
 
 
 PRESETS: dict[str, CoreConfig] = {
-    # Fits an iCE40 UP5K (iCEBreaker): one row, eight LUT units.
-    "tiny": CoreConfig(name="tiny", m=1, n=8, g=4, weight_bits=2, acc_bits=24, elut_g=3,
+    # Fits an iCE40 UP5K (iCEBreaker): one row, four LUT units. (n = 8 needs 124% of the
+    # logic cells and 35 of the 30 block RAMs: buffer words, not depths, set the BRAM count.)
+    "tiny": CoreConfig(name="tiny", m=1, n=4, g=4, weight_bits=2, acc_bits=24, elut_g=3,
                        act_depth=256, table_depth=256, weight_depth=512, out_depth=32,
                        instr_depth=128),
     # The paper's elongated M2 N64 K4 tile.

@@ -137,8 +137,8 @@ def test_tables_precomputed_once_per_row_block_and_group(k):
     for mode in cfg.modes:
         program = compile_gemm(a, w, config=cfg, mode=mode, ksplit="host")
         groups = -(-k // cfg.group(mode))
-        assert _precomp_counts(program) == 3 * groups      # 3 row blocks of m = 1
-        assert program.meta["col_tiles"] == 5
+        assert _precomp_counts(program) == 3 * groups      # 3 row blocks of m = 1, reused by every column tile
+        assert program.meta["col_tiles"] == -(-40 // cfg.n)
 
 
 def test_wrap_is_bit_exact_when_allowed():
