@@ -362,7 +362,7 @@ class Runtime:
 
     def run_program(self, program) -> ProgramRun:
         """Run every phase of ``program`` and gather its output ``int64 [M, N]``."""
-        from ..sw.compiler.words import unpack, word_format
+        from ..sw.compiler.words import limbs_from_host_words, unpack, word_format
 
         if program.config != self.config:
             raise LutcoreError(f"program is for config '{program.config.name}', the board "
@@ -375,24 +375,10 @@ class Runtime:
             run.phases.append(self.run_phase(program, index))
             addrs = program.host_reads(index)                      # [R, sub_words]
             words = self.link.read_scattered(addrs) if addrs.size else addrs
-            outputs.append(unpack(_limbs(words, self.config.host_bits, fmt.limbs), fmt))
+            limbs = limbs_from_host_words(words, self.config.host_bits, fmt.limbs)
+            outputs.append(unpack(limbs, fmt))
         run.output = program.gather(outputs)
         return run
-
-
-def _limbs(words: np.ndarray, host_bits: int, limbs: int) -> np.ndarray:
-    """Host sub-words ``[R, subs]`` (sub-word 0 least significant) -> word limbs
-    ``uint64 [R, limbs]``."""
-    from ..sw.compiler.words import LIMB_BITS, WordFormat, pack
-
-    words = np.asarray(words, np.uint64)
-    if host_bits == LIMB_BITS:
-        out = words
-    else:
-        out = pack(words.astype(np.int64), WordFormat(words.shape[1], host_bits, False))
-    if out.shape[1] < limbs:
-        out = np.concatenate([out, np.zeros((len(out), limbs - out.shape[1]), np.uint64)], 1)
-    return out[:, :limbs]
 
 
 # -- backend ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 from ..spec import isa
 from ..spec import numerics as nx
 from ..sw.compiler import Program
-from ..sw.compiler.words import LIMB_BITS, WordFormat, pack, word_format
+from ..sw.compiler.words import limbs_from_host_words, word_format
 
 __all__ = ["SimulationError", "Score", "gather_output", "score"]
 
@@ -54,18 +54,6 @@ class Score:
             raise SimulationError(f"{what}: " + "; ".join(self.mismatches[:3]) + more)
 
 
-def _limbs(words: np.ndarray, host_bits: int, limbs: int) -> np.ndarray:
-    """Host sub-words ``[R, S]`` (sub-word 0 least significant) -> limbs ``uint64 [R, L]``."""
-    words = np.asarray(words, np.uint64)
-    if host_bits == LIMB_BITS:
-        out = words
-    else:
-        out = pack(words.astype(np.int64), WordFormat(words.shape[1], host_bits, False))
-    if out.shape[1] < limbs:
-        out = np.concatenate([out, np.zeros((len(out), limbs - out.shape[1]), np.uint64)], 1)
-    return out[:, :limbs]
-
-
 def gather_output(program: Program, records: Sequence[dict[str, Any]]) -> np.ndarray:
     """The output matrix from the output words each phase read (host sub-words)."""
     cfg = program.config
@@ -74,7 +62,7 @@ def gather_output(program: Program, records: Sequence[dict[str, Any]]) -> np.nda
     for phase, record in zip(program.phases, records):
         subs = isa.sub_words(fmt.word_bits, cfg.host_bits)
         words = np.asarray(record["words"], np.uint64).reshape(len(phase.reads), subs)
-        outputs.append(_limbs(words, cfg.host_bits, fmt.limbs))
+        outputs.append(limbs_from_host_words(words, cfg.host_bits, fmt.limbs))
     return program.gather(outputs, limbs=True)
 
 

@@ -29,7 +29,7 @@ from ...errors import LutcoreError
 from ...spec import isa
 from ...spec.config import CoreConfig
 
-__all__ = ["LIMB_BITS", "WordFormat", "word_format", "pack", "unpack", "host_words",
+__all__ = ["LIMB_BITS", "WordFormat", "word_format", "pack", "unpack", "host_words", "limbs_from_host_words",
            "make_codes", "split_codes"]
 
 #: Bits per storage limb of a word image.
@@ -134,6 +134,19 @@ def host_words(words: np.ndarray, word_bits: int, host_bits: int) -> np.ndarray:
     padded = np.zeros((words.shape[0], fmt.limbs), np.uint64)
     padded[:, :words.shape[1]] = words
     return unpack(padded, fmt).astype(np.uint64)
+
+
+def limbs_from_host_words(words: np.ndarray, host_bits: int, limbs: int) -> np.ndarray:
+    """Host sub-words ``[R, subs]`` (sub-word 0 least significant) -> word limbs
+    ``uint64 [R, limbs]``: the inverse of :func:`host_words`."""
+    words = np.asarray(words, np.uint64)
+    if host_bits == LIMB_BITS:
+        out = words
+    else:
+        out = pack(words.astype(np.int64), WordFormat(words.shape[1], host_bits, False))
+    if out.shape[1] < limbs:
+        out = np.concatenate([out, np.zeros((len(out), limbs - out.shape[1]), np.uint64)], 1)
+    return out[:, :limbs]
 
 
 def make_codes(index: np.ndarray, sign: np.ndarray, config: CoreConfig) -> np.ndarray:
