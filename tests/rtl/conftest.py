@@ -3,30 +3,14 @@
 Every model is built once per configuration under ``build/sim`` (``lutcore.sim.runner``) and
 shared by the tests and the xdist workers. Tests record their GEMMs with
 ``record_property("rtl_run", row)`` and model builds with ``record_property("rtl_build",
-(name, seconds))``; the session ends with a summary table of them (``make regress``).
+(name, seconds))``; ``tests/conftest.py`` prints the summary table of them (``make regress``).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from lutcore.sim.regress import format_table
 from lutcore.sim.runner import top_model
-
-
-def pytest_terminal_summary(terminalreporter):
-    rows, builds = [], {}
-    for outcome in ("passed", "failed"):
-        for report in terminalreporter.stats.get(outcome, []):
-            for name, value in getattr(report, "user_properties", ()):
-                if name == "rtl_run":
-                    rows.append(value)
-                elif name == "rtl_build":
-                    builds[value[0]] = value[1]
-    table = format_table(rows, builds)
-    if table:
-        terminalreporter.write_sep("=", "RTL summary")
-        terminalreporter.write_line(table)
 
 
 @pytest.fixture
