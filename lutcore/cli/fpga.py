@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..spec.config import CoreConfig, preset, preset_names
+from ..spec.config import preset_names
+from ._config import load_config
 from . import CliError
 
 __all__ = ["register", "run"]
@@ -60,16 +61,7 @@ def run(args) -> int:
     from ..fpga.flow import board, run_flow
 
     b = board(args.board)
-    if args.config is not None:
-        if args.preset is not None:
-            raise CliError("--config and --preset are exclusive: give one")
-        try:
-            text = open(args.config).read()
-        except OSError as e:
-            raise CliError(f"--config {args.config!r} cannot be read: {e.strerror}") from None
-        config = CoreConfig.from_json(text)
-    else:
-        config = preset(args.preset or b.default_preset)
+    config = load_config(args, default=b.default_preset)
     device = args.device
     if device == "auto":
         device = "accelerator" if accelerator_available() else "core"

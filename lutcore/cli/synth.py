@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..spec.config import CoreConfig, preset, preset_names
+from ..spec.config import preset_names
+from ._config import load_config
 
 __all__ = ["register", "run"]
 
@@ -56,13 +57,7 @@ def run(args) -> int:
     from . import CliError
     from ..fpga import synth
 
-    if args.config is not None:
-        try:
-            config = CoreConfig.from_json(args.config.read_text())
-        except OSError as e:
-            raise CliError(f"--config {str(args.config)!r} cannot be read: {e.strerror}") from None
-    else:
-        config = preset(args.preset or "default")
+    config = load_config(args)
     if args.jobs < 1:
         raise CliError(f"--jobs {args.jobs} is invalid: must be at least 1")
     flows = ("cmos",) if args.no_ecp5 else ("cmos", "ecp5")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..spec.config import CoreConfig, preset, preset_names
+from ..spec.config import preset_names
+from ._config import load_config
 
-__all__ = ["register", "run", "load_config"]
+__all__ = ["register", "run"]
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -26,19 +27,6 @@ def register(subparsers) -> argparse.ArgumentParser:
                         help="output directory (created if missing)")
     parser.set_defaults(func=run)
     return parser
-
-
-def load_config(args) -> CoreConfig:
-    """The configuration named by ``--preset`` or read from ``--config``."""
-    from . import CliError
-
-    if args.config is not None:
-        try:
-            text = args.config.read_text()
-        except OSError as e:
-            raise CliError(f"--config {str(args.config)!r} cannot be read: {e.strerror}") from None
-        return CoreConfig.from_json(text)
-    return preset(args.preset or "default")
 
 
 def run(args) -> int:

@@ -145,6 +145,23 @@ def _long_program(config: CoreConfig, rng) -> list[int]:
     return isa.assemble("\n".join(text))
 
 
+async def _start_long_run(dut):
+    """Random buffers and a long random program loaded (host port without idle or stalls),
+    then started: ``(config, port, machine, words)`` with ``machine`` holding the same
+    buffers for the ISS check."""
+    config = _config()
+    port = await _bring_up(dut, config, idle=0.0, stall=0.0)
+    rng = np.random.default_rng(_seed())
+    machine = Machine(config)
+    acts, weights = _random_images(config, rng)
+    await _fill(port, machine, acts, weights)
+    words = _long_program(config, rng)
+    await _load(port, isa.Region.INSTR, 0, np.array(words, np.uint64)[:, None])
+    await port.control(clear=True)
+    await port.control(start=True)
+    return config, port, machine, words
+
+
 def _check_iss(machine: Machine, words) -> tuple[isa.ErrorCode, int, int]:
     """Run ``words`` on the ISS; returns (error code, pc, cycles)."""
     machine.instr[:] = 0
@@ -422,17 +439,8 @@ async def busy_write_and_read(dut):
     """While busy: buffer and instruction writes set BUSY_WRITE and are dropped, a start is
     ignored, a buffer read waits for the stop, CSR reads answer at once; the run itself
     finishes correctly; the next program after CTRL.clear runs correctly."""
-    config = _config()
-    port = await _bring_up(dut, config, idle=0.0, stall=0.0)
-    rng = np.random.default_rng(_seed())
-    machine = Machine(config)
-    acts, weights = _random_images(config, rng)
-    await _fill(port, machine, acts, weights)
-    words = _long_program(config, rng)
+    config, port, machine, words = await _start_long_run(dut)
     predicted = isa.phase_cycles(words, config)
-    await _load(port, isa.Region.INSTR, 0, np.array(words, np.uint64)[:, None])
-    await port.control(clear=True)
-    await port.control(start=True)
     status = await port.status()
     assert status.busy and not status.done and not status.error, status
     # Writes while busy: dropped, first one reported.
@@ -478,16 +486,7 @@ async def busy_write_and_read(dut):
 async def reset_mid_run(dut):
     """Reset in the middle of a run: the core stops, STATUS, CYCLES and PC read 0, the
     buffers keep what the host loaded, and the next program runs correctly."""
-    config = _config()
-    port = await _bring_up(dut, config, idle=0.0, stall=0.0)
-    rng = np.random.default_rng(_seed())
-    machine = Machine(config)
-    acts, weights = _random_images(config, rng)
-    await _fill(port, machine, acts, weights)
-    words = _long_program(config, rng)
-    await _load(port, isa.Region.INSTR, 0, np.array(words, np.uint64)[:, None])
-    await port.control(clear=True)
-    await port.control(start=True)
+    config, port, machine, words = await _start_long_run(dut)
     await ClockCycles(dut.clk, isa.phase_cycles(words, config) // 2)
     assert int(dut.busy.value) == 1
     await reset(dut)

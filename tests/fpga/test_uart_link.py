@@ -22,6 +22,22 @@ DEPTH = 32
 MAX_WORDS = 4
 
 
+
+def random_ops(rng, count, addr_bound, *, depth):
+    """``count`` random host-port requests on a ``depth``-word memory, half writes and half
+    reads, and the value each read must return (the last one written to its word, else 0)."""
+    shadow, ops, expect = [0] * depth, [], []
+    for _ in range(count):
+        addr = rng.randrange(addr_bound)
+        if rng.random() < 0.5:
+            value = rng.randrange(1 << 32)
+            shadow[addr % depth] = value
+            ops.append({"addr": addr, "data": value, "write": 1})
+        else:
+            expect.append(shadow[addr % depth])
+            ops.append({"addr": addr, "data": 0, "write": 0})
+    return ops, expect
+
 def build(host_bits):
     m = Module()
     m.submodules.link = link = UartHostLink(divisor=DIVISOR, host_bits=host_bits,
@@ -95,18 +111,8 @@ def test_scratchpad_backpressure():
     every read returns the last value written, nothing extra comes out."""
     rng = random.Random(3)
     dut = Scratchpad(32, 16)
-    shadow = [0] * 16
-    expect, got = [], []
-    ops = []
-    for _ in range(120):
-        addr = rng.randrange(1 << 32)
-        if rng.random() < 0.5:
-            value = rng.randrange(1 << 32)
-            shadow[addr % 16] = value
-            ops.append({"addr": addr, "data": value, "write": 1})
-        else:
-            expect.append(shadow[addr % 16])
-            ops.append({"addr": addr, "data": 0, "write": 0})
+    ops, expect = random_ops(rng, 120, 1 << 32, depth=16)
+    got = []
 
     async def source(ctx):
         for op in ops:
@@ -147,16 +153,8 @@ def test_host_port_cdc():
     m.submodules.dev = dev = Scratchpad(32, 16)
     wiring.connect(m, cdc.device, dev.host)
     port = cdc.initiator
-    shadow, ops, expect, got = [0] * 16, [], [], []
-    for _ in range(80):
-        addr = rng.randrange(64)
-        if rng.random() < 0.5:
-            value = rng.randrange(1 << 32)
-            shadow[addr % 16] = value
-            ops.append({"addr": addr, "data": value, "write": 1})
-        else:
-            expect.append(shadow[addr % 16])
-            ops.append({"addr": addr, "data": 0, "write": 0})
+    ops, expect = random_ops(rng, 80, 64, depth=16)
+    got = []
 
     async def source(ctx):
         for op in ops:

@@ -77,11 +77,7 @@ class AdderCore(TileCore):
 
     def __init__(self, *, m: int, n: int, g: int, act_bits: int = 8, acc_bits: int = 32,
                  mode: str = "ternary", weight_bits: int = 2):
-        owner = type(self).__name__
-        self._m = check_int(owner, "m", m, 1, 16)
-        self._n = check_int(owner, "n", n, 1, 512)
-        self._g = check_int(owner, "g", g, 1, 8)
-        self._act_bits = check_int(owner, "act_bits", act_bits, 2, 16)
+        owner = self._check_tile(m, n, g, act_bits)
         if mode not in ADDER_MODES:
             raise LutcoreError(f"{owner}: mode = {mode!r} is invalid: allowed "
                                f"{', '.join(map(repr, ADDER_MODES))}")
@@ -96,13 +92,7 @@ class AdderCore(TileCore):
                          correction_bits=correction_bits(weight_bits) if mode == "bitserial"
                          else 0)
 
-    m = property(lambda self: self._m)
-    n = property(lambda self: self._n)
-    g = property(lambda self: self._g)
-    act_bits = property(lambda self: self._act_bits)
-    acc_bits = property(lambda self: self._acc_bits)
     mode = property(lambda self: self._mode)
-    weight_bits = property(lambda self: self._weight_bits)
 
     @property
     def plane_bits(self) -> int:

@@ -207,6 +207,23 @@ class TileCore(wiring.Component):
     STEP_LATENCY = 2
     FINALIZE_LATENCY = 3
 
+    def _check_tile(self, m: int, n: int, g: int, act_bits: int) -> str:
+        """Validate and keep the tile parameters every baseline takes (before the subclass
+        computes its step layout); returns the owner name for further messages."""
+        owner = type(self).__name__
+        self._m = check_int(owner, "m", m, 1, 16)
+        self._n = check_int(owner, "n", n, 1, 512)
+        self._g = check_int(owner, "g", g, 1, 8)
+        self._act_bits = check_int(owner, "act_bits", act_bits, 2, 16)
+        return owner
+
+    m = property(lambda self: self._m)
+    n = property(lambda self: self._n)
+    g = property(lambda self: self._g)
+    act_bits = property(lambda self: self._act_bits)
+    acc_bits = property(lambda self: self._acc_bits)
+    weight_bits = property(lambda self: self._weight_bits)
+
     def __init__(self, *, m: int, n: int, acc_bits: int, correction_bits: int):
         self._correction_bits = correction_bits
         super().__init__({

@@ -54,12 +54,8 @@ class AccumulatorArray(TileCore):
         super().__init__(m=m, n=n, acc_bits=acc_bits,
                          correction_bits=correction_bits(weight_bits))
 
-    m = property(lambda self: self._m)
-    n = property(lambda self: self._n)
     g = property(lambda self: 1)
     term_bits = property(lambda self: self._term_bits)
-    acc_bits = property(lambda self: self._acc_bits)
-    weight_bits = property(lambda self: self._weight_bits)
 
     @property
     def step_layout(self) -> data.StructLayout:

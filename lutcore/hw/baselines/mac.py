@@ -69,11 +69,7 @@ class MACCore(TileCore):
 
     def __init__(self, *, m: int, n: int, g: int, act_bits: int = 8, acc_bits: int = 32,
                  weight_bits: int = 8, zero_point: int = 128, datapath_bits: int = 8):
-        owner = type(self).__name__
-        self._m = check_int(owner, "m", m, 1, 16)
-        self._n = check_int(owner, "n", n, 1, 512)
-        self._g = check_int(owner, "g", g, 1, 8)
-        self._act_bits = check_int(owner, "act_bits", act_bits, 2, 16)
+        owner = self._check_tile(m, n, g, act_bits)
         self._weight_bits = check_int(owner, "weight_bits", weight_bits, 1, 8)
         self._zero_point = check_int(owner, "zero_point", zero_point, 0, (1 << weight_bits) - 1)
         self._datapath_bits = check_int(owner, "datapath_bits", datapath_bits, 2, 16)
@@ -85,12 +81,6 @@ class MACCore(TileCore):
         self._acc_bits = check_acc_bits(owner, acc_bits, self.term_shape.width + 1)
         super().__init__(m=m, n=n, acc_bits=acc_bits, correction_bits=0)
 
-    m = property(lambda self: self._m)
-    n = property(lambda self: self._n)
-    g = property(lambda self: self._g)
-    act_bits = property(lambda self: self._act_bits)
-    acc_bits = property(lambda self: self._acc_bits)
-    weight_bits = property(lambda self: self._weight_bits)
     zero_point = property(lambda self: self._zero_point)
     datapath_bits = property(lambda self: self._datapath_bits)
 
