@@ -19,6 +19,8 @@ RANGES = {
     "act_bits": (2, 16),
     "acc_bits": (2, 48),          # the lower bound is refined by check_acc_bits
     "stage_levels": (1, 16),
+    "broadcast_cols": (1, 512),
+    "beats": (1, 512),
 }
 ELUT_RANGE = (2, 5)               # elut_g, or 0 for no ELUT mode
 

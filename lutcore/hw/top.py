@@ -85,7 +85,7 @@ class Accelerator(wiring.Component):
 
     Host port: requests are decoded from their address (region ``addr[31:28]``, buffer word
     and sub-word). Writes are accepted every cycle; sub-words below the last are staged per
-    buffer and the last one commits the word. Reads answer two cycles after acceptance, one
+    buffer and the last one commits the word. Reads answer three cycles after acceptance, one
     in flight at a time; backpressure on ``resp`` holds the response. Faults follow the
     memory map: a write of a buffer while busy sets BUSY_WRITE and is dropped; an unmapped
     address, a write of a read-only or a read of a write-only location sets HOST_ADDR (writes
@@ -126,14 +126,16 @@ class Accelerator(wiring.Component):
         timing = isa.TIMING
         table_latency = TablePrecompute.latency_of(config.g, config.elut_g, config.symmetrize,
                                                    timing.TABLE_STAGE_LEVELS)
-        built = (START_CYCLES, ISSUE_CYCLES, READ_CYCLES, READ_CYCLES,
-                 STORE_OFFER_CYCLES + LutCore.FINALIZE_LATENCY, table_latency)
+        step_latency, finalize_latency = LutCore.latencies_of(config.n)
+        built = (START_CYCLES, ISSUE_CYCLES, READ_CYCLES, READ_CYCLES, step_latency,
+                 STORE_OFFER_CYCLES + finalize_latency, table_latency)
         contract = (timing.START, timing.ISSUE, timing.PRECOMP_READ, timing.LMMA_LATENCY,
-                    timing.STORE_LATENCY, timing.table_latency(config))
+                    timing.step_latency(config), timing.store_latency(config),
+                    timing.table_latency(config))
         if built != contract:
             raise LutcoreError(f"Accelerator: the controller's timing (START, ISSUE, "
-                               f"PRECOMP_READ, LMMA_LATENCY, STORE_LATENCY, table latency) = "
-                               f"{built} differs from isa.TIMING {contract}")
+                               f"PRECOMP_READ, LMMA_LATENCY, step latency, store latency, table "
+                               f"latency) = {built} differs from isa.TIMING {contract}")
         super().__init__({
             "host": In(HostPortSignature(config.host_bits)),
             "busy": Out(1),
@@ -166,17 +168,22 @@ class Accelerator(wiring.Component):
             cfg, stage_levels=timing.TABLE_STAGE_LEVELS)
         m.submodules.core = core = LutCore.from_config(cfg)
 
-        def memory(name, region):
-            mem = Memory(shape=unsigned(isa.region_word_bits(region, cfg)),
-                         depth=isa.region_depth(region, cfg), init=[])
+        def memory(name, bits, depth):
+            mem = Memory(shape=unsigned(bits), depth=depth, init=[])
             m.submodules[name] = mem
             return mem
 
-        instr_mem = memory("instr_mem", Region.INSTR)
-        act_mem = memory("act_mem", Region.ACT)
-        table_mem = memory("table_mem", Region.TABLE)
-        weight_mem = memory("weight_mem", Region.WEIGHT)
-        out_mem = memory("out_mem", Region.OUTPUT)
+        def region_memory(name, region):
+            return memory(name, isa.region_word_bits(region, cfg), isa.region_depth(region, cfg))
+
+        instr_mem = region_memory("instr_mem", Region.INSTR)
+        act_mem = region_memory("act_mem", Region.ACT)
+        table_mem = region_memory("table_mem", Region.TABLE)
+        weight_mem = region_memory("weight_mem", Region.WEIGHT)
+        # The output buffer holds each row as out_beats beats (the core's output beats); the
+        # host still addresses one word per row, its sub-words split into beat and sub-word.
+        beats = cfg.out_beats
+        out_mem = memory("out_mem", cfg.out_beat_bits, cfg.out_depth * beats)
         instr_w, instr_r = instr_mem.write_port(), instr_mem.read_port()
         act_w, act_r = act_mem.write_port(), act_mem.read_port()
         table_w, table_r = table_mem.write_port(), table_mem.read_port()
@@ -228,12 +235,15 @@ class Accelerator(wiring.Component):
                                 Region.OUTPUT))
         is_csr = _equals(region, Region.CSR.value)
 
-        # Reads: one in flight (h1, the buffer read cycle), then the response register.
-        h1_valid = Signal()
-        h1_source = Signal(range(6))
+        # Reads: one in flight (h1, the buffer read cycle; h2, the read register behind the
+        # block RAM), then the response register. No logic sits between a block RAM's data
+        # and a flip-flop.
+        h1_valid, h2_valid = Signal(), Signal()
+        h1_source, h2_source = Signal(range(6)), Signal(range(6))
         h1_sub = Signal(max(1, max(t.sub_bits for t in (t_act, t_table, t_weight, t_out))))
-        h1_csr = Signal(hb)
-        read_slot = ~h1_valid & (~resp.valid | resp.ready)
+        h2_sub = Signal.like(h1_sub)
+        h1_csr, h2_csr = Signal(hb), Signal(hb)
+        read_slot = ~h1_valid & ~h2_valid & (~resp.valid | resp.ready)
         # The activation, table and weight buffers' read ports belong to the controller
         # while it runs; a host read of them waits (it cannot hang: every run ends).
         shared_hit = t_act.hit | t_table.hit | t_weight.hit
@@ -301,33 +311,54 @@ class Accelerator(wiring.Component):
         m.d.comb += host_fault.as_value().eq(
             Mux(write, write_fault, Mux(read, read_fault, ErrorCode.NONE.value)))
 
-        m.d.sync += h1_valid.eq(read)
+        m.d.sync += [h1_valid.eq(read), h2_valid.eq(h1_valid)]
         with m.If(read):
             m.d.sync += [h1_source.eq(source), h1_sub.eq(sub), h1_csr.eq(csr_value)]
+        m.d.sync += [h2_source.eq(h1_source), h2_sub.eq(h1_sub), h2_csr.eq(h1_csr)]
         host_read = {code: read & (source == code) for _, code in readable}
 
         def sub_word(value, subs, bits):
-            """Sub-word ``h1_sub`` of a buffer word (a case over the sub-words, 0 past them)."""
+            """Sub-word ``h2_sub`` of a buffer word (a case over the sub-words, 0 past them)."""
             padded = Cat(value, Const(0, subs * hb - bits))
             words = [padded[i * hb:(i + 1) * hb] for i in range(subs)]
             if subs == 1:
                 return words[0]
             sel_bits = isa.sub_bits(bits, hb)
             words += [Const(0, hb)] * (2 ** sel_bits - subs)
-            return Array(words)[h1_sub[:sel_bits]]
+            return Array(words)[h2_sub[:sel_bits]]
 
+        # The h2 read registers: the controller's read registers s_act, s_table and s_weight
+        # (they take their port's data every cycle while the controller is idle, and a host
+        # read of those buffers is only accepted then), and one for the output buffer.
+        out_beat_subs = isa.sub_words(cfg.out_beat_bits, hb)
+        beat_sel_bits = (out_beat_subs - 1).bit_length() if beats > 1 else 0
+        o_rd = Signal(cfg.out_beat_bits)
+        with m.If(h1_valid & _equals(h1_source, _SRC_OUT)):
+            m.d.sync += o_rd.eq(out_r.data)
+        s_act = Signal(act_r.data.shape())
+        s_table = Signal(table_r.data.shape())
+        s_weight = Signal(weight_r.data.shape())
+        read_regs = {_SRC_ACT: (s_act, t_act.subs, t_act.bits),
+                     _SRC_TABLE: (s_table, t_table.subs, t_table.bits),
+                     _SRC_WEIGHT: (s_weight, t_weight.subs, t_weight.bits),
+                     _SRC_OUT: (o_rd, out_beat_subs, cfg.out_beat_bits)}
         read_data = Signal(hb)
-        with m.If(_equals(h1_source, _SRC_CSR)):
-            m.d.comb += read_data.eq(h1_csr)
-        for (target, code), port in zip(readable, (act_r, table_r, weight_r, out_r)):
-            with m.If(_equals(h1_source, code)):
-                m.d.comb += read_data.eq(sub_word(port.data, target.subs, target.bits))
+        with m.If(_equals(h2_source, _SRC_CSR)):
+            m.d.comb += read_data.eq(h2_csr)
+        for code, (reg, subs, bits) in read_regs.items():
+            with m.If(_equals(h2_source, code)):
+                m.d.comb += read_data.eq(sub_word(reg, subs, bits))
         with m.If(resp.ready):
             m.d.sync += resp.valid.eq(0)
-        with m.If(h1_valid):            # never while a response waits (read_slot)
+        with m.If(h2_valid):            # never while a response waits (read_slot)
             m.d.sync += [resp.valid.eq(1), resp.payload.eq(read_data)]
+        # Output buffer: host word w, sub-word s is beat w * out_beats + s // out_beat_subs.
+        if beats > 1:
+            out_host_addr = t_out.word * beats + t_out.sub[beat_sel_bits:]
+        else:
+            out_host_addr = t_out.word
         m.d.comb += [
-            out_r.addr.eq(t_out.word),
+            out_r.addr.eq(out_host_addr),
             out_r.en.eq(host_read[_SRC_OUT]),
         ]
 
@@ -387,7 +418,7 @@ class Accelerator(wiring.Component):
         w_ptr = Signal(range(cfg.weight_depth))
         tw_ptr = Signal(range(cfg.table_depth))
         tw_left = Signal(range(cfg.table_depth))
-        o_ptr = Signal(range(cfg.out_depth))
+        o_ptr = Signal(range(cfg.out_depth * beats))
         fin_valid = Signal()
 
         # Read pipeline shared by PRECOMP and LMMA: issue (port address) -> r (port data) ->
@@ -395,9 +426,6 @@ class Accelerator(wiring.Component):
         # the block holds every stage, the read ports included (their data holds with en low).
         r_valid, r_last, r_clear, r_plane = Signal(), Signal(), Signal(), Signal(core.plane_bits)
         s_valid, s_last, s_clear, s_plane = Signal(), Signal(), Signal(), Signal(core.plane_bits)
-        s_act = Signal(act_r.data.shape())
-        s_table = Signal(table_r.data.shape())
-        s_weight = Signal(weight_r.data.shape())
         sink_ready = Mux(cur_op == Opcode.LMMA, core.steps.ready, pre.activations.ready)
         move = ~s_valid | sink_ready
         issue = issuing & move
@@ -459,9 +487,9 @@ class Accelerator(wiring.Component):
             core.steps.payload.clear.eq(s_clear),
         ]
 
-        # STORE: the finalize request from a register (so it never meets a step still in the
-        # core's first stage: the cost stays m + STORE_LATENCY after any instruction), then
-        # the rows into the output buffer.
+        # STORE: the finalize request from a register one cycle after issue (the core accepts
+        # it at once and waits for the steps ahead of it itself), then the beats into the
+        # output buffer: m * out_beats + store latency cycles after any instruction.
         with m.If(run_store & first):
             m.d.sync += fin_valid.eq(1)
         with m.If(core.finalize.valid & core.finalize.ready):
@@ -506,7 +534,7 @@ class Accelerator(wiring.Component):
                 w_ptr.eq(dec.weight_addr),
                 tw_ptr.eq(dec.table_addr),
                 tw_left.eq(dec.count - 1),
-                o_ptr.eq(dec.out_addr),
+                o_ptr.eq(dec.out_addr * beats if beats > 1 else dec.out_addr),
             ]
 
         # -- start, stop, errors ------------------------------------------------------------

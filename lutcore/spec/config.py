@@ -19,7 +19,17 @@ from .geometry import TableGeometry
 def _geometry_property(name: str, doc: str | None = None) -> property:
     return property(lambda self: getattr(self.geometry, name), doc=doc)
 
-__all__ = ["ConfigError", "CoreConfig", "PRESETS", "preset", "preset_names"]
+__all__ = ["BROADCAST_COLS", "ConfigError", "CoreConfig", "OUT_BEAT_MAX_BITS", "PRESETS",
+           "preset", "preset_names"]
+
+#: LUT-core columns fed by one copy of the step's tables and controls (the broadcast stage);
+#: a core with more columns registers one copy per group of this many columns, so no table
+#: bit drives more than ``m x BROADCAST_COLS`` lookups.
+BROADCAST_COLS = 8
+#: Widest output beat: a STORE writes each row as ``out_beats`` beats of at most this many
+#: bits (when the row splits into host-word aligned beats), so the output buffer is built
+#: from narrow block RAMs and the core drives ``out_beat_bits`` wires, not a whole row.
+OUT_BEAT_MAX_BITS = 512
 
 
 class ConfigError(ValueError):
@@ -144,7 +154,39 @@ class CoreConfig:
 
     @property
     def out_word_bits(self) -> int:
+        """Bits of one output-buffer word as the host sees it: one row of n outputs."""
         return self.n * self.acc_bits
+
+    @property
+    def broadcast_groups(self) -> int:
+        """Copies of the step broadcast in the LUT core: one per BROADCAST_COLS columns, or 1
+        (no broadcast stage) when n <= BROADCAST_COLS."""
+        return -(-self.n // BROADCAST_COLS)
+
+    @property
+    def out_beats(self) -> int:
+        """Beats per output row: the fewest k dividing n whose beat of n/k outputs is at most
+        OUT_BEAT_MAX_BITS and a power-of-two number of host words (so host sub-word
+        addresses split into beat and sub-word by bit fields); 1 when the row itself fits or
+        no such k exists."""
+        if self.out_word_bits <= OUT_BEAT_MAX_BITS:
+            return 1
+        for k in range(2, self.n + 1):
+            bits = self.n // k * self.acc_bits
+            if self.n % k == 0 and bits <= OUT_BEAT_MAX_BITS and bits % self.host_bits == 0 \
+                    and _is_pow2(bits // self.host_bits):
+                return k
+        return 1
+
+    @property
+    def out_beat_cols(self) -> int:
+        """Outputs per beat: n / out_beats."""
+        return self.n // self.out_beats
+
+    @property
+    def out_beat_bits(self) -> int:
+        """Bits of one output beat, the width of the output buffer's block RAM words."""
+        return self.out_beat_cols * self.acc_bits
 
     def group(self, mode: str) -> int:
         """Activations per lookup in ``mode`` ('bitserial' or 'elut')."""

@@ -43,7 +43,7 @@ from amaranth.hdl import Shape, signed
 from amaranth.lib import data, enum
 
 from . import numerics as nx
-from .config import PRESETS, CoreConfig
+from .config import BROADCAST_COLS, OUT_BEAT_MAX_BITS, PRESETS, CoreConfig
 
 __all__ = [
     "INSTR_BITS", "OPCODE_BITS", "ADDR_BITS", "COUNT_BITS", "PLANES_BITS", "CORRECTION_BITS",
@@ -598,9 +598,15 @@ class Timing:
     (:meth:`precomp_latency`), the last table word being written in its last cycle.
     LMMA_LATENCY: table and weight-buffer read plus the read register; the LUT core accepts
     the last of ``planes*count`` steps in the LMMA's last cycle.
-    STORE_LATENCY: the finalize request (offered from a register one cycle after issue) plus
-    the LUT core's three-stage finalize pipeline; the last of ``m`` rows is written in the
-    STORE's last cycle.
+    STORE_OFFER: the finalize request is offered from a register one cycle after issue.
+    STEP_STAGES: the LUT core's step pipeline (lookup, signed shift, accumulate), plus a
+    broadcast stage in front when the core has more than one broadcast group
+    (:meth:`step_latency`).
+    FINALIZE_STAGES: the LUT core's finalize pipeline (row-sum select, correction product,
+    column select and add). A STORE costs ``m * out_beats + STORE_OFFER + (step_latency - 1)
+    + FINALIZE_STAGES`` (:meth:`store_latency`): the finalize waits ``step_latency - 1``
+    cycles so that the steps before it have reached the accumulators, and the last of the
+    ``m * out_beats`` output beats is written in the STORE's last cycle.
     TABLE_STAGE_LEVELS: chained adders per pipeline stage of the table unit, which sets its
     latency ``max(1, ceil(depth / TABLE_STAGE_LEVELS))`` (:func:`table_unit_depth`).
     """
@@ -608,7 +614,9 @@ class Timing:
     ISSUE: int = 1
     PRECOMP_READ: int = 2
     LMMA_LATENCY: int = 2
-    STORE_LATENCY: int = 4
+    STORE_OFFER: int = 1
+    STEP_STAGES: int = 3
+    FINALIZE_STAGES: int = 3
     TABLE_STAGE_LEVELS: int = 2
 
     def table_latency(self, config: CoreConfig) -> int:
@@ -619,6 +627,19 @@ class Timing:
     def precomp_latency(self, config: CoreConfig) -> int:
         """Cycles of a PRECOMP beyond its ``count``: the read and the table unit pipeline."""
         return self.PRECOMP_READ + self.table_latency(config)
+
+    def step_latency(self, config: CoreConfig) -> int:
+        """Cycles from a step's acceptance by the LUT core to its effect in the
+        accumulators: STEP_STAGES, plus the broadcast stage when there is one."""
+        return self.STEP_STAGES + (1 if config.broadcast_groups > 1 else 0)
+
+    def finalize_latency(self, config: CoreConfig) -> int:
+        """Cycles from a finalize's acceptance by the LUT core to its first output beat."""
+        return self.step_latency(config) - 1 + self.FINALIZE_STAGES
+
+    def store_latency(self, config: CoreConfig) -> int:
+        """Cycles of a STORE beyond its ``m * out_beats`` output beats."""
+        return self.STORE_OFFER + self.finalize_latency(config)
 
 
 #: The timing the RTL top implements and the ISS counts.
@@ -639,7 +660,7 @@ def instruction_cycles(instr: Instruction | Illegal | int, config: CoreConfig,
     if isinstance(instr, Lmma):
         return instr.planes * instr.count + timing.LMMA_LATENCY
     if isinstance(instr, Store):
-        return config.m + timing.STORE_LATENCY
+        return config.m * config.out_beats + timing.store_latency(config)
     return timing.ISSUE                # NOP, HALT
 
 
@@ -822,7 +843,7 @@ _CYCLE_TEXT = {
     Opcode.NOP: "ISSUE",
     Opcode.PRECOMP: "count + PRECOMP_READ + table unit latency (`Timing.precomp_latency`)",
     Opcode.LMMA: "planes*count + LMMA_LATENCY",
-    Opcode.STORE: "m + STORE_LATENCY",
+    Opcode.STORE: "m * out_beats + store latency (`Timing.store_latency`)",
     Opcode.HALT: "ISSUE",
 }
 
@@ -904,11 +925,16 @@ def render_doc() -> str:
     w("\nThe table unit latency is `max(1, ceil(depth / TABLE_STAGE_LEVELS))`, `depth` the "
       "adder depth of the table precompute unit (`table_unit_depth`: `ceil(log2 g) + g - 1` "
       "symmetrized, `ceil(log2 g) + ceil(g/2)` full tables, at least `elut_g - 1` with ELUT).\n")
-    w("| preset | table unit latency | PRECOMP count | LMMA count, planes | STORE |")
-    w("|---|---|---|---|---|")
+    w("The LUT core's step latency is `STEP_STAGES`, plus one broadcast stage when n > "
+      f"{BROADCAST_COLS} (one copy of the step per {BROADCAST_COLS} columns); a STORE writes "
+      "each of the m rows as `out_beats` beats (output words of at most "
+      f"{OUT_BEAT_MAX_BITS} bits in the block RAM; the host still sees one word per row).\n")
+    w("| preset | table unit latency | PRECOMP | LMMA | step latency | out_beats | STORE |")
+    w("|---|---|---|---|---|---|---|")
     for name, cfg in PRESETS.items():
         w(f"| {name} | {TIMING.table_latency(cfg)} | count + {TIMING.precomp_latency(cfg)} | "
-          f"planes*count + {TIMING.LMMA_LATENCY} | {cfg.m + TIMING.STORE_LATENCY} |")
+          f"planes*count + {TIMING.LMMA_LATENCY} | {TIMING.step_latency(cfg)} | "
+          f"{cfg.out_beats} | {cfg.m * cfg.out_beats + TIMING.store_latency(cfg)} |")
     w("\nUtilization = (sum over LMMA of planes*count) / cycles.\n")
     w("## Error codes\n")
     w("A faulting instruction does nothing (costs ISSUE); the controller stops with the error "

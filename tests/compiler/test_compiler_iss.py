@@ -52,7 +52,7 @@ def test_hand_written_program_values_and_cycles():
     """))
     stats = m.run()
     assert stats.cycles == T.START + (5 + T.precomp_latency(c)) + (10 + T.LMMA_LATENCY) \
-        + (c.m + T.STORE_LATENCY) + T.ISSUE
+        + (c.m * c.out_beats + T.store_latency(c)) + T.ISSUE
     assert stats.lookups == 10 and stats.instructions == 4
     np.testing.assert_array_equal(m.out[4:4 + c.m], a @ w.T)
     # the table buffer holds the golden symmetrized tables, unused entries 0

@@ -149,6 +149,8 @@ CONFIGS: dict[str, CoreConfig] = {
     # full tables where the ELUT sign bit is also the top bit-serial index bit
     "full_g5": CoreConfig(name="full_g5", m=1, n=4, g=5, weight_bits=3, acc_bits=20, elut_g=3,
                           symmetrize=False),
+    # three broadcast groups (8 + 8 + 4 columns) and rows of five 4-output beats
+    "m3n20": CoreConfig(name="m3n20", m=3, n=20, g=3, weight_bits=2, acc_bits=32, elut_g=2),
     # no ELUT mode, 6-bit activations, narrow accumulators (wrap)
     "noelut": CoreConfig(name="noelut", m=2, n=4, g=3, weight_bits=4, act_bits=6, acc_bits=14,
                          elut_g=0),

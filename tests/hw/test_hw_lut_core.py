@@ -13,6 +13,7 @@ from hwbench import (ALL_CONFIGS, CONFIGS, field_bits, monitor, pack_array, pack
 from lutcore.errors import LutcoreError
 from lutcore.hw.layouts import Mode
 from lutcore.hw.lut_core import LutCore
+from lutcore.spec import isa
 from lutcore.spec import numerics as nx
 from lutcore.sw.kernels import tables as golden
 
@@ -76,9 +77,20 @@ class Packer:
     def finalize(self, correction):
         return pack_struct(self.dut.finalize_layout, correction=correction)
 
-    def row(self, r, values):
-        return pack_struct(self.dut.row_layout, word=pack_array(values, self.cfg.acc_bits),
-                           row=r, last=int(r == self.cfg.m - 1))
+    def beats(self, rows):
+        """The output beats of one finalize's m rows (lists of n outputs): row r, part j at
+        beat r * beats + j, columns j*n/beats.. of the row."""
+        dut, cfg = self.dut, self.cfg
+        width, total = dut.beat_cols, cfg.m * dut.beats
+        out = []
+        for r, values in enumerate(rows):
+            for j in range(dut.beats):
+                b = r * dut.beats + j
+                out.append(pack_struct(dut.row_layout,
+                                       word=pack_array(values[j * width:(j + 1) * width],
+                                                       cfg.acc_bits),
+                                       beat=b, last=int(b == total - 1)))
+        return out
 
     def unpack_step(self, raw):
         cfg, layout = self.cfg, self.dut.step_layout
@@ -213,7 +225,7 @@ def simulate(cfg, ops, *, seed, idle, stall, interleave=False, observe=None):
     fin_items = [raw for stream, raw in program if stream is dut.finalize]
     logs = {"steps": [], "finalize": [], "rows": []}
     samples = [[] for _ in observe]
-    rows_due = cfg.m * len(fin_items)
+    rows_due = cfg.m * dut.beats * len(fin_items)
 
     async def ordered(ctx):
         for stream, raw in program:
@@ -236,7 +248,7 @@ def simulate(cfg, ops, *, seed, idle, stall, interleave=False, observe=None):
                     len(logs["finalize"]) >= len(fin_items) and len(logs["rows"]) >= rows_due)
         await wait_until(ctx, done, 30 * (len(step_items) + rows_due) + 200,
                          "all steps, finalize requests and output rows")
-        for _ in range(2 * (dut.STEP_LATENCY + dut.FINALIZE_LATENCY) + 8):
+        for _ in range(2 * (dut.step_latency + dut.finalize_latency) + 8):
             await ctx.tick()
         assert not ctx.get(dut.rows.valid) and not ctx.get(dut.busy), "core did not drain"
 
@@ -256,7 +268,7 @@ def simulate(cfg, ops, *, seed, idle, stall, interleave=False, observe=None):
     run(dut, main, background)
     assert [p for _, p in logs["steps"]] == step_items, "steps lost or duplicated"
     assert [p for _, p in logs["finalize"]] == fin_items, "finalize requests lost or duplicated"
-    assert len(logs["rows"]) == rows_due, "extra output rows"
+    assert len(logs["rows"]) == rows_due, "extra output beats"
     return dut, pk, logs, samples
 
 
@@ -272,8 +284,7 @@ def replay(cfg, pk, logs):
         if kind == "step":
             model.step(*pk.unpack_step(raw))
         else:
-            for r, values in enumerate(model.finalize(pk.unpack_finalize(raw))):
-                rows.append(pk.row(r, values))
+            rows += pk.beats(model.finalize(pk.unpack_finalize(raw)))
     return rows
 
 
@@ -290,12 +301,14 @@ def test_gemm_tiles_match_int64_reference(name, seed, tiles):
     cfg = ALL_CONFIGS[name]
     ops, expected = gemm_program(cfg, seed, tiles)
     dut, pk, logs, _ = simulate(cfg, ops, seed=seed, idle=0.25, stall=0.3)
-    want = [pk.row(i % cfg.m, values) for i, values in enumerate(expected)]
+    want = [beat for t in range(len(expected) // cfg.m)
+            for beat in pk.beats(expected[t * cfg.m:(t + 1) * cfg.m])]
     got = [p for _, p in logs["rows"]]
+    per_tile = cfg.m * dut.beats
     for i, (g, w) in enumerate(zip(got, want)):
-        assert g == w, (f"output row {i} (tile {i // cfg.m}, row {i % cfg.m}) differs: "
-                        f"got {unpack_array(g, cfg.acc_bits, cfg.n)}, "
-                        f"want {unpack_array(w, cfg.acc_bits, cfg.n)}")
+        assert g == w, (f"output beat {i} (tile {i // per_tile}, beat {i % per_tile}) differs: "
+                        f"got {unpack_array(g, cfg.acc_bits, dut.beat_cols)}, "
+                        f"want {unpack_array(w, cfg.acc_bits, dut.beat_cols)}")
     assert got == replay(cfg, pk, logs)
 
 
@@ -345,17 +358,23 @@ def test_one_step_per_cycle_and_documented_latencies(name):
     fins = [c for c, _ in logs["finalize"]]
     rows = [c for c, _ in logs["rows"]]
     assert steps == list(range(steps[0], steps[0] + count)), "bubble in the step stream"
-    # A finalize right behind the steps waits only for the last step to reach the accumulators.
-    assert fins[0] == steps[-1] + LutCore.STEP_LATENCY
-    # The second finalize starts as soon as the first has issued its m rows: rows stream on.
-    assert fins[1] == fins[0] + cfg.m
-    assert rows == [fins[0] + LutCore.FINALIZE_LATENCY + i for i in range(2 * cfg.m)]
+    # A finalize right behind the steps is accepted at once (it waits inside the core).
+    assert fins[0] == steps[-1] + 1
+    # The second is accepted once the first has begun to issue, ...
+    assert fins[1] == fins[0] + dut.step_latency
+    # ... and its beats follow the first's directly, or its own latency, whichever is later.
+    per = cfg.m * dut.beats
+    first = [fins[0] + dut.finalize_latency + i for i in range(per)]
+    start = max(fins[1] + dut.finalize_latency, first[-1] + 1)
+    assert rows == first + [start + i for i in range(per)]
+    assert (dut.step_latency, dut.finalize_latency) == (
+        isa.TIMING.step_latency(cfg), isa.TIMING.finalize_latency(cfg))
 
-    # Accumulators sampled at edge k hold exactly the steps accepted up to k - STEP_LATENCY.
+    # Accumulators sampled at edge k hold exactly the steps accepted up to k - step_latency.
     model = CoreModel(cfg)
     accepted = dict(logs["steps"])
     for k in range(len(acc_first)):
-        t = k - LutCore.STEP_LATENCY
+        t = k - dut.step_latency
         if t in accepted:
             model.step(*pk.unpack_step(accepted[t]))
         sb = cfg.sum_bits
@@ -384,6 +403,10 @@ GOOD = dict(m=2, n=64, g=4, elut_g=3, act_bits=8, acc_bits=32, weight_bits=4)
     (dict(acc_bits=49), LutcoreError, r"^LutCore: acc_bits = 49 is invalid: allowed 2\.\.48$"),
     (dict(n="64"), TypeError, r"^LutCore: n must be an integer, not '64'$"),
     (dict(symmetrize=None), TypeError, r"^LutCore: symmetrize must be True or False, not None$"),
+    (dict(beats=3), LutcoreError, r"^LutCore: beats = 3 is invalid: must divide n = 64$"),
+    (dict(beats=0), LutcoreError, r"^LutCore: beats = 0 is invalid: allowed 1\.\.512$"),
+    (dict(broadcast_cols=0), LutcoreError,
+     r"^LutCore: broadcast_cols = 0 is invalid: allowed 1\.\.512$"),
 ])
 def test_parameters_are_validated(change, error, message):
     with pytest.raises(error, match=message):
@@ -400,7 +423,8 @@ def test_widths_come_from_the_config(name):
     assert core.sum_bits == cfg.sum_bits == cfg.acc_bits + 1
     assert core.step_layout["tables"].width == cfg.table_word_bits
     assert core.step_layout["codes"].width == cfg.weight_word_bits
-    assert core.row_layout["word"].width == cfg.out_word_bits
+    assert core.row_layout["word"].width * cfg.out_beats == cfg.out_word_bits
+    assert core.row_layout["word"].width == cfg.out_beat_bits
     assert len(core.acc) == cfg.m and all(len(row) == cfg.n for row in core.acc)
     # c = 2^B - 1 - 2z must fit for every B <= weight_bits and every zero point.
     lim = 1 << (core.correction_bits - 1)

@@ -233,11 +233,17 @@ def test_instruction_cycles_follow_the_timing_contract():
         == 10 + t.PRECOMP_READ + 3
     assert isa.instruction_cycles(isa.Lmma("bitserial", table_addr=0, weight_addr=0, count=10,
                                            planes=3), c) == 30 + t.LMMA_LATENCY
-    assert isa.instruction_cycles(isa.Store(out_addr=0, c=1), c) == c.m + t.STORE_LATENCY
+    # default: n = 64 > 8 -> broadcast stage, step latency 4; 2048-bit rows -> 4 beats of 512
+    assert (c.broadcast_groups, t.step_latency(c), c.out_beats, c.out_beat_bits) == (8, 4, 4, 512)
+    assert t.store_latency(c) == t.STORE_OFFER + (4 - 1) + t.FINALIZE_STAGES
+    assert isa.instruction_cycles(isa.Store(out_addr=0, c=1), c) == 2 * 4 + 1 + 3 + 3
+    tiny = PRESETS["tiny"]      # n = 4: no broadcast stage; 96-bit rows in one beat
+    assert (tiny.broadcast_groups, t.step_latency(tiny), tiny.out_beats) == (1, 3, 1)
+    assert isa.instruction_cycles(isa.Store(out_addr=0, c=1), tiny) == 1 + 1 + 2 + 3
     assert isa.instruction_cycles(isa.Halt(), c) == t.ISSUE
     assert isa.instruction_cycles(isa.Nop(), c) == t.ISSUE
-    assert (t.START, t.ISSUE, t.PRECOMP_READ, t.LMMA_LATENCY, t.STORE_LATENCY,
-            t.TABLE_STAGE_LEVELS) == (3, 1, 2, 2, 4, 2)
+    assert (t.START, t.ISSUE, t.PRECOMP_READ, t.LMMA_LATENCY, t.STORE_OFFER, t.STEP_STAGES,
+            t.FINALIZE_STAGES, t.TABLE_STAGE_LEVELS) == (3, 1, 2, 2, 1, 3, 3, 2)
     slow = dataclasses.replace(t, LMMA_LATENCY=7)
     assert isa.instruction_cycles(isa.Lmma("elut", table_addr=0, weight_addr=0, count=1), c,
                                   slow) == 1 + 7
@@ -246,7 +252,8 @@ def test_instruction_cycles_follow_the_timing_contract():
 def test_phase_cycles_add_the_start_and_stop_at_halt_or_fault():
     t, c = isa.TIMING, DEFAULT
     words = isa.assemble("nop\nstore out=0 c=1\nhalt\nnop")
-    assert isa.phase_cycles(words, c) == t.START + t.ISSUE + (c.m + t.STORE_LATENCY) + t.ISSUE
+    assert isa.phase_cycles(words, c) == (t.START + t.ISSUE + c.m * c.out_beats
+                                          + t.store_latency(c) + t.ISSUE)
     faulting = isa.assemble("nop\n.word 0x5\nhalt")
     assert isa.phase_cycles(faulting, c) == t.START + 2 * t.ISSUE
     tiny = PRESETS["tiny"]

@@ -164,6 +164,28 @@ def test_derived_widths(g, elut_g, act_bits, symmetrize):
     assert cfg.products_per_cycle("bitserial") == cfg.m * cfg.n * g
 
 
+@pytest.mark.parametrize("n, acc_bits, host_bits, beats", [
+    (4, 24, 32, 1),      # 96-bit rows fit one beat
+    (16, 32, 32, 1),     # exactly 512 bits
+    (64, 32, 32, 4),     # 2048 bits: 4 beats of 16 x 32 = 16 host words
+    (20, 32, 32, 5),     # 640 bits: 2 beats are 10 host words (not a power of two), 4 beats 5
+    (64, 48, 32, 1),     # 3072 bits: beats of 12, 6, 3 or 1.5 host words: kept whole
+    (24, 48, 32, 1),     # 1152 bits: no beat is a power-of-two number of host words
+])
+def test_output_beats(n, acc_bits, host_bits, beats):
+    cfg = CoreConfig(n=n, acc_bits=acc_bits, host_bits=host_bits)
+    assert cfg.out_beats == beats
+    assert cfg.out_beat_cols * beats == n and cfg.out_beat_bits == n // beats * acc_bits
+    if beats > 1:
+        words = cfg.out_beat_bits // host_bits
+        assert cfg.out_beat_bits <= 512 and cfg.out_beat_bits % host_bits == 0
+        assert words & (words - 1) == 0
+
+
+def test_broadcast_groups():
+    assert [CoreConfig(n=n).broadcast_groups for n in (1, 8, 9, 64, 65)] == [1, 1, 2, 8, 9]
+
+
 def test_default_widths_by_hand():
     # The numbers DESIGN §2 quotes for the default core.
     d = preset("default")

@@ -187,7 +187,8 @@ class TileCore(wiring.Component):
     """Base of the baselines: ``m x n`` output-stationary units behind the LUT core's step
     and finalize interface. A subclass supplies :meth:`step_layout` and :meth:`terms`.
 
-    Step pipeline (as the LUT core's, ``STEP_LATENCY = 2``): stage 1 registers each unit's
+    Step pipeline (``STEP_LATENCY = 2``; the LUT core adds a signed-shift stage and, past 8
+    columns, a broadcast stage, which the n = 8 area comparisons do not use): stage 1 registers each unit's
     term ``t[r][c]`` (and the shift that goes with it), stage 2 does
     ``acc[r][c] = (clear ? 0 : acc[r][c]) + (t[r][c] << shift)`` modulo ``2^sum_bits``.
     Row sums (only for cores with a zero-point correction) add their stage-1 row term the

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...errors import LutcoreError
 from ...spec import numerics as nx
+from ...spec.config import BROADCAST_COLS
 from .. import _params as P
 from ..layouts import Mode, TableGeometry, output_word_layout, table_word_layout, weight_word_layout
 
@@ -37,25 +39,35 @@ class LutCore(wiring.Component):
 
     A *finalize* request with a signed constant ``c`` (``2^B - 1 - 2z``; 0 after ELUT) emits
     the m rows ``(acc[r][c] + c * rowsum[r]) >> 1``, truncated to ``acc_bits`` (exact modulo
-    ``2^acc_bits``, DESIGN §2.1, §2.3), on ``rows``, one row per beat, row 0 first. The
-    accumulators keep their values; a later step with ``clear`` starts a new tile.
+    ``2^acc_bits``, DESIGN §2.1, §2.3), on ``rows`` as ``m * beats`` beats of ``n / beats``
+    outputs: beat ``r * beats + j`` holds columns ``j*n/beats .. (j+1)*n/beats - 1`` of row r.
+    The accumulators keep their values; a later step with ``clear`` starts a new tile.
 
-    Ordering: a finalize covers exactly the steps accepted before it. While a finalize is
-    offered or in progress ``steps.ready`` is low, and a finalize is accepted only once no
-    step is in flight: ``STEP_LATENCY`` cycles after the last step's acceptance at the
-    earliest. A finalize offered while the previous one issues its rows follows it directly.
+    Step pipeline (one step per cycle, no bubbles):
+
+    - **broadcast** (only when ``n > broadcast_cols``): the step's tables, mode, plane and
+      clear are registered once per group of ``broadcast_cols`` columns, and the codes once
+      per column, so that each copy drives only its group's lookups (the fan-out of a table
+      bit is ``m x broadcast_cols`` multiplexers, not ``m x n``);
+    - **lookup**: each unit decodes its code and registers the selected entry and its sign;
+    - **signed shift**: ``term = (entry << shift) ^ (sign ? ~0 : 0)``, registered with the sign;
+    - **accumulate**: ``acc + term + sign`` as one carry chain (the +1 of the negation is its
+      carry-in), or ``term + sign`` when the step clears.
+
+    Ordering: a finalize covers exactly the steps accepted before it. It is accepted while no
+    other finalize waits (``steps.ready`` is low from then until its rows have read the
+    accumulators) and waits ``step_latency - 1`` cycles, so the steps ahead of it have
+    reached the accumulators whatever their number: its timing never depends on the steps.
 
     Timing (cycle t = the cycle a transfer happens):
 
-    - :attr:`STEP_LATENCY` = 2: a step accepted in cycle t is in the accumulators from cycle
-      ``t + 2`` (stage 1 registers the selected, signed entries; stage 2 accumulates).
-      ``steps.ready`` is high whenever no finalize is pending, so a source that is always
-      valid gets one step per cycle without bubbles.
-    - :attr:`FINALIZE_LATENCY` = 3: a finalize accepted in cycle t offers row r in cycle
-      ``t + 3 + r`` while ``rows.ready`` is held high (stage 1 selects the row sum, stage 2
-      multiplies by c, stage 3 adds and shifts): the last row is offered in cycle
-      ``t + FINALIZE_LATENCY + m - 1``. Backpressure on ``rows`` stalls the finalize
-      pipeline; no row is lost or repeated.
+    - :attr:`step_latency` (3, or 4 with the broadcast stage): a step accepted in cycle t is
+      in the accumulators from cycle ``t + step_latency``.
+    - :attr:`finalize_latency` (``step_latency - 1 + 3``): a finalize accepted in cycle t
+      offers beat b in cycle ``t + finalize_latency + b`` while ``rows.ready`` is held high and
+      no earlier finalize is still issuing (row-sum select, correction product, column select
+      and add). Backpressure on ``rows`` stalls the finalize pipeline; no beat is lost or
+      repeated.
 
     Parameters
     ----------
@@ -73,6 +85,11 @@ class LutCore(wiring.Component):
         Most weight bit planes B, 1..4 (sets the plane field and the width of c).
     symmetrize : bool
         Symmetrized half tables with signed codes (paper Eq. 6), or full tables.
+    broadcast_cols : int
+        Columns per copy of the step broadcast, 1..512 (default
+        :data:`lutcore.spec.config.BROADCAST_COLS`).
+    beats : int
+        Output beats per row, a divisor of n (default 1: one beat per row).
     src_loc_at : int
         Stack frames to skip when Amaranth records where the core was created.
 
@@ -85,9 +102,10 @@ class LutCore(wiring.Component):
     finalize : ``In(stream.Signature(finalize_layout))``
         ``correction``: the signed constant c.
     rows : ``Out(stream.Signature(row_layout))``
-        ``word``: an output-buffer word; ``row``: its row r; ``last``: r == m - 1.
+        ``word``: ``n / beats`` outputs; ``beat``: its index ``r * beats + j``; ``last``: the
+        last beat of the finalize.
     busy : ``Out(1)``
-        A step or finalize is in flight or a row is waiting on ``rows``.
+        A step or finalize is in flight or a beat is waiting on ``rows``.
 
     Attributes
     ----------
@@ -104,11 +122,12 @@ class LutCore(wiring.Component):
         A parameter is out of range.
     """
 
-    STEP_LATENCY = 2
-    FINALIZE_LATENCY = 3
+    STEP_STAGES = 3          # lookup, signed shift, accumulate
+    FINALIZE_STAGES = 3      # row-sum select, product, column select and add
 
     def __init__(self, *, m: int, n: int, g: int, elut_g: int, act_bits: int, acc_bits: int,
-                 weight_bits: int, symmetrize: bool = True, src_loc_at: int = 0):
+                 weight_bits: int, symmetrize: bool = True, broadcast_cols: int = BROADCAST_COLS,
+                 beats: int = 1, src_loc_at: int = 0):
         owner = type(self).__name__
         self._m = P.check_int(owner, "m", m)
         self._n = P.check_int(owner, "n", n)
@@ -117,6 +136,10 @@ class LutCore(wiring.Component):
         self._act_bits = P.check_int(owner, "act_bits", act_bits)
         self._weight_bits = P.check_int(owner, "weight_bits", weight_bits)
         self._symmetrize = P.check_bool(owner, "symmetrize", symmetrize)
+        self._broadcast_cols = P.check_int(owner, "broadcast_cols", broadcast_cols)
+        self._beats = P.check_int(owner, "beats", beats)
+        if n % beats:
+            raise LutcoreError(f"{owner}: beats = {beats} is invalid: must divide n = {n}")
         self._geometry = TableGeometry(g, elut_g, act_bits, symmetrize)
         self._acc_bits = P.check_acc_bits(owner, acc_bits, self._geometry.entry_bits, weight_bits)
         super().__init__({
@@ -135,7 +158,8 @@ class LutCore(wiring.Component):
         """The core of a :class:`~lutcore.spec.config.CoreConfig`."""
         return cls(m=config.m, n=config.n, g=config.g, elut_g=config.elut_g,
                    act_bits=config.act_bits, acc_bits=config.acc_bits,
-                   weight_bits=config.weight_bits, symmetrize=config.symmetrize, src_loc_at=1)
+                   weight_bits=config.weight_bits, symmetrize=config.symmetrize,
+                   broadcast_cols=BROADCAST_COLS, beats=config.out_beats, src_loc_at=1)
 
     # -- parameters ---------------------------------------------------------------------
     m = property(lambda self: self._m)
@@ -146,10 +170,37 @@ class LutCore(wiring.Component):
     acc_bits = property(lambda self: self._acc_bits)
     weight_bits = property(lambda self: self._weight_bits)
     symmetrize = property(lambda self: self._symmetrize)
+    broadcast_cols = property(lambda self: self._broadcast_cols)
+    beats = property(lambda self: self._beats)
 
     @property
     def geometry(self) -> TableGeometry:
         return self._geometry
+
+    @property
+    def broadcast_groups(self) -> int:
+        """Copies of the step broadcast; 1 means no broadcast stage."""
+        return -(-self._n // self._broadcast_cols)
+
+    @classmethod
+    def latencies_of(cls, n: int, broadcast_cols: int = BROADCAST_COLS) -> tuple[int, int]:
+        """(step latency, finalize latency) of a core with n columns, without building it."""
+        step = cls.STEP_STAGES + (1 if n > broadcast_cols else 0)
+        return step, step - 1 + cls.FINALIZE_STAGES
+
+    @property
+    def step_latency(self) -> int:
+        """Cycles from a step's acceptance to its effect in the accumulators."""
+        return self.latencies_of(self._n, self._broadcast_cols)[0]
+
+    @property
+    def finalize_latency(self) -> int:
+        """Cycles from a finalize's acceptance to its first output beat."""
+        return self.latencies_of(self._n, self._broadcast_cols)[1]
+
+    @property
+    def beat_cols(self) -> int:
+        return self._n // self._beats
 
     @property
     def sum_bits(self) -> int:
@@ -166,8 +217,9 @@ class LutCore(wiring.Component):
         return P.correction_bits(self._weight_bits)
 
     @property
-    def row_bits(self) -> int:
-        return nx.unsigned_bits(self._m - 1)
+    def beat_bits(self) -> int:
+        """Width of the beat index ``r * beats + j``."""
+        return nx.unsigned_bits(self._m * self._beats - 1)
 
     @property
     def step_layout(self) -> data.StructLayout:
@@ -187,8 +239,8 @@ class LutCore(wiring.Component):
     @property
     def row_layout(self) -> data.StructLayout:
         return data.StructLayout({
-            "word": output_word_layout(self._n, self._acc_bits),
-            "row": unsigned(self.row_bits),
+            "word": output_word_layout(self.beat_cols, self._acc_bits),
+            "beat": unsigned(self.beat_bits),
             "last": unsigned(1),
         })
 
@@ -198,102 +250,203 @@ class LutCore(wiring.Component):
         geo = self._geometry
         mrows, ncols = self._m, self._n
         step = self.steps.payload
-        term_shape = signed(geo.entry_bits + 1)        # +-H: the negation of any entry fits
         shift_bits = nx.unsigned_bits(max(2 ** self.plane_bits - 1, ELUT_SHIFT))
-
-        # -- stage 1: decode, look up, negate (one lookup per unit) -------------------------
-        is_elut = (step.mode == Mode.ELUT) if geo.has_elut else Const(0)
-        # A build without ELUT treats an ELUT step as adding nothing (it still clears).
-        unsupported = (step.mode == Mode.ELUT) if not geo.has_elut else Const(0)
-        s1_valid = Signal()
-        s1_clear = Signal()
-        s1_shift = Signal(shift_bits)
-        s1_term = [[Signal(term_shape, name=f"term_{r}_{c}") for c in range(ncols)]
-                   for r in range(mrows)]
-        s1_rowterm = [Signal(term_shape, name=f"rowterm_{r}") for r in range(mrows)]
-
+        term_bits = geo.entry_bits + 2 ** shift_bits - 1     # an entry shifted by any plane
         accept_step = self.steps.valid & self.steps.ready
-        m.d.sync += [
-            s1_valid.eq(accept_step),
-            s1_clear.eq(step.clear),
-            s1_shift.eq(Mux(is_elut, ELUT_SHIFT, step.plane)),
-        ]
-        rows_of_entries = [[step.tables[r][e] for e in range(geo.entries)] for r in range(mrows)]
+        bc = self._broadcast_cols
+        groups = [range(lo, min(lo + bc, ncols)) for lo in range(0, ncols, bc)]
+        group_of = {c: gi for gi, cols in enumerate(groups) for c in cols}
+        in_flight = []
+
+        # -- broadcast: one copy of the step per column group ------------------------------
+        class Copy:
+            pass
+        copies = []
+        if len(groups) == 1:
+            copy = Copy()
+            copy.valid, copy.tables, copy.mode = accept_step, step.tables, step.mode
+            copy.plane, copy.clear, copy.codes = step.plane, step.clear, step.codes
+            copies.append(copy)
+        else:
+            codes = [Signal(unsigned(geo.code_bits), name=f"b_code_{c}") for c in range(ncols)]
+            m.d.sync += [codes[c].eq(step.codes[c]) for c in range(ncols)]
+            for gi in range(len(groups)):
+                copy = Copy()
+                copy.valid = Signal(name=f"b_valid_{gi}")
+                copy.tables = Signal(step.tables.shape(), name=f"b_tables_{gi}")
+                copy.mode = Signal(Mode, name=f"b_mode_{gi}")
+                copy.plane = Signal(self.plane_bits, name=f"b_plane_{gi}")
+                copy.clear = Signal(name=f"b_clear_{gi}")
+                copy.codes = codes
+                m.d.sync += [copy.valid.eq(accept_step), copy.tables.eq(step.tables),
+                             copy.mode.eq(step.mode), copy.plane.eq(step.plane),
+                             copy.clear.eq(step.clear)]
+                in_flight.append(copy.valid)
+                copies.append(copy)
+
+        # -- lookup: decode the code, select the entry (one multiplexer per unit) ------------
         sign_bit = geo.code_bits - 1
+        l_valid = [Signal(name=f"l_valid_{gi}") for gi in range(len(groups))]
+        l_clear = [Signal(name=f"l_clear_{gi}") for gi in range(len(groups))]
+        l_shift = [Signal(shift_bits, name=f"l_shift_{gi}") for gi in range(len(groups))]
+        l_entry = [[Signal(signed(geo.entry_bits), name=f"l_entry_{r}_{c}") for c in range(ncols)]
+                   for r in range(mrows)]
+        l_sign = [[Signal(name=f"l_sign_{r}_{c}") for c in range(ncols)] for r in range(mrows)]
+        is_elut, unsupported = [], []
+        for gi, copy in enumerate(copies):
+            elut = copy.mode == Mode.ELUT
+            # A build without ELUT treats an ELUT step as adding nothing (it still clears).
+            is_elut.append(elut if geo.has_elut else Const(0))
+            unsupported.append(elut if not geo.has_elut else Const(0))
+            m.d.sync += [
+                l_valid[gi].eq(copy.valid),
+                l_clear[gi].eq(copy.clear),
+                l_shift[gi].eq(Mux(is_elut[gi], ELUT_SHIFT, copy.plane)),
+            ]
         for c in range(ncols):
-            code = step.codes[c]
-            index = Signal(geo.index_bits, name=f"index_{c}")
-            sign = Signal(name=f"sign_{c}")
+            gi = group_of[c]
+            copy = copies[gi]
+            code = copy.codes[c]
             bs_index = code[:geo.bitserial_index_bits]
-            if geo.has_elut:
-                m.d.comb += index.eq(Mux(is_elut, code[:geo.elut_index_bits], bs_index))
-            else:
-                m.d.comb += index.eq(bs_index)
+            index = Mux(is_elut[gi], code[:geo.elut_index_bits], bs_index) if geo.has_elut \
+                else bs_index
             # Full (unsymmetrized) bit-serial codes have no sign; ELUT codes always do.
             if self._symmetrize:
-                m.d.comb += sign.eq(code[sign_bit])
+                sign = code[sign_bit]
             elif geo.has_elut:
-                m.d.comb += sign.eq(is_elut & code[sign_bit])
+                sign = is_elut[gi] & code[sign_bit]
+            else:
+                sign = Const(0)
             for r in range(mrows):
-                # One multiplexer per unit (a named wire, so the two uses below share it).
-                entry = Signal(signed(geo.entry_bits), name=f"entry_{r}_{c}")
-                m.d.comb += entry.eq(_select(rows_of_entries[r], index))
-                m.d.sync += s1_term[r][c].eq(Mux(unsupported, 0, Mux(sign, -entry, entry)))
+                entry = _select([copy.tables[r][e] for e in range(geo.entries)], index)
+                m.d.sync += [
+                    l_entry[r][c].eq(Mux(unsupported[gi], 0, entry)),
+                    l_sign[r][c].eq(~unsupported[gi] & sign),
+                ]
         # Row sums: -H_r[0] = sum of the group's activations, on bit-serial plane 0 only.
-        take_rowsum = ~is_elut & ~unsupported & ~step.plane.any()
+        copy0 = copies[0]
+        take_rowsum = ~is_elut[0] & ~unsupported[0] & ~copy0.plane.any()
+        l_rowterm = [Signal(signed(geo.entry_bits + 1), name=f"l_rowterm_{r}")
+                     for r in range(mrows)]
         for r in range(mrows):
-            m.d.sync += s1_rowterm[r].eq(Mux(take_rowsum, -step.tables[r][0], 0))
+            m.d.sync += l_rowterm[r].eq(Mux(take_rowsum, -copy0.tables[r][0], 0))
+        in_flight += l_valid
 
-        # -- stage 2: accumulate (wraps modulo 2^sum_bits) ------------------------------------
-        with m.If(s1_valid):
+        # -- signed shift: (entry << shift) ^ ~0 when negative; the +1 rides on the carry ----
+        t_valid = [Signal(name=f"t_valid_{gi}") for gi in range(len(groups))]
+        t_clear = [Signal(name=f"t_clear_{gi}") for gi in range(len(groups))]
+        t_term = [[Signal(signed(term_bits), name=f"t_term_{r}_{c}") for c in range(ncols)]
+                  for r in range(mrows)]
+        t_sign = [[Signal(name=f"t_sign_{r}_{c}") for c in range(ncols)] for r in range(mrows)]
+        t_rowterm = [Signal.like(l_rowterm[r], name=f"t_rowterm_{r}") for r in range(mrows)]
+        m.d.sync += [t_valid[gi].eq(l_valid[gi]) for gi in range(len(groups))]
+        m.d.sync += [t_clear[gi].eq(l_clear[gi]) for gi in range(len(groups))]
+        m.d.sync += [t_rowterm[r].eq(l_rowterm[r]) for r in range(mrows)]
+        for c in range(ncols):
+            gi = group_of[c]
             for r in range(mrows):
-                for c in range(ncols):
-                    acc = self.acc[r][c]
-                    m.d.sync += acc.eq(Mux(s1_clear, 0, acc) + (s1_term[r][c] << s1_shift))
-                rs = self.rowsum[r]
-                m.d.sync += rs.eq(Mux(s1_clear, 0, rs) + s1_rowterm[r])
+                shifted = l_entry[r][c] << l_shift[gi]
+                m.d.sync += [
+                    t_term[r][c].eq(shifted ^ l_sign[r][c].replicate(term_bits)),
+                    t_sign[r][c].eq(l_sign[r][c]),
+                ]
+        in_flight += t_valid
 
-        # -- finalize: (acc + c * rowsum) >> 1, one row per beat ---------------------------
+        # -- accumulate (wraps modulo 2^sum_bits) ------------------------------------------
+        sb = self.sum_bits
+
+        def widen(value, width):
+            """Sign-extend a signed value to ``width`` bits (wiring only)."""
+            return Cat(value, value[-1].replicate(width - len(value)))
+
+        for c in range(ncols):
+            gi = group_of[c]
+            for r in range(mrows):
+                acc = self.acc[r][c]
+                base = Mux(t_clear[gi], 0, acc)
+                # {base, 1} + {term, sign}: bit 0 carries the sign into bit 1, so the sum's
+                # upper bits are base + term + sign, one adder.
+                total = Cat(Const(1, 1), base) + Cat(t_sign[r][c], widen(t_term[r][c], sb))
+                with m.If(t_valid[gi]):
+                    m.d.sync += acc.eq(total[1:sb + 1])
+        with m.If(t_valid[0]):
+            for r in range(mrows):
+                rs = self.rowsum[r]
+                m.d.sync += rs.eq(Mux(t_clear[0], 0, rs) + t_rowterm[r])
+
+        # -- finalize: wait, then (acc + c * rowsum) >> 1, one beat per cycle -----------------
         fin = self.finalize
         out = self.rows
-        row_shape = unsigned(self.row_bits)
+        beats = self._beats
+        total_beats = mrows * beats
+        beat_shape = unsigned(self.beat_bits)
+        row_shape = unsigned(nx.unsigned_bits(mrows - 1))
+        part_shape = unsigned(nx.unsigned_bits(beats - 1))
         c_shape = signed(self.correction_bits)
-        sum_shape = signed(self.sum_bits)
+        sum_shape = signed(sb)
+        delay = self.step_latency - 1
 
-        issuing = Signal()                   # rows 1..m-1 of an accepted request remain
-        issue_row = Signal(row_shape)
-        held_c = Signal(c_shape)
-        f1_valid, f1_row, f1_last = Signal(), Signal(row_shape), Signal()
+        pending = Signal()                   # an accepted request waits for the steps
+        wait = Signal(range(delay))          # cycles it still waits
+        pend_c = Signal(c_shape)
+        issuing = Signal()                   # beats 1.. of the current request remain
+        issue_beat, issue_row, issue_part = Signal(beat_shape), Signal(row_shape), \
+            Signal(part_shape)
+        issue_c = Signal(c_shape)
+        f1_valid, f1_beat, f1_row, f1_part, f1_last = (Signal(), Signal(beat_shape),
+                                                       Signal(row_shape), Signal(part_shape),
+                                                       Signal())
         f1_rowsum, f1_c = Signal(sum_shape), Signal(c_shape)
-        f2_valid, f2_row, f2_last = Signal(), Signal(row_shape), Signal()
+        f2_valid, f2_beat, f2_row, f2_part, f2_last = (Signal(), Signal(beat_shape),
+                                                       Signal(row_shape), Signal(part_shape),
+                                                       Signal())
         f2_product = Signal(sum_shape)
 
         out_move = ~out.valid | out.ready
         f2_move = ~f2_valid | out_move
         f1_move = ~f1_valid | f2_move
 
-        # A request starts only when no step is in flight, so the row sums it reads are final.
-        m.d.comb += fin.ready.eq(~issuing & ~s1_valid & f1_move)
-        start = fin.valid & fin.ready
+        m.d.comb += fin.ready.eq(~pending)
+        accept_fin = fin.valid & fin.ready
+        with m.If(accept_fin):
+            m.d.sync += [pending.eq(1), pend_c.eq(fin.payload.correction)]
+            if delay > 1:
+                m.d.sync += wait.eq(delay - 1)
+        with m.Elif(pending & wait.any()):
+            m.d.sync += wait.eq(wait - 1)
+
+        begin = pending & ~wait.any() & ~issuing      # beat 0 of the waiting request
+        issue = f1_move & (issuing | begin)
+        beat = Mux(issuing, issue_beat, 0)
         row = Mux(issuing, issue_row, 0)
-        issue = f1_move & (issuing | start)
+        part = Mux(issuing, issue_part, 0)
+        last_part = part == beats - 1 if beats > 1 else Const(1)
         with m.If(f1_move):
             m.d.sync += [
                 f1_valid.eq(issue),
+                f1_beat.eq(beat),
                 f1_row.eq(row),
-                f1_last.eq(row == mrows - 1),
+                f1_part.eq(part),
+                f1_last.eq(beat == total_beats - 1),
                 f1_rowsum.eq(_select(self.rowsum, row)),
-                f1_c.eq(Mux(issuing, held_c, fin.payload.correction)),
+                f1_c.eq(Mux(issuing, issue_c, pend_c)),
             ]
-        with m.If(start):
-            m.d.sync += held_c.eq(fin.payload.correction)
         with m.If(issue):
-            m.d.sync += [issuing.eq(row != mrows - 1), issue_row.eq(row + 1)]
+            m.d.sync += [
+                issuing.eq(beat != total_beats - 1),
+                issue_beat.eq(beat + 1),
+                issue_part.eq(Mux(last_part, 0, part + 1)),
+                issue_row.eq(Mux(last_part, row + 1, row)),
+            ]
+            with m.If(begin):
+                m.d.sync += [pending.eq(0), issue_c.eq(pend_c)]
 
         with m.If(f2_move):
             m.d.sync += [
                 f2_valid.eq(f1_valid),
+                f2_beat.eq(f1_beat),
                 f2_row.eq(f1_row),
+                f2_part.eq(f1_part),
                 f2_last.eq(f1_last),
                 f2_product.eq(f1_rowsum * f1_c),       # modulo 2^sum_bits
             ]
@@ -301,23 +454,34 @@ class LutCore(wiring.Component):
         with m.If(out_move):
             m.d.sync += [
                 out.valid.eq(f2_valid),
-                out.payload.row.eq(f2_row),
+                out.payload.beat.eq(f2_beat),
                 out.payload.last.eq(f2_last),
             ]
-            for c in range(ncols):
-                column = _select([self.acc[r][c] for r in range(mrows)], f2_row)
-                total = Signal(sum_shape, name=f"total_{c}")
+            width = self.beat_cols
+            for j in range(width):
+                # Column j of the beat: acc[row][part * width + j], indexed by {row, part}.
+                pb = part_shape.width
+                items = [Const(0, sum_shape)] * (2 ** (pb + row_shape.width))
+                for r in range(mrows):
+                    for p in range(beats):
+                        items[(r << pb) | p] = self.acc[r][p * width + j]
+                column = _select(items, Cat(f2_part, f2_row))
+                total = Signal(sum_shape, name=f"total_{j}")
                 m.d.comb += total.eq(column + f2_product)
                 # S + c*sumA = 2*O exactly, so dropping bit 0 is the exact ">> 1".
-                m.d.sync += out.payload.word[c].eq(total[1:])
+                m.d.sync += out.payload.word[j].eq(total[1:])
 
-        # Steps wait while a finalize is offered or issuing, or while its rows in stages f1 and
-        # f2 have yet to read the accumulators.
+        # Steps wait while a finalize is offered, waits or issues, or while its beats in f1
+        # and f2 have yet to read the accumulators.
         m.d.comb += [
-            self.steps.ready.eq(~(fin.valid | issuing | f1_valid | f2_valid)),
-            self.busy.eq(s1_valid | issuing | f1_valid | f2_valid | out.valid),
+            self.steps.ready.eq(~(fin.valid | pending | issuing | f1_valid | f2_valid)),
+            self.busy.eq(_any(in_flight) | pending | issuing | f1_valid | f2_valid | out.valid),
         ]
         return m
+
+
+def _any(signals):
+    return Cat(*signals).any()
 
 
 def _select(items, index):
