@@ -14,9 +14,8 @@ unit and LUT core (docs/architecture.md).
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..errors import LutcoreError
@@ -26,6 +25,7 @@ from ..spec.config import CoreConfig
 from ..spec.isa import Csr, ErrorCode, Mode, Opcode, Region
 from .hostport import HostPortSignature
 from .lut_core import LutCore
+from .memory import BufferMemory
 from .table_precompute import TablePrecompute
 
 __all__ = ["Accelerator", "Top"]
@@ -77,8 +77,9 @@ class Accelerator(wiring.Component):
     - STORE offers the finalize request from a register one cycle after issue, then writes
       the m rows to the output buffer as the core emits them.
 
-    Every buffer is an :class:`~amaranth.lib.memory.Memory` with synchronous (registered)
-    read ports, followed by a read register where its data enters a block. The activation,
+    Every buffer is a :class:`~lutcore.hw.memory.BufferMemory` (memories split by width into
+    block-RAM slices) with a synchronous (registered) read port, followed by a read register
+    where its data enters a block. The activation,
     table and weight buffers have one read port each, shared between the controller (while
     busy) and host reads (while idle): a host read of those buffers waits while the core is
     busy. The output buffer has its own host read port.
@@ -169,7 +170,7 @@ class Accelerator(wiring.Component):
         m.submodules.core = core = LutCore.from_config(cfg)
 
         def memory(name, bits, depth):
-            mem = Memory(shape=unsigned(bits), depth=depth, init=[])
+            mem = BufferMemory(name, bits, depth)
             m.submodules[name] = mem
             return mem
 
@@ -184,11 +185,11 @@ class Accelerator(wiring.Component):
         # host still addresses one word per row, its sub-words split into beat and sub-word.
         beats = cfg.out_beats
         out_mem = memory("out_mem", cfg.out_beat_bits, cfg.out_depth * beats)
-        instr_w, instr_r = instr_mem.write_port(), instr_mem.read_port()
-        act_w, act_r = act_mem.write_port(), act_mem.read_port()
-        table_w, table_r = table_mem.write_port(), table_mem.read_port()
-        weight_w, weight_r = weight_mem.write_port(), weight_mem.read_port()
-        out_w, out_r = out_mem.write_port(), out_mem.read_port()
+        instr_w, instr_r = instr_mem.write, instr_mem.read
+        act_w, act_r = act_mem.write, act_mem.read
+        table_w, table_r = table_mem.write, table_mem.read
+        weight_w, weight_r = weight_mem.write, weight_mem.read
+        out_w, out_r = out_mem.write, out_mem.read
 
         # -- status and CSRs ----------------------------------------------------------------
         busy = Signal()
