@@ -31,7 +31,7 @@ from .table_precompute import TablePrecompute
 __all__ = ["Accelerator", "Top"]
 
 # Cycles the controller implements (checked against isa.TIMING when a top is built):
-START_CYCLES = 3          # instruction read, instruction register, decode register
+START_CYCLES = 4          # instruction read, instruction register, two decode registers
 ISSUE_CYCLES = 1          # one execute-stage cycle for NOP, HALT and a faulting instruction
 READ_CYCLES = 2           # buffer read port, then the read register in front of a block
 STORE_OFFER_CYCLES = 1    # the finalize request is offered from a register
@@ -60,8 +60,8 @@ class Accelerator(wiring.Component):
     buffer. Semantics, word layouts and the memory map are those of docs/architecture.md;
     cycle counts equal :func:`lutcore.spec.isa.phase_cycles` exactly.
 
-    Controller: a three-stage instruction pipeline (instruction-buffer read, instruction
-    register, decode register) runs ahead of an in-order execute stage, so the next
+    Controller: a four-stage instruction pipeline (instruction-buffer read, instruction
+    register, two decode registers) runs ahead of an in-order execute stage, so the next
     instruction is fetched, decoded and validated (the rules of :func:`lutcore.spec.isa.validate`,
     same error codes and priority) while the current one executes, and a start pays the
     fetch only once (``TIMING.START``). One instruction executes at a time and finishes
@@ -369,6 +369,10 @@ class Accelerator(wiring.Component):
         f_valid, f_pc = Signal(), Signal(pc_shape)
         w_valid, w_pc = Signal(), Signal(pc_shape)
         w_word = Signal(isa.INSTR_BITS)
+        d_valid, d_pc = Signal(), Signal(pc_shape)
+        d_word = Signal(isa.INSTR_BITS)
+        d_early = Signal(ErrorCode)
+        d_steps = Signal(isa.COUNT_BITS + nx.unsigned_bits(cfg.weight_bits))
 
         cur_valid = Signal()
         cur_op = Signal(Opcode)
@@ -381,7 +385,8 @@ class Accelerator(wiring.Component):
         x_done = Signal()                     # the instruction in execute finishes this cycle
         stop = Signal()                       # ... and it is HALT or a fault
         cur_load = busy & (~cur_valid | x_done) & ~stop
-        w_move = ~w_valid | cur_load
+        d_move = ~d_valid | cur_load
+        w_move = ~w_valid | d_move
         f_move = ~f_valid | w_move
 
         m.d.comb += [
@@ -398,7 +403,11 @@ class Accelerator(wiring.Component):
         with m.If(busy & w_move):
             m.d.sync += [w_valid.eq(f_valid), w_word.eq(instr_r.data), w_pc.eq(f_pc)]
 
-        dec = self._decode(m, w_word, w_pc == cfg.instr_depth)
+        early_fault, early_steps = self._decode_early(m, w_word, w_pc == cfg.instr_depth)
+        with m.If(busy & d_move):
+            m.d.sync += [d_valid.eq(w_valid), d_word.eq(w_word), d_pc.eq(w_pc),
+                         d_early.eq(early_fault), d_steps.eq(early_steps)]
+        dec = self._decode_late(m, d_word, d_early, d_steps)
 
         # -- execute ---------------------------------------------------------------------------
         ok = cur_valid & ~_nonzero(cur_fault)
@@ -515,8 +524,8 @@ class Accelerator(wiring.Component):
         # Load the next instruction (last, so that its set-up wins over the updates above).
         with m.If(cur_load):
             m.d.sync += [
-                cur_valid.eq(w_valid),
-                cur_pc.eq(w_pc),
+                cur_valid.eq(d_valid),
+                cur_pc.eq(d_pc),
                 cur_op.eq(dec.op),
                 cur_fault.eq(dec.fault),
                 cur_mode.eq(dec.mode),
@@ -525,7 +534,7 @@ class Accelerator(wiring.Component):
                 cur_count_m1.eq(dec.count - 1),
                 first.eq(1),
                 clear_next.eq(dec.clear),
-                issuing.eq(w_valid & ~_nonzero(dec.fault)
+                issuing.eq(d_valid & ~_nonzero(dec.fault)
                            & ((dec.op == Opcode.PRECOMP) | (dec.op == Opcode.LMMA))),
                 left.eq(Mux(dec.op == Opcode.LMMA, dec.steps, dec.count) - 1),
                 j_left.eq(dec.count - 1),
@@ -546,7 +555,7 @@ class Accelerator(wiring.Component):
             m.d.sync += [
                 busy.eq(1), done.eq(0), error_code.eq(ErrorCode.NONE), cycles.eq(0),
                 cur_pc.eq(0), fetch_pc.eq(0), fetch_end.eq(0),
-                f_valid.eq(0), w_valid.eq(0), cur_valid.eq(0),
+                f_valid.eq(0), w_valid.eq(0), d_valid.eq(0), cur_valid.eq(0),
             ]
         # The first error is kept: a host fault or a program fault records its code only when
         # none is recorded (a program fault in the same cycle as a host fault wins).
@@ -555,16 +564,17 @@ class Accelerator(wiring.Component):
         with m.If(stop):
             m.d.sync += [
                 busy.eq(0), done.eq(1),
-                f_valid.eq(0), w_valid.eq(0), cur_valid.eq(0), fetch_end.eq(0),
+                f_valid.eq(0), w_valid.eq(0), d_valid.eq(0), cur_valid.eq(0), fetch_end.eq(0),
             ]
             # (A clear in this very cycle makes room for the fault's code.)
             with m.If((~error | clear) & _nonzero(cur_fault)):
                 m.d.sync += error_code.eq(cur_fault)
         return m
 
-    def _decode(self, m: Module, raw, past_end):
-        """Decode and validate an instruction word (:func:`lutcore.spec.isa.validate` in
-        gateware, same codes and priority). Returns a namespace of combinational values."""
+    def _decode_early(self, m: Module, raw, past_end):
+        """First decode stage: validate an instruction word (:func:`lutcore.spec.isa.validate`
+        in gateware, same codes and priority) except an LMMA's weight range, and compute
+        ``planes * count``. Returns (fault code so far, steps), combinational."""
         cfg = self._config
         word = data.View(isa.INSTRUCTION_LAYOUT, raw)
         op = word.opcode
@@ -604,17 +614,15 @@ class Accelerator(wiring.Component):
                     total = total + t
                 m.d.comb += steps.eq(total)
 
-        def past(base, words, depth):
-            return (base + words) > depth
-
         table_addr = word.precomp.table_addr
-        bad_addr = Mux(is_pre, past(word.precomp.act_addr, count, cfg.act_depth)
-                       | past(table_addr, count, cfg.table_depth),
-                   Mux(is_lmma, past(table_addr, count, cfg.table_depth)
-                       | past(word.lmma.weight_addr, steps, cfg.weight_depth),
-                   Mux(is_store, past(word.store.out_addr, cfg.m, cfg.out_depth), 0)))
+        # The weight range of an LMMA (which needs steps) is checked in the second decode
+        # stage; ADDR_RANGE is the last rule, so it only applies when nothing else failed.
+        bad_addr = Mux(is_pre, _past(word.precomp.act_addr, count, cfg.act_depth)
+                       | _past(table_addr, count, cfg.table_depth),
+                   Mux(is_lmma, _past(table_addr, count, cfg.table_depth),
+                   Mux(is_store, _past(word.store.out_addr, cfg.m, cfg.out_depth), 0)))
 
-        fault = Signal(ErrorCode, name="dec_fault")
+        fault = Signal(ErrorCode, name="dec_early_fault")
         # Priority of isa.validate: the first failing rule is reported.
         code = ErrorCode.NONE.value
         for failed, error in reversed([(past_end, ErrorCode.PC_RANGE),
@@ -624,22 +632,43 @@ class Accelerator(wiring.Component):
                                        (bad_addr, ErrorCode.ADDR_RANGE)]):
             code = Mux(failed, error.value, code)
         m.d.comb += fault.as_value().eq(code)
+        return fault, steps
+
+    def _decode_late(self, m: Module, raw, early_fault, steps):
+        """Second decode stage: the fields of the registered word, the LMMA weight range
+        check on the registered ``steps``, and the final fault code."""
+        cfg = self._config
+        word = data.View(isa.INSTRUCTION_LAYOUT, raw)
+        op = word.opcode
+        weight_past = (op == Opcode.LMMA) & _past(word.lmma.weight_addr, steps, cfg.weight_depth)
+        fault = Signal(ErrorCode, name="dec_fault")
+        m.d.comb += fault.as_value().eq(
+            Mux(_nonzero(early_fault), early_fault,
+                Mux(weight_past, ErrorCode.ADDR_RANGE.value, ErrorCode.NONE.value)))
 
         class Decoded:
             pass
         dec = Decoded()
         dec.op = op
         dec.fault = fault
-        dec.mode = mode
-        dec.count = count
+        dec.mode = word.precomp.mode
+        dec.count = word.precomp.count
         dec.steps = steps
         dec.clear = word.lmma.clear
-        dec.c = c
-        dec.table_addr = table_addr
+        dec.c = word.store.c
+        dec.table_addr = word.precomp.table_addr
         dec.act_addr = word.precomp.act_addr
         dec.weight_addr = word.lmma.weight_addr
         dec.out_addr = word.store.out_addr
         return dec
+
+
+def _past(base, words, depth: int):
+    """``base + words > depth`` for a power-of-two ``depth`` = 2^k: the sum's bits above k,
+    or bit k with any bit below it (no comparator after the adder)."""
+    k = depth.bit_length() - 1
+    total = Value.cast(base + words)
+    return total[k + 1:].any() | (total[k] & total[:k].any())
 
 
 #: The name the board flow looks the accelerator up by (``lutcore.fpga.board``).

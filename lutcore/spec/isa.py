@@ -590,7 +590,8 @@ class Timing:
     pays the fetch pipeline once.
 
     START: from the start command to the first instruction in the execute stage
-    (instruction read, instruction register, decode register).
+    (instruction read, instruction register, two decode registers: the second checks an
+    LMMA's weight range on the registered planes*count).
     ISSUE: cost of NOP, HALT, and of an instruction that faults (it does nothing else);
     running past the instruction memory (PC_RANGE) costs the same.
     PRECOMP_READ: activation-buffer read plus the read register before the table unit; a
@@ -610,7 +611,7 @@ class Timing:
     TABLE_STAGE_LEVELS: chained adders per pipeline stage of the table unit, which sets its
     latency ``max(1, ceil(depth / TABLE_STAGE_LEVELS))`` (:func:`table_unit_depth`).
     """
-    START: int = 3
+    START: int = 4
     ISSUE: int = 1
     PRECOMP_READ: int = 2
     LMMA_LATENCY: int = 2

@@ -243,7 +243,7 @@ def test_instruction_cycles_follow_the_timing_contract():
     assert isa.instruction_cycles(isa.Halt(), c) == t.ISSUE
     assert isa.instruction_cycles(isa.Nop(), c) == t.ISSUE
     assert (t.START, t.ISSUE, t.PRECOMP_READ, t.LMMA_LATENCY, t.STORE_OFFER, t.STEP_STAGES,
-            t.FINALIZE_STAGES, t.TABLE_STAGE_LEVELS) == (3, 1, 2, 2, 1, 3, 3, 2)
+            t.FINALIZE_STAGES, t.TABLE_STAGE_LEVELS) == (4, 1, 2, 2, 1, 3, 3, 2)
     slow = dataclasses.replace(t, LMMA_LATENCY=7)
     assert isa.instruction_cycles(isa.Lmma("elut", table_addr=0, weight_addr=0, count=1), c,
                                   slow) == 1 + 7
