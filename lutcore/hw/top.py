@@ -329,8 +329,8 @@ class Accelerator(wiring.Component):
             return Array(words)[h2_sub[:sel_bits]]
 
         # The h2 read registers: the controller's read registers s_act, s_table and s_weight
-        # (they take their port's data every cycle while the controller is idle, and a host
-        # read of those buffers is only accepted then), and one for the output buffer.
+        # (they take their port's data every cycle, and a host read of those buffers is only
+        # accepted while the controller is idle), and one for the output buffer.
         out_beat_subs = isa.sub_words(cfg.out_beat_bits, hb)
         beat_sel_bits = (out_beat_subs - 1).bit_length() if beats > 1 else 0
         o_rd = Signal(cfg.out_beat_bits)
@@ -432,29 +432,32 @@ class Accelerator(wiring.Component):
         fin_valid = Signal()
 
         # Read pipeline shared by PRECOMP and LMMA: issue (port address) -> r (port data) ->
-        # s (read register, offered to the block). It moves as a whole, so backpressure from
-        # the block holds every stage, the read ports included (their data holds with en low).
+        # s (read register, offered to the block). It never stalls: the blocks it feeds are
+        # always ready for it (the table unit's output is never held, and the LUT core only
+        # refuses steps while it finalizes, which a STORE finishes before the next
+        # instruction). So no ready signal reaches the wide read registers and the block RAM
+        # enables; should a block ever refuse a word, the controller records INTERNAL.
         r_valid, r_last, r_clear, r_plane = Signal(), Signal(), Signal(), Signal(core.plane_bits)
         s_valid, s_last, s_clear, s_plane = Signal(), Signal(), Signal(), Signal(core.plane_bits)
         sink_ready = Mux(cur_op == Opcode.LMMA, core.steps.ready, pre.activations.ready)
-        move = ~s_valid | sink_ready
-        issue = issuing & move
+        overrun = Signal()
+        m.d.comb += overrun.eq(s_valid & ~sink_ready)
+        issue = issuing
 
         m.d.comb += [
             act_r.addr.eq(Mux(busy, a_ptr, t_act.word)),
-            act_r.en.eq(Mux(busy, move, host_read[_SRC_ACT])),
+            act_r.en.eq(busy | host_read[_SRC_ACT]),
             table_r.addr.eq(Mux(busy, t_ptr, t_table.word)),
-            table_r.en.eq(Mux(busy, move, host_read[_SRC_TABLE])),
+            table_r.en.eq(busy | host_read[_SRC_TABLE]),
             weight_r.addr.eq(Mux(busy, w_ptr, t_weight.word)),
-            weight_r.en.eq(Mux(busy, move, host_read[_SRC_WEIGHT])),
+            weight_r.en.eq(busy | host_read[_SRC_WEIGHT]),
         ]
-        with m.If(move):
-            m.d.sync += [
-                r_valid.eq(issue), r_last.eq(~left.any()), r_clear.eq(clear_next),
-                r_plane.eq(plane),
-                s_valid.eq(r_valid), s_last.eq(r_last), s_clear.eq(r_clear), s_plane.eq(r_plane),
-                s_act.eq(act_r.data), s_table.eq(table_r.data), s_weight.eq(weight_r.data),
-            ]
+        m.d.sync += [
+            r_valid.eq(issue), r_last.eq(~left.any()), r_clear.eq(clear_next),
+            r_plane.eq(plane),
+            s_valid.eq(r_valid), s_last.eq(r_last), s_clear.eq(r_clear), s_plane.eq(r_plane),
+            s_act.eq(act_r.data), s_table.eq(table_r.data), s_weight.eq(weight_r.data),
+        ]
         with m.If(issue):
             m.d.sync += [
                 left.eq(left - 1),
@@ -561,6 +564,8 @@ class Accelerator(wiring.Component):
         # none is recorded (a program fault in the same cycle as a host fault wins).
         with m.If(_nonzero(host_fault) & ~error):
             m.d.sync += error_code.eq(host_fault)
+        with m.If(overrun & ~error):
+            m.d.sync += error_code.eq(ErrorCode.INTERNAL)
         with m.If(stop):
             m.d.sync += [
                 busy.eq(0), done.eq(1),

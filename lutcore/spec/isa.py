@@ -140,6 +140,7 @@ class ErrorCode(enum.Enum, shape=8):
     PC_RANGE = 5
     BUSY_WRITE = 6
     HOST_ADDR = 7
+    INTERNAL = 8
 
 
 _ERROR_TEXT = {
@@ -156,6 +157,9 @@ _ERROR_TEXT = {
                           "the write is dropped",
     ErrorCode.HOST_ADDR: "the host accessed an unmapped address, wrote a read-only or read a "
                          "write-only location; writes are dropped, reads return 0",
+    ErrorCode.INTERNAL: "a block of the accelerator refused a word of the controller's read "
+                        "pipeline (never expected: a design error; the run's results are "
+                        "not valid)",
 }
 
 # -- instruction formats --------------------------------------------------------------------
