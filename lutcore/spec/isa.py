@@ -607,8 +607,8 @@ class Timing:
     STEP_STAGES: the LUT core's step pipeline (lookup, signed shift, accumulate), plus a
     broadcast stage in front when the core has more than one broadcast group
     (:meth:`step_latency`).
-    FINALIZE_STAGES: the LUT core's finalize pipeline (row-sum select, correction product,
-    column select and add). A STORE costs ``m * out_beats + STORE_OFFER + (step_latency - 1)
+    FINALIZE_STAGES: the LUT core's finalize pipeline (row-sum select; correction product and
+    drain register; add). A STORE costs ``m * out_beats + STORE_OFFER + (step_latency - 1)
     + FINALIZE_STAGES`` (:meth:`store_latency`): the finalize waits ``step_latency - 1``
     cycles so that the steps before it have reached the accumulators, and the last of the
     ``m * out_beats`` output beats is written in the STORE's last cycle.

@@ -54,6 +54,12 @@ class LutCore(wiring.Component):
     - **accumulate**: ``acc + term + sign`` as one carry chain (the +1 of the negation is its
       carry-in), or ``term + sign`` when the step clears.
 
+    Finalize pipeline: row-sum select (one row per beat issued), correction product and
+    drain (with several beats per row, a row's accumulators are copied into a drain register
+    as its first beat passes, which then shifts by one beat per further beat, so every
+    output beat comes from the same ``n / beats`` drain registers and no multiplexer gathers
+    columns from across the array), then add and register the beat.
+
     Ordering: a finalize covers exactly the steps accepted before it. It is accepted while no
     other finalize waits (``steps.ready`` is low from then until its rows have read the
     accumulators) and waits ``step_latency - 1`` cycles, so the steps ahead of it have
@@ -65,8 +71,7 @@ class LutCore(wiring.Component):
       in the accumulators from cycle ``t + step_latency``.
     - :attr:`finalize_latency` (``step_latency - 1 + 3``): a finalize accepted in cycle t
       offers beat b in cycle ``t + finalize_latency + b`` while ``rows.ready`` is held high and
-      no earlier finalize is still issuing (row-sum select, correction product, column select
-      and add). Backpressure on ``rows`` stalls the finalize pipeline; no beat is lost or
+      no earlier finalize is still issuing (row-sum select, correction product and drain, add). Backpressure on ``rows`` stalls the finalize pipeline; no beat is lost or
       repeated.
 
     Parameters
@@ -123,7 +128,7 @@ class LutCore(wiring.Component):
     """
 
     STEP_STAGES = 3          # lookup, signed shift, accumulate
-    FINALIZE_STAGES = 3      # row-sum select, product, column select and add
+    FINALIZE_STAGES = 3      # row-sum select, product and drain, add
 
     def __init__(self, *, m: int, n: int, g: int, elut_g: int, act_bits: int, acc_bits: int,
                  weight_bits: int, symmetrize: bool = True, broadcast_cols: int = BROADCAST_COLS,
@@ -397,9 +402,8 @@ class LutCore(wiring.Component):
                                                        Signal(row_shape), Signal(part_shape),
                                                        Signal())
         f1_rowsum, f1_c = Signal(sum_shape), Signal(c_shape)
-        f2_valid, f2_beat, f2_row, f2_part, f2_last = (Signal(), Signal(beat_shape),
-                                                       Signal(row_shape), Signal(part_shape),
-                                                       Signal())
+        f2_valid, f2_beat, f2_row, f2_last = (Signal(), Signal(beat_shape), Signal(row_shape),
+                                              Signal())
         f2_product = Signal(sum_shape)
 
         out_move = ~out.valid | out.ready
@@ -446,10 +450,27 @@ class LutCore(wiring.Component):
                 f2_valid.eq(f1_valid),
                 f2_beat.eq(f1_beat),
                 f2_row.eq(f1_row),
-                f2_part.eq(f1_part),
                 f2_last.eq(f1_last),
                 f2_product.eq(f1_rowsum * f1_c),       # modulo 2^sum_bits
             ]
+        width = self.beat_cols
+        if beats == 1:
+            # One beat per row: each output column selects its row's accumulator.
+            columns = [_select([self.acc[r][j] for r in range(mrows)], f2_row)
+                       for j in range(width)]
+        else:
+            # The drain register: row r's accumulators, captured as its first beat enters f2
+            # and shifted down by one beat (n / beats columns) for each further beat, so beat
+            # j of the row is always in drain[0 : n/beats]. Each drain register takes its own
+            # column or the one a beat above it: no wire gathers columns from across the array.
+            drain = [Signal(sum_shape, name=f"drain_{c}") for c in range(ncols)]
+            with m.If(f2_move & f1_valid):
+                with m.If(~f1_part.any()):
+                    m.d.sync += [drain[c].eq(_select([self.acc[r][c] for r in range(mrows)],
+                                                     f1_row)) for c in range(ncols)]
+                with m.Else():
+                    m.d.sync += [drain[c].eq(drain[c + width]) for c in range(ncols - width)]
+            columns = drain[:width]
 
         with m.If(out_move):
             m.d.sync += [
@@ -457,15 +478,7 @@ class LutCore(wiring.Component):
                 out.payload.beat.eq(f2_beat),
                 out.payload.last.eq(f2_last),
             ]
-            width = self.beat_cols
-            for j in range(width):
-                # Column j of the beat: acc[row][part * width + j], indexed by {row, part}.
-                pb = part_shape.width
-                items = [Const(0, sum_shape)] * (2 ** (pb + row_shape.width))
-                for r in range(mrows):
-                    for p in range(beats):
-                        items[(r << pb) | p] = self.acc[r][p * width + j]
-                column = _select(items, Cat(f2_part, f2_row))
+            for j, column in enumerate(columns):
                 total = Signal(sum_shape, name=f"total_{j}")
                 m.d.comb += total.eq(column + f2_product)
                 # S + c*sumA = 2*O exactly, so dropping bit 0 is the exact ">> 1".
