@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import LutcoreError
+from ..hw.lut_core.core import COLUMN_GROUP_PREFIX
 from ..spec.config import CoreConfig
 from . import nextpnr as npr
 
@@ -306,6 +307,15 @@ def _relative_source(src: str) -> str:
     return src[j + len("site-packages/"):] if j >= 0 else src
 
 
+def _netlist_cells(rpt: Path) -> dict[str, int]:
+    """Cell counts of the whole synthesized netlist from the yosys log (kept hierarchy
+    included)."""
+    from .synth import module_cells, parse_stat
+    cells = module_cells(parse_stat(rpt.read_text(errors="replace")), DESIGN_NAME)
+    return {k: v for k, v in sorted(cells.items())
+            if not k.startswith("$scopeinfo") and not k.startswith(f"{DESIGN_NAME}.")}
+
+
 def build_report(b: Board, out: Path, *, config: CoreConfig, device: str, core_mhz: float,
                  link_mhz: float, baud: int, stages: dict[str, float],
                  bitstream: Path | None) -> FlowReport:
@@ -342,10 +352,7 @@ def build_report(b: Board, out: Path, *, config: CoreConfig, device: str, core_m
     rpt = out / f"{DESIGN_NAME}.rpt"
     if rpt.exists():
         try:
-            from .synth import design_total, parse_stat
-            total = design_total(parse_stat(rpt.read_text(errors="replace")), DESIGN_NAME)
-            flow.netlist_cells = {k: v for k, v in sorted(total.cells.items())
-                                  if not k.startswith("$scopeinfo")}
+            flow.netlist_cells = _netlist_cells(rpt)
         except (ImportError, LutcoreError):
             pass          # the netlist count is a cross-check only
     return flow
@@ -425,8 +432,15 @@ def build_plan(b: Board, config: CoreConfig, *, device: str, core_mhz: float, ba
     # router2 routes a large, congested ECP5 design in minutes where router1 takes an hour.
     nextpnr_opts = ["--report", f"{DESIGN_NAME}.report.json", "--detailed-timing-report",
                     "--timing-allow-fail", "--seed", str(seed), "--router", router]
+    # The LUT core's column groups keep their hierarchy: flattened, yosys would merge their
+    # identical broadcast and control registers into one and restore the array-wide fan-out
+    # the groups exist to break.
+    overrides = {}
+    if config.broadcast_groups > 1:
+        overrides["script_after_read"] = \
+            f"setattr -mod -set keep_hierarchy 1 *.{COLUMN_GROUP_PREFIX}*"
     plan = platform.build(top, name=DESIGN_NAME, do_build=False,
-                          nextpnr_opts=" ".join(nextpnr_opts))
+                          nextpnr_opts=" ".join(nextpnr_opts), **overrides)
     return plan, top
 
 
@@ -478,10 +492,7 @@ def run_flow(board_name: str, out_dir, *, config: CoreConfig, device: str,
         report = FlowReport(board=b.name, part=b.title, preset=config.name, device=device,
                             config=config.to_dict(), core_mhz=core_mhz, link_mhz=link_mhz,
                             baud=baud, stages=stages)
-        from .synth import design_total, parse_stat
-        total = design_total(parse_stat(logs["yosys"].read_text(errors="replace")), DESIGN_NAME)
-        report.netlist_cells = {k: v for k, v in sorted(total.cells.items())
-                                if not k.startswith("$scopeinfo")}
+        report.netlist_cells = _netlist_cells(logs["yosys"])
     else:
         bitstream = out / f"{DESIGN_NAME}{b.bitstream_suffix}"
         report = build_report(b, out, config=config, device=device, core_mhz=core_mhz,

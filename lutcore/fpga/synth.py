@@ -173,6 +173,26 @@ def design_total(stats: dict[str, ModuleStat], top: str = "top") -> ModuleStat:
     raise SynthError(f"yosys stat report has no module {top!r}: found {', '.join(stats)}")
 
 
+def module_cells(stats: dict[str, ModuleStat], top: str) -> dict[str, int]:
+    """Cell counts of module ``top`` with every instance of a module that has its own
+    section replaced by that module's cells (recursively): the whole netlist of a design
+    that keeps some hierarchy, whatever the hierarchy summary of the Yosys version counts."""
+    def flatten(name: str, depth: int) -> dict[str, int]:
+        if depth > 32:
+            raise SynthError("yosys stat report: module hierarchy deeper than 32 levels")
+        flat: dict[str, int] = {}
+        for cell, count in stats[name].cells.items():
+            inner = flatten(cell, depth + 1) if cell in stats and cell != name else {cell: 1}
+            for kind, n in inner.items():
+                flat[kind] = flat.get(kind, 0) + n * count
+        return flat
+
+    for name in (top, f"\\{top}"):
+        if name in stats:
+            return flatten(name, 0)
+    raise SynthError(f"yosys stat report has no module {top!r}: found {', '.join(stats)}")
+
+
 # ---------------------------------------------------------------------------------------
 # Designs
 # ---------------------------------------------------------------------------------------

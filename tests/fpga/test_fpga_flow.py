@@ -2,7 +2,9 @@
 checks, and a yosys-only synthesis of the tiny preset (the fast smoke test); the full
 flows are slow tests."""
 
+import fnmatch
 import json
+import re
 
 import pytest
 
@@ -76,6 +78,24 @@ def test_build_plan(name, device, core_mhz):
         assert 'FREQUENCY PORT "clk25_0__io" 25000000.0 HZ' in lpf
         assert "EHXPLLL" in rtlil and "CLKFB_DIV" in rtlil
         assert top.design.link.divisor == 217          # the link runs from the 25 MHz clock
+    # The LUT core's column groups keep their hierarchy when there are several (default
+    # preset: 8), so yosys cannot merge their identical broadcast registers.
+    script = plan.files["lutcore.ys"]
+    groups = preset(b.default_preset).broadcast_groups
+    keep = "setattr -mod -set keep_hierarchy 1 *.colgroup*"
+    assert (keep in script) == (groups > 1) and (groups > 1) == (name == "ulx3s")
+
+
+def test_keep_hierarchy_pattern_names_the_column_groups():
+    """The yosys pattern must match the LUT core's group modules as the RTLIL names them."""
+    b = BOARDS["ulx3s"]
+    cfg = preset("default")
+    plan, _ = build_plan(b, cfg, device="core", core_mhz=150.0, baud=115_200, seed=1)
+    modules = re.findall(r"^module \\(\S+)$", plan.files["lutcore.il"], re.M)
+    groups = [m for m in modules if fnmatch.fnmatchcase(m, "*.colgroup*")]
+    assert sorted(groups) == sorted(f"lutcore.design.device.core.colgroup{g}"
+                                    for g in range(cfg.broadcast_groups))
+    assert "*.colgroup*" in plan.files["lutcore.ys"]
 
 
 def test_build_plan_icebreaker_has_no_pll():

@@ -11,7 +11,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lutcore.fpga import synth
-from lutcore.fpga.synth import (DesignSpec, SynthError, SynthResult, comparison_summary,
+from lutcore.fpga.synth import (module_cells, DesignSpec, SynthError, SynthResult, comparison_summary,
                                 density, design_total, parse_stat, report_markdown)
 
 
@@ -133,6 +133,16 @@ def test_parser_old_layout():
     assert top.cells == {"$_AND_": 3, "$_DFF_P_": 2, "$_XOR_": 2}
     assert top.num_cells == 7 and top.counters["wires"] == 12
     assert top.transistors == 74 and top.transistors_lower_bound
+
+
+def test_module_cells_expand_kept_hierarchy():
+    stats = parse_stat(HIERARCHY_LAYOUT)
+    # top holds two instances of sub and nothing else; sub's 22 cells count twice.
+    assert module_cells(stats, "top") == {"$_AND_": 2, "$_DFF_P_": 10, "$_NAND_": 18,
+                                          "$_XOR_": 14}
+    assert module_cells(stats, "sub") == stats["sub"].cells
+    with pytest.raises(SynthError, match="no module 'nope'"):
+        module_cells(stats, "nope")
 
 
 def test_parser_hierarchy_totals():

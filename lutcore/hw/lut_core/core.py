@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import (Array, Cat, Const, Elaboratable, Module, Mux, ResetSignal, Signal,
+                          signed, unsigned)
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -154,9 +155,11 @@ class LutCore(wiring.Component):
             "busy": Out(1),
         }, src_loc_at=1 + src_loc_at)
         # The accumulators, created here so that test benches can observe them.
-        self.acc = [[Signal(signed(self.sum_bits), name=f"acc_{r}_{c}") for c in range(n)]
-                    for r in range(m)]
-        self.rowsum = [Signal(signed(self.sum_bits), name=f"rowsum_{r}") for r in range(m)]
+        # (Zeroed by each column group's registered reset, not by the domain reset.)
+        self.acc = [[Signal(signed(self.sum_bits), name=f"acc_{r}_{c}", reset_less=True)
+                     for c in range(n)] for r in range(m)]
+        self.rowsum = [Signal(signed(self.sum_bits), name=f"rowsum_{r}", reset_less=True)
+                       for r in range(m)]
 
     @classmethod
     def from_config(cls, config) -> "LutCore":
@@ -252,132 +255,20 @@ class LutCore(wiring.Component):
     # -- gateware -----------------------------------------------------------------------
     def elaborate(self, platform):
         m = Module()
-        geo = self._geometry
         mrows, ncols = self._m, self._n
-        step = self.steps.payload
-        shift_bits = nx.unsigned_bits(max(2 ** self.plane_bits - 1, ELUT_SHIFT))
-        term_bits = geo.entry_bits + 2 ** shift_bits - 1     # an entry shifted by any plane
         accept_step = self.steps.valid & self.steps.ready
         bc = self._broadcast_cols
-        groups = [range(lo, min(lo + bc, ncols)) for lo in range(0, ncols, bc)]
-        group_of = {c: gi for gi, cols in enumerate(groups) for c in cols}
-        in_flight = []
-
-        # -- broadcast: one copy of the step per column group ------------------------------
-        class Copy:
-            pass
-        copies = []
-        if len(groups) == 1:
-            copy = Copy()
-            copy.valid, copy.tables, copy.mode = accept_step, step.tables, step.mode
-            copy.plane, copy.clear, copy.codes = step.plane, step.clear, step.codes
-            copies.append(copy)
-        else:
-            codes = [Signal(unsigned(geo.code_bits), name=f"b_code_{c}") for c in range(ncols)]
-            m.d.sync += [codes[c].eq(step.codes[c]) for c in range(ncols)]
-            for gi in range(len(groups)):
-                copy = Copy()
-                copy.valid = Signal(name=f"b_valid_{gi}")
-                copy.tables = Signal(step.tables.shape(), name=f"b_tables_{gi}")
-                copy.mode = Signal(Mode, name=f"b_mode_{gi}")
-                copy.plane = Signal(self.plane_bits, name=f"b_plane_{gi}")
-                copy.clear = Signal(name=f"b_clear_{gi}")
-                copy.codes = codes
-                m.d.sync += [copy.valid.eq(accept_step), copy.tables.eq(step.tables),
-                             copy.mode.eq(step.mode), copy.plane.eq(step.plane),
-                             copy.clear.eq(step.clear)]
-                in_flight.append(copy.valid)
-                copies.append(copy)
-
-        # -- lookup: decode the code, select the entry (one multiplexer per unit) ------------
-        sign_bit = geo.code_bits - 1
-        l_valid = [Signal(name=f"l_valid_{gi}") for gi in range(len(groups))]
-        l_clear = [Signal(name=f"l_clear_{gi}") for gi in range(len(groups))]
-        l_shift = [Signal(shift_bits, name=f"l_shift_{gi}") for gi in range(len(groups))]
-        l_entry = [[Signal(signed(geo.entry_bits), name=f"l_entry_{r}_{c}") for c in range(ncols)]
-                   for r in range(mrows)]
-        l_sign = [[Signal(name=f"l_sign_{r}_{c}") for c in range(ncols)] for r in range(mrows)]
-        is_elut, unsupported = [], []
-        for gi, copy in enumerate(copies):
-            elut = copy.mode == Mode.ELUT
-            # A build without ELUT treats an ELUT step as adding nothing (it still clears).
-            is_elut.append(elut if geo.has_elut else Const(0))
-            unsupported.append(elut if not geo.has_elut else Const(0))
-            m.d.sync += [
-                l_valid[gi].eq(copy.valid),
-                l_clear[gi].eq(copy.clear),
-                l_shift[gi].eq(Mux(is_elut[gi], ELUT_SHIFT, copy.plane)),
-            ]
-        for c in range(ncols):
-            gi = group_of[c]
-            copy = copies[gi]
-            code = copy.codes[c]
-            bs_index = code[:geo.bitserial_index_bits]
-            index = Mux(is_elut[gi], code[:geo.elut_index_bits], bs_index) if geo.has_elut \
-                else bs_index
-            # Full (unsymmetrized) bit-serial codes have no sign; ELUT codes always do.
-            if self._symmetrize:
-                sign = code[sign_bit]
-            elif geo.has_elut:
-                sign = is_elut[gi] & code[sign_bit]
-            else:
-                sign = Const(0)
-            for r in range(mrows):
-                entry = _select([copy.tables[r][e] for e in range(geo.entries)], index)
-                m.d.sync += [
-                    l_entry[r][c].eq(Mux(unsupported[gi], 0, entry)),
-                    l_sign[r][c].eq(~unsupported[gi] & sign),
-                ]
-        # Row sums: -H_r[0] = sum of the group's activations, on bit-serial plane 0 only.
-        copy0 = copies[0]
-        take_rowsum = ~is_elut[0] & ~unsupported[0] & ~copy0.plane.any()
-        l_rowterm = [Signal(signed(geo.entry_bits + 1), name=f"l_rowterm_{r}")
-                     for r in range(mrows)]
-        for r in range(mrows):
-            m.d.sync += l_rowterm[r].eq(Mux(take_rowsum, -copy0.tables[r][0], 0))
-        in_flight += l_valid
-
-        # -- signed shift: (entry << shift) ^ ~0 when negative; the +1 rides on the carry ----
-        t_valid = [Signal(name=f"t_valid_{gi}") for gi in range(len(groups))]
-        t_clear = [Signal(name=f"t_clear_{gi}") for gi in range(len(groups))]
-        t_term = [[Signal(signed(term_bits), name=f"t_term_{r}_{c}") for c in range(ncols)]
-                  for r in range(mrows)]
-        t_sign = [[Signal(name=f"t_sign_{r}_{c}") for c in range(ncols)] for r in range(mrows)]
-        t_rowterm = [Signal.like(l_rowterm[r], name=f"t_rowterm_{r}") for r in range(mrows)]
-        m.d.sync += [t_valid[gi].eq(l_valid[gi]) for gi in range(len(groups))]
-        m.d.sync += [t_clear[gi].eq(l_clear[gi]) for gi in range(len(groups))]
-        m.d.sync += [t_rowterm[r].eq(l_rowterm[r]) for r in range(mrows)]
-        for c in range(ncols):
-            gi = group_of[c]
-            for r in range(mrows):
-                shifted = l_entry[r][c] << l_shift[gi]
-                m.d.sync += [
-                    t_term[r][c].eq(shifted ^ l_sign[r][c].replicate(term_bits)),
-                    t_sign[r][c].eq(l_sign[r][c]),
-                ]
-        in_flight += t_valid
-
-        # -- accumulate (wraps modulo 2^sum_bits) ------------------------------------------
+        spans = [range(lo, min(lo + bc, ncols)) for lo in range(0, ncols, bc)]
+        groups = []
+        for gi, cols in enumerate(spans):
+            group = _ColumnGroup(self, cols, self.steps.payload, accept_step,
+                                 broadcast=len(spans) > 1, rowsum=gi == 0)
+            # One module per group (the FPGA flow keeps their hierarchy, so synthesis does not
+            # merge the groups' identical broadcast and control registers back into one).
+            m.submodules[f"{COLUMN_GROUP_PREFIX}{gi}"] = group
+            groups.append(group)
+        in_flight = [sig for group in groups for sig in group.in_flight]
         sb = self.sum_bits
-
-        def widen(value, width):
-            """Sign-extend a signed value to ``width`` bits (wiring only)."""
-            return Cat(value, value[-1].replicate(width - len(value)))
-
-        for c in range(ncols):
-            gi = group_of[c]
-            for r in range(mrows):
-                acc = self.acc[r][c]
-                base = Mux(t_clear[gi], 0, acc)
-                # {base, 1} + {term, sign}: bit 0 carries the sign into bit 1, so the sum's
-                # upper bits are base + term + sign, one adder.
-                total = Cat(Const(1, 1), base) + Cat(t_sign[r][c], widen(t_term[r][c], sb))
-                with m.If(t_valid[gi]):
-                    m.d.sync += acc.eq(total[1:sb + 1])
-        with m.If(t_valid[0]):
-            for r in range(mrows):
-                rs = self.rowsum[r]
-                m.d.sync += rs.eq(Mux(t_clear[0], 0, rs) + t_rowterm[r])
 
         # -- finalize: wait, then (acc + c * rowsum) >> 1, one beat per cycle -----------------
         fin = self.finalize
@@ -401,10 +292,11 @@ class LutCore(wiring.Component):
         f1_valid, f1_beat, f1_row, f1_part, f1_last = (Signal(), Signal(beat_shape),
                                                        Signal(row_shape), Signal(part_shape),
                                                        Signal())
-        f1_rowsum, f1_c = Signal(sum_shape), Signal(c_shape)
+        f1_rowsum = Signal(sum_shape, reset_less=True)
+        f1_c = Signal(c_shape, reset_less=True)
         f2_valid, f2_beat, f2_row, f2_last = (Signal(), Signal(beat_shape), Signal(row_shape),
                                               Signal())
-        f2_product = Signal(sum_shape)
+        f2_product = Signal(sum_shape, reset_less=True)
 
         out_move = ~out.valid | out.ready
         f2_move = ~f2_valid | out_move
@@ -463,7 +355,7 @@ class LutCore(wiring.Component):
             # and shifted down by one beat (n / beats columns) for each further beat, so beat
             # j of the row is always in drain[0 : n/beats]. Each drain register takes its own
             # column or the one a beat above it: no wire gathers columns from across the array.
-            drain = [Signal(sum_shape, name=f"drain_{c}") for c in range(ncols)]
+            drain = [Signal(sum_shape, name=f"drain_{c}", reset_less=True) for c in range(ncols)]
             with m.If(f2_move & f1_valid):
                 with m.If(~f1_part.any()):
                     m.d.sync += [drain[c].eq(_select([self.acc[r][c] for r in range(mrows)],
@@ -491,6 +383,134 @@ class LutCore(wiring.Component):
             self.busy.eq(_any(in_flight) | pending | issuing | f1_valid | f2_valid | out.valid),
         ]
         return m
+
+#: Name prefix of the LUT core's column-group submodules (the FPGA flow keeps their hierarchy).
+COLUMN_GROUP_PREFIX = "colgroup"
+
+
+class _ColumnGroup(Elaboratable):
+    """Columns ``cols`` of a :class:`LutCore`: broadcast copy, lookup, signed shift and
+    accumulate for their ``m x len(cols)`` units (and the row sums in group 0).
+
+    The group drives ``core.acc[r][c]`` of its columns (and ``core.rowsum`` when ``rowsum``).
+    Data registers have no reset; the accumulators and row sums are zeroed by a registered
+    copy of the domain reset, one cycle after it (no step can arrive in that cycle: the
+    step pipeline's valid bits are reset), so the reset net drives one flip-flop per group.
+    """
+
+    def __init__(self, core: LutCore, cols: range, step, accept, *, broadcast: bool,
+                 rowsum: bool):
+        self.core, self.cols, self.step, self.accept = core, cols, step, accept
+        self.broadcast, self.rowsum = broadcast, rowsum
+        self.in_flight = [Signal(name="l_valid"), Signal(name="t_valid")]
+        if broadcast:
+            self.in_flight.insert(0, Signal(name="b_valid"))
+
+    def elaborate(self, platform):
+        m = Module()
+        core, step = self.core, self.step
+        geo = core.geometry
+        mrows = core.m
+        shift_bits = nx.unsigned_bits(max(2 ** core.plane_bits - 1, ELUT_SHIFT))
+        term_bits = geo.entry_bits + 2 ** shift_bits - 1     # an entry shifted by any plane
+        *b_valid, l_valid, t_valid = self.in_flight
+
+        # -- broadcast: this group's copy of the step --------------------------------------
+        if self.broadcast:
+            tables = Signal(step.tables.shape(), name="b_tables", reset_less=True)
+            mode = Signal(Mode, name="b_mode", reset_less=True)
+            plane = Signal(core.plane_bits, name="b_plane", reset_less=True)
+            clear = Signal(name="b_clear", reset_less=True)
+            codes = {c: Signal(unsigned(geo.code_bits), name=f"b_code_{c}", reset_less=True)
+                     for c in self.cols}
+            m.d.sync += [b_valid[0].eq(self.accept), tables.eq(step.tables), mode.eq(step.mode),
+                         plane.eq(step.plane), clear.eq(step.clear)]
+            m.d.sync += [codes[c].eq(step.codes[c]) for c in self.cols]
+            valid = b_valid[0]
+        else:
+            tables, mode, plane, clear = step.tables, step.mode, step.plane, step.clear
+            codes = {c: step.codes[c] for c in self.cols}
+            valid = self.accept
+
+        # -- lookup: decode each code, select its entry (one multiplexer per unit) ---------
+        elut = mode == Mode.ELUT
+        # A build without ELUT treats an ELUT step as adding nothing (it still clears).
+        is_elut = elut if geo.has_elut else Const(0)
+        unsupported = elut if not geo.has_elut else Const(0)
+        l_clear = Signal(reset_less=True)
+        l_shift = Signal(shift_bits, reset_less=True)
+        m.d.sync += [l_valid.eq(valid), l_clear.eq(clear),
+                     l_shift.eq(Mux(is_elut, ELUT_SHIFT, plane))]
+        sign_bit = geo.code_bits - 1
+        l_entry, l_sign = {}, {}
+        for c in self.cols:
+            code = codes[c]
+            bs_index = code[:geo.bitserial_index_bits]
+            index = Mux(is_elut, code[:geo.elut_index_bits], bs_index) if geo.has_elut \
+                else bs_index
+            # Full (unsymmetrized) bit-serial codes have no sign; ELUT codes always do.
+            if core.symmetrize:
+                sign = code[sign_bit]
+            elif geo.has_elut:
+                sign = is_elut & code[sign_bit]
+            else:
+                sign = Const(0)
+            for r in range(mrows):
+                entry = Signal(signed(geo.entry_bits), name=f"l_entry_{r}_{c}", reset_less=True)
+                neg = Signal(name=f"l_sign_{r}_{c}", reset_less=True)
+                m.d.sync += [
+                    entry.eq(Mux(unsupported, 0,
+                                 _select([tables[r][e] for e in range(geo.entries)], index))),
+                    neg.eq(~unsupported & sign),
+                ]
+                l_entry[r, c], l_sign[r, c] = entry, neg
+
+        # -- signed shift: (entry << shift) ^ ~0 when negative; the +1 rides on the carry ----
+        t_clear = Signal(reset_less=True)
+        m.d.sync += [t_valid.eq(l_valid), t_clear.eq(l_clear)]
+        t_term, t_sign = {}, {}
+        for (r, c), entry in l_entry.items():
+            term = Signal(signed(term_bits), name=f"t_term_{r}_{c}", reset_less=True)
+            neg = Signal(name=f"t_sign_{r}_{c}", reset_less=True)
+            m.d.sync += [term.eq((entry << l_shift) ^ l_sign[r, c].replicate(term_bits)),
+                         neg.eq(l_sign[r, c])]
+            t_term[r, c], t_sign[r, c] = term, neg
+
+        # -- accumulate (wraps modulo 2^sum_bits) ------------------------------------------
+        sb = core.sum_bits
+        local_reset = Signal(reset_less=True)
+        m.d.sync += local_reset.eq(ResetSignal("sync"))
+        for (r, c), term in t_term.items():
+            acc = core.acc[r][c]
+            base = Mux(t_clear, 0, acc)
+            # {base, 1} + {term, sign}: bit 0 carries the sign into bit 1, so the sum's upper
+            # bits are base + term + sign, one adder.
+            total = Cat(Const(1, 1), base) + Cat(t_sign[r, c], _widen(term, sb))
+            with m.If(local_reset):
+                m.d.sync += acc.eq(0)
+            with m.Elif(t_valid):
+                m.d.sync += acc.eq(total[1:sb + 1])
+
+        # -- row sums: -H_r[0] = sum of the group's activations, bit-serial plane 0 only ----
+        if self.rowsum:
+            take = ~is_elut & ~unsupported & ~plane.any()
+            for r in range(mrows):
+                l_term = Signal(signed(geo.entry_bits + 1), name=f"l_rowterm_{r}",
+                                reset_less=True)
+                t_term_r = Signal.like(l_term, name=f"t_rowterm_{r}")
+                m.d.sync += [l_term.eq(Mux(take, -tables[r][0], 0)), t_term_r.eq(l_term)]
+                rs = core.rowsum[r]
+                with m.If(local_reset):
+                    m.d.sync += rs.eq(0)
+                with m.Elif(t_valid):
+                    m.d.sync += rs.eq(Mux(t_clear, 0, rs) + t_term_r)
+        return m
+
+
+def _widen(value, width: int):
+    """Sign-extend a signed value to ``width`` bits (wiring only)."""
+    return Cat(value, value[-1].replicate(width - len(value)))
+
 
 
 def _any(signals):
