@@ -37,6 +37,25 @@ READ_CYCLES = 2           # buffer read port, then the read register in front of
 STORE_OFFER_CYCLES = 1    # the finalize request is offered from a register
 
 
+class _RequestRegister(wiring.Component):
+    """A register slice in front of the host port's request stream: ``valid`` and
+    ``payload`` come from flip-flops; the upstream ``ready`` is ``~valid | ready``, so a
+    request held by backpressure stays put and the slice takes one request per cycle."""
+
+    def __init__(self, upstream):
+        self._upstream = upstream
+        super().__init__({"valid": Out(1), "ready": In(1),
+                          "payload": Out(upstream.payload.shape())})
+
+    def elaborate(self, platform):
+        m = Module()
+        up = self._upstream
+        m.d.comb += up.ready.eq(~self.valid | self.ready)
+        with m.If(up.ready):
+            m.d.sync += [self.valid.eq(up.valid), self.payload.eq(up.payload)]
+        return m
+
+
 def _equals(value, k: int):
     """``value == k``, written for zero as a NOR reduction (the Verilog backend would turn
     ``x == 0`` into a logical not of a vector, which Verilator -Wall flags)."""
@@ -86,7 +105,8 @@ class Accelerator(wiring.Component):
 
     Host port: requests are decoded from their address (region ``addr[31:28]``, buffer word
     and sub-word). Writes are accepted every cycle; sub-words below the last are staged per
-    buffer and the last one commits the word. Reads answer three cycles after acceptance, one
+    buffer and the last one commits the word. Requests enter through a register; reads answer
+    four cycles after the port accepts them, one
     in flight at a time; backpressure on ``resp`` holds the response. Faults follow the
     memory map: a write of a buffer while busy sets BUSY_WRITE and is dropped; an unmapped
     address, a write of a read-only or a read of a write-only location sets HOST_ADDR (writes
@@ -208,7 +228,11 @@ class Accelerator(wiring.Component):
                      status.error_code.eq(error_code)]
 
         # -- host requests: address decode ------------------------------------------------------
-        req, resp = self.host.req, self.host.resp
+        # Requests pass a register first (the host port's source is another block: no logic
+        # of it reaches the address decode, the buffers' write ports or the CSRs).
+        resp = self.host.resp
+        req = _RequestRegister(self.host.req)
+        m.submodules.req_register = req
         addr = req.payload.addr
         region = addr[isa.REGION_SHIFT:]
         offset = addr[:isa.REGION_SHIFT]
