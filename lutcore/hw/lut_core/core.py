@@ -132,7 +132,7 @@ class LutCore(wiring.Component):
     FINALIZE_STAGES = 3      # row-sum select, product and drain, add
 
     def __init__(self, *, m: int, n: int, g: int, elut_g: int, act_bits: int, acc_bits: int,
-                 weight_bits: int, symmetrize: bool = True, broadcast_cols: int = BROADCAST_COLS,
+                 weight_bits: int, symmetrize: bool = True, broadcast_cols: int | None = None,
                  beats: int = 1, src_loc_at: int = 0):
         owner = type(self).__name__
         self._m = P.check_int(owner, "m", m)
@@ -142,7 +142,8 @@ class LutCore(wiring.Component):
         self._act_bits = P.check_int(owner, "act_bits", act_bits)
         self._weight_bits = P.check_int(owner, "weight_bits", weight_bits)
         self._symmetrize = P.check_bool(owner, "symmetrize", symmetrize)
-        self._broadcast_cols = P.check_int(owner, "broadcast_cols", broadcast_cols)
+        self._broadcast_cols = P.check_int(
+            owner, "broadcast_cols", BROADCAST_COLS if broadcast_cols is None else broadcast_cols)
         self._beats = P.check_int(owner, "beats", beats)
         if n % beats:
             raise LutcoreError(f"{owner}: beats = {beats} is invalid: must divide n = {n}")
@@ -191,9 +192,11 @@ class LutCore(wiring.Component):
         return -(-self._n // self._broadcast_cols)
 
     @classmethod
-    def latencies_of(cls, n: int, broadcast_cols: int = BROADCAST_COLS) -> tuple[int, int]:
-        """(step latency, finalize latency) of a core with n columns, without building it."""
-        step = cls.STEP_STAGES + (1 if n > broadcast_cols else 0)
+    def latencies_of(cls, n: int, broadcast_cols: int | None = None) -> tuple[int, int]:
+        """(step latency, finalize latency) of a core with n columns, without building it
+        (``broadcast_cols`` defaults to :data:`~lutcore.spec.config.BROADCAST_COLS`)."""
+        cols = BROADCAST_COLS if broadcast_cols is None else broadcast_cols
+        step = cls.STEP_STAGES + (1 if n > cols else 0)
         return step, step - 1 + cls.FINALIZE_STAGES
 
     @property
