@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -149,6 +150,9 @@ class Progress:
         self._last = 0.0
 
 
+_ROUTER_ITER = re.compile(r"iter=(\d+)\s+wires=\d+\s+overused=(\d+)")
+
+
 def _log_phase(tool: str, log: Path) -> str:
     """What a running tool is doing, from the tail of its log."""
     try:
@@ -164,6 +168,10 @@ def _log_phase(tool: str, log: Path) -> str:
                 return line.split(". Executing ", 1)[1].split(" pass", 1)[0].strip().lower()
         elif line.startswith("Info:"):
             text = line[5:].strip().lower()
+            congestion = _ROUTER_ITER.search(text)
+            if congestion:        # router2: how far from a legal routing it still is
+                return (f"routing, iteration {congestion.group(1)}, "
+                        f"{int(congestion.group(2)):,} wires overused")
             for key, phase in (("critical path", "timing"), ("routing", "routing"),
                                ("router", "routing"), ("placer", "placing"),
                                ("placement", "placing"), ("pack", "packing")):

@@ -218,3 +218,16 @@ def test_overflow_named_when_the_design_does_not_fit():
            "ERROR: Unable to place cell 'x', no BELs remaining\n")
     assert _overflow(log) == "; the design does not fit: ICESTORM_LC 6512/5280, ICESTORM_RAM 35/30"
     assert _overflow("Info: nothing\n") == ""
+
+
+def test_progress_reports_router_congestion(tmp_path):
+    """While router2 runs, the progress line tells how many wires are still overused."""
+    from lutcore.fpga.flow import _log_phase
+    log = tmp_path / "lutcore.tim"
+    log.write_text("Info: Running router2...\n"
+                   "Info:     iter=1 wires=779214 overused=76458 overuse=95021 archfail=NA\n"
+                   "Info:     iter=2 wires=815535 overused=56628 overuse=63656 archfail=NA\n")
+    assert _log_phase("nextpnr-ecp5", log) == "routing, iteration 2, 56,628 wires overused"
+    log.write_text("Info: Running simulated annealing placer for refinement.\n")
+    assert _log_phase("nextpnr-ecp5", log) == "placing"
+    assert _log_phase("nextpnr-ecp5", tmp_path / "missing.tim") == ""
