@@ -3,7 +3,7 @@
 The design is the accelerator (or, with ``--device``, the LUT core in a timing harness or a
 plain scratchpad memory) behind the UART host link. The board decides the default preset and
 core clock: iCEBreaker runs ``tiny`` at its 12 MHz oscillator; ULX3S runs ``default`` at
-150 MHz from a PLL, the UART link staying on the 25 MHz oscillator.
+40 MHz from a PLL by default, the UART link staying on the 25 MHz oscillator.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help=f"what sits behind the host port: {', '.join(DEVICES)}, or auto "
                         f"(the accelerator if this build has it, else core)")
     p.add_argument("--freq", type=float, metavar="MHZ",
-                   help="core clock in MHz (default: 12 on icebreaker, 150 on ulx3s via the PLL)")
+                   help="core clock in MHz (default: 12 on icebreaker, 40 on ulx3s via the PLL)")
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD, metavar="N",
                    help=f"UART rate (default: {DEFAULT_BAUD})")
     p.add_argument("--seed", type=int, default=1, metavar="N", help="nextpnr seed (default: 1)")
