@@ -21,7 +21,7 @@ __all__ = ["register", "run"]
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``fpga`` subcommand to ``subparsers``."""
     from ..fpga.board import DEFAULT_BAUD, DEVICES
-    from ..fpga.flow import BOARDS
+    from ..fpga.flow import BOARDS, ROUTE_STALL_ITERATIONS
 
     p = subparsers.add_parser(
         "fpga", help="build a bitstream (yosys, nextpnr, icepack/ecppack) with an area/fmax report",
@@ -47,6 +47,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, metavar="N", help="nextpnr seed (default: 1)")
     p.add_argument("--router", default="router2", metavar="R",
                    help="nextpnr router: router1 or router2 (default: router2)")
+    p.add_argument("--route-stall", type=int, default=ROUTE_STALL_ITERATIONS, metavar="N",
+                   help=f"stop when router2 has not cut the overused wires by 10 %% in N "
+                        f"iterations (default: {ROUTE_STALL_ITERATIONS}; 0: never give up)")
     p.add_argument("--synth-only", action="store_true",
                    help="run yosys only (netlist cell counts, no place and route)")
     p.add_argument("--allow-timing-fail", action="store_true",
@@ -72,12 +75,15 @@ def run(args) -> int:
         raise CliError(f"--device {device!r} is unknown: allowed auto, {', '.join(DEVICES)}")
     if args.freq is not None and not args.freq > 0:
         raise CliError(f"--freq {args.freq:g} is invalid: must be a positive number of MHz")
+    if args.route_stall < 0:
+        raise CliError(f"--route-stall {args.route_stall} is invalid: must be 0 (never give up) "
+                       f"or a positive number of iterations")
     if args.baud <= 0:
         raise CliError(f"--baud {args.baud} is invalid: must be a positive integer")
 
     report = run_flow(b.name, args.out, config=config, device=device, core_mhz=args.freq,
                       baud=args.baud, seed=args.seed, router=args.router,
-                      synth_only=args.synth_only)
+                      synth_only=args.synth_only, route_stall=args.route_stall)
     print(f"lutcore fpga: {b.name}, preset {config.name}, device {device}: wrote {args.out}/"
           f"report.md" + (f" and {report.bitstream}" if report.bitstream else ""))
     if args.synth_only:

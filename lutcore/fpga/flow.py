@@ -154,15 +154,53 @@ class Progress:
 _ROUTER_ITER = re.compile(r"iter=(\d+)\s+wires=\d+\s+overused=(\d+)")
 
 
-def _log_phase(tool: str, log: Path) -> str:
-    """What a running tool is doing, from the tail of its log."""
+#: router2 iterations without a 10 % drop in overused wires before the flow gives up.
+ROUTE_STALL_ITERATIONS = 12
+
+
+class RouteWatch:
+    """Tells whether router2 has stopped converging: ``stall`` iterations without bringing
+    the overused wires 10 % below the best count before them (0: never gives up)."""
+
+    def __init__(self, stall: int = ROUTE_STALL_ITERATIONS):
+        self.stall = stall
+        self.overused: dict[int, int] = {}
+
+    def update(self, log_tail: str) -> None:
+        for it, over in _ROUTER_ITER.findall(log_tail.lower()):
+            self.overused[int(it)] = int(over)
+
+    def stalled(self) -> str:
+        """A one-line reason when routing has stalled, else ''."""
+        if not self.stall or not self.overused:
+            return ""
+        last = max(self.overused)
+        before = [v for i, v in self.overused.items() if i <= last - self.stall]
+        if not before:
+            return ""
+        recent = min(v for i, v in self.overused.items() if i > last - self.stall)
+        if recent <= 0.9 * min(before):
+            return ""
+        return (f"router2 is not converging: {self.overused[last]:,} wires still overused "
+                f"after {last} iterations ({min(before):,} {self.stall} iterations earlier); "
+                f"the design is too congested for this part (try another --seed, "
+                f"--router router1, a lower --freq or a smaller configuration; "
+                f"--route-stall 0 never gives up)")
+
+
+def _log_tail(log: Path, size: int = 8192) -> str:
     try:
         with open(log, "rb") as f:
             f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 8192))
-            tail = f.read().decode("utf-8", "replace").splitlines()
+            f.seek(max(0, f.tell() - size))
+            return f.read().decode("utf-8", "replace")
     except OSError:
         return ""
+
+
+def _log_phase(tool: str, log: Path) -> str:
+    """What a running tool is doing, from the tail of its log."""
+    tail = _log_tail(log).splitlines()
     for line in reversed(tail):
         if tool == "yosys":
             if ". Executing " in line and " pass" in line:
@@ -192,7 +230,7 @@ def _overflow(log_text: str) -> str:
 
 
 def _run_stage(argv: list[str], cwd: Path, label: str, tool: str, log: Path | None,
-               progress: Progress, env: dict) -> float:
+               progress: Progress, env: dict, watch: RouteWatch | None = None) -> float:
     start = time.monotonic()
     out_path = cwd / f"{tool}.out"
     with open(out_path, "wb") as out:
@@ -210,6 +248,11 @@ def _run_stage(argv: list[str], cwd: Path, label: str, tool: str, log: Path | No
                     # Keep the last phase seen while the log's tail is a progress table.
                     detail = (_log_phase(tool, log) if log is not None else "") or detail
                     progress.update(label, time.monotonic() - start, detail)
+                    if watch is not None and log is not None:
+                        watch.update(_log_tail(log))
+                        reason = watch.stalled()
+                        if reason:
+                            raise FlowError(f"{label} stopped: {reason} (log: {log})")
         except BaseException:
             proc.kill()
             proc.wait()
@@ -456,7 +499,8 @@ def build_plan(b: Board, config: CoreConfig, *, device: str, core_mhz: float, ba
 def run_flow(board_name: str, out_dir, *, config: CoreConfig, device: str,
              core_mhz: float | None = None, baud: int | None = None, seed: int = 1,
              router: str = "router2", synth_only: bool = False,
-             progress: Progress | None = None) -> FlowReport:
+             progress: Progress | None = None,
+             route_stall: int = ROUTE_STALL_ITERATIONS) -> FlowReport:
     """Build ``device`` behind the UART link for ``board_name`` into ``out_dir``.
 
     Writes the build files, the tool logs, the bitstream (unless ``synth_only``) and
@@ -493,8 +537,9 @@ def run_flow(board_name: str, out_dir, *, config: CoreConfig, device: str,
     for i, argv in enumerate(commands, 1):
         tool = argv[0]
         label = f"[{i}/{len(commands)}] {_STAGE_TITLES.get(tool, tool)} ({tool})"
+        watch = RouteWatch(route_stall) if tool.startswith("nextpnr") else None
         elapsed = _run_stage([tool_command(tool), *argv[1:]], out, label, tool, logs.get(tool),
-                             progress, env)
+                             progress, env, watch)
         stages[_STAGE_TITLES.get(tool, tool)] = elapsed
 
     if synth_only:

@@ -110,6 +110,9 @@ def run_cli(*args):
 
 @pytest.mark.parametrize("args,message", [
     (["--board", "arty", "--out", "x"], "--board 'arty' is unknown: allowed icebreaker, ulx3s"),
+    (["--board", "ulx3s", "--out", "x", "--route-stall", "-1"],
+     "--route-stall -1 is invalid: must be 0 (never give up) or a positive number of "
+     "iterations"),
     (["--board", "ulx3s", "--out", "x", "--preset", "huge"],
      "preset 'huge' is unknown: allowed tiny, default, large"),
     (["--board", "ulx3s", "--out", "x", "--device", "gpu"],
@@ -231,3 +234,28 @@ def test_progress_reports_router_congestion(tmp_path):
     log.write_text("Info: Running simulated annealing placer for refinement.\n")
     assert _log_phase("nextpnr-ecp5", log) == "placing"
     assert _log_phase("nextpnr-ecp5", tmp_path / "missing.tim") == ""
+
+
+def _router_log(counts):
+    return "".join(f"Info:     iter={i} wires=800000 overused={n} overuse={n} archfail=NA\n"
+                   for i, n in enumerate(counts, 1))
+
+
+def test_route_watch_stops_a_router_that_no_longer_converges():
+    from lutcore.fpga.flow import RouteWatch
+    watch = RouteWatch(stall=4)
+    # Converging: every window of 4 iterations brings the count 10 % down.
+    watch.update(_router_log([60000, 40000, 30000, 20000, 15000, 11000, 9000]))
+    assert watch.stalled() == ""
+    # Stuck near 10 900 for 4 iterations after reaching 11 000: give up with the figures.
+    watch.update(_router_log([60000, 40000, 30000, 20000, 15000, 11000, 10900, 10950,
+                              10800, 10850, 10900]))
+    reason = watch.stalled()
+    assert reason.startswith("router2 is not converging: 10,900 wires still overused after "
+                             "11 iterations (10,900 4 iterations earlier)")
+    assert "--route-stall 0 never gives up" in reason
+    assert RouteWatch(stall=0).stalled() == ""
+    short = RouteWatch(stall=12)
+    short.update(_router_log([5000] * 12))          # not yet 12 iterations of history
+    assert short.stalled() == ""
+
