@@ -92,7 +92,8 @@ BOARDS: dict[str, Board] = {
          ("IO", "SB_IO"))),
     "ulx3s": Board(
         "ulx3s", "ULX3S (LFE5U-85F-6BG381C)", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
-        # 40 MHz: what the default accelerator meets (docs/fpga.md, "Timing work").
+        # 40 MHz: about what the default accelerator reaches after placement (docs/fpga.md,
+        # "Timing work on the default preset"); 150 MHz, the target, with --freq 150.
         "ecp5", "default", 25.0, 40.0,
         (("LUT4", "TRELLIS_COMB"), ("FF", "TRELLIS_FF"), ("BRAM", "DP16KD"),
          ("DSP", "MULT18X18D"), ("LUTRAM", "TRELLIS_RAMW"), ("IO", "TRELLIS_IO"))),
