@@ -157,11 +157,15 @@ _ROUTER_ITER = re.compile(r"iter=(\d+)\s+wires=\d+\s+overused=(\d+)")
 
 #: router2 iterations without a 10 % drop in overused wires before the flow gives up.
 ROUTE_STALL_ITERATIONS = 12
+#: Below this many overused wires router2 is left to finish: its last few hundred conflicts
+#: often take dozens of slow iterations, but they do resolve.
+ROUTE_STALL_FLOOR = 500
 
 
 class RouteWatch:
     """Tells whether router2 has stopped converging: ``stall`` iterations without bringing
-    the overused wires 10 % below the best count before them (0: never gives up)."""
+    the overused wires 10 % below the best count before them, while more than
+    :data:`ROUTE_STALL_FLOOR` remain (``stall`` 0: never gives up)."""
 
     def __init__(self, stall: int = ROUTE_STALL_ITERATIONS):
         self.stall = stall
@@ -180,7 +184,7 @@ class RouteWatch:
         if not before:
             return ""
         recent = min(v for i, v in self.overused.items() if i > last - self.stall)
-        if recent <= 0.9 * min(before):
+        if recent <= 0.9 * min(before) or recent <= ROUTE_STALL_FLOOR:
             return ""
         return (f"router2 is not converging: {self.overused[last]:,} wires still overused "
                 f"after {last} iterations ({min(before):,} {self.stall} iterations earlier); "
