@@ -2,11 +2,13 @@
 finalize/readout block.
 
 The baselines exist to be synthesized next to :class:`~lutcore.hw.lut_core.LutCore`, so they
-keep its contract wherever the arithmetic allows: the same ``steps`` stream handshake and
-two-stage step pipeline (stage 1 registers one term per unit, stage 2 accumulates), the same
-``sum_bits = acc_bits + 1`` accumulators holding ``2 * O``, and the same ``finalize`` /
-``rows`` readout with its three-stage timing. Only the term differs: a table lookup in the
-LUT core, a multiplier tree in :class:`.MACCore`, an adder tree in :class:`.AdderCore`.
+keep its contract wherever the arithmetic allows: the same ``steps`` stream handshake, the
+same ``sum_bits = acc_bits + 1`` accumulators holding ``2 * O``, and a ``finalize`` /
+``rows`` readout with three stages, one row per beat. Their step pipeline has two stages
+(stage 1 registers one term per unit, stage 2 accumulates); the LUT core's has a signed-shift
+stage between lookup and accumulate, which it pays for in the area comparison. Only the
+term differs: a table lookup in the LUT core, a multiplier tree in :class:`.MACCore`, an
+adder tree in :class:`.AdderCore`.
 """
 
 from __future__ import annotations
@@ -185,11 +187,12 @@ def _pick(items, index):
 
 class TileCore(wiring.Component):
     """Base of the baselines: ``m x n`` output-stationary units behind the LUT core's step
-    and finalize interface. A subclass supplies :meth:`step_layout` and :meth:`terms`.
+    and finalize interface (with one output row per beat, the LUT core's ``beats = 1``). A
+    subclass supplies :meth:`step_layout` and :meth:`terms`.
 
-    Step pipeline (``STEP_LATENCY = 2``; the LUT core adds a signed-shift stage and, past 8
-    columns, a broadcast stage, which the n = 8 area comparisons do not use): stage 1 registers each unit's
-    term ``t[r][c]`` (and the shift that goes with it), stage 2 does
+    Step pipeline (``STEP_LATENCY = 2``; the LUT core has a signed-shift stage more and,
+    past 8 columns, a broadcast stage, which the n = 8 area comparisons do not use): stage 1
+    registers each unit's term ``t[r][c]`` (and the shift that goes with it), stage 2 does
     ``acc[r][c] = (clear ? 0 : acc[r][c]) + (t[r][c] << shift)`` modulo ``2^sum_bits``.
     Row sums (only for cores with a zero-point correction) add their stage-1 row term the
     same way. ``steps.ready`` is low while a finalize is offered or being read out.
