@@ -356,7 +356,7 @@ class Accelerator(wiring.Component):
         # (they take their port's data every cycle, and a host read of those buffers is only
         # accepted while the controller is idle), and one for the output buffer.
         out_beat_subs = isa.sub_words(cfg.out_beat_bits, hb)
-        beat_sel_bits = (out_beat_subs - 1).bit_length() if beats > 1 else 0
+        beat_sel_bits = isa.sub_bits(cfg.out_beat_bits, hb)
         o_rd = Signal(cfg.out_beat_bits)
         with m.If(h1_valid & _equals(h1_source, _SRC_OUT)):
             m.d.sync += o_rd.eq(out_r.data)
@@ -466,7 +466,6 @@ class Accelerator(wiring.Component):
         sink_ready = Mux(cur_op == Opcode.LMMA, core.steps.ready, pre.activations.ready)
         overrun = Signal()
         m.d.comb += overrun.eq(s_valid & ~sink_ready)
-        issue = issuing
 
         m.d.comb += [
             act_r.addr.eq(Mux(busy, a_ptr, t_act.word)),
@@ -477,12 +476,12 @@ class Accelerator(wiring.Component):
             weight_r.en.eq(busy | host_read[_SRC_WEIGHT]),
         ]
         m.d.sync += [
-            r_valid.eq(issue), r_last.eq(~left.any()), r_clear.eq(clear_next),
+            r_valid.eq(issuing), r_last.eq(~left.any()), r_clear.eq(clear_next),
             r_plane.eq(plane),
             s_valid.eq(r_valid), s_last.eq(r_last), s_clear.eq(r_clear), s_plane.eq(r_plane),
             s_act.eq(act_r.data), s_table.eq(table_r.data), s_weight.eq(weight_r.data),
         ]
-        with m.If(issue):
+        with m.If(issuing):
             m.d.sync += [
                 left.eq(left - 1),
                 clear_next.eq(0),

@@ -265,7 +265,7 @@ class LutCore(wiring.Component):
         groups = []
         for gi, cols in enumerate(spans):
             group = _ColumnGroup(self, cols, self.steps.payload, accept_step,
-                                 broadcast=len(spans) > 1, rowsum=gi == 0)
+                                 broadcast=self.broadcast_groups > 1, rowsum=gi == 0)
             # One module per group (the FPGA flow keeps their hierarchy, so synthesis does not
             # merge the groups' identical broadcast and control registers back into one).
             m.submodules[f"{COLUMN_GROUP_PREFIX}{gi}"] = group
