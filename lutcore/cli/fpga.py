@@ -41,12 +41,13 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help=f"what sits behind the host port: {', '.join(DEVICES)}, or auto "
                         f"(the accelerator if this build has it, else core)")
     p.add_argument("--freq", type=float, metavar="MHZ",
-                   help="core clock in MHz (default: 12 on icebreaker, 40 on ulx3s via the PLL)")
+                   help="core clock in MHz (default: 12 on icebreaker, 60 on ulx3s via the PLL)")
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD, metavar="N",
                    help=f"UART rate (default: {DEFAULT_BAUD})")
     p.add_argument("--seed", type=int, default=1, metavar="N", help="nextpnr seed (default: 1)")
-    p.add_argument("--router", default="router2", metavar="R",
-                   help="nextpnr router: router1 or router2 (default: router2)")
+    p.add_argument("--router", metavar="R",
+                   help="nextpnr router: router1 or router2 (default: router2 on icebreaker, "
+                        "router1 on ulx3s)")
     p.add_argument("--route-stall", type=int, default=ROUTE_STALL_ITERATIONS, metavar="N",
                    help=f"stop when router2 has not cut the overused wires by 10 %% in N "
                         f"iterations (default: {ROUTE_STALL_ITERATIONS}; 0: never give up)")

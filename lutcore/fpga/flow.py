@@ -71,6 +71,7 @@ class Board:
     osc_mhz: float
     default_core_mhz: float       # core clock by default (a PLL makes it on ECP5)
     resources: tuple[tuple[str, str], ...]
+    default_router: str = "router2"
 
     def make_platform(self):
         import importlib
@@ -92,11 +93,14 @@ BOARDS: dict[str, Board] = {
          ("IO", "SB_IO"))),
     "ulx3s": Board(
         "ulx3s", "ULX3S (LFE5U-85F-6BG381C)", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
-        # 40 MHz: about what the default accelerator reaches after placement (docs/fpga.md,
-        # "Timing work on the default preset"); 150 MHz, the target, with --freq 150.
-        "ecp5", "default", 25.0, 40.0,
+        # 60 MHz: the default accelerator routes at about 77 MHz (docs/fpga.md, "Timing work
+        # on the default preset"); 150 MHz, the target, with --freq 150. router1: router2
+        # comes within some 50 wires of a legal routing of the default accelerator and then
+        # diverges, where router1 finishes it.
+        "ecp5", "default", 25.0, 60.0,
         (("LUT4", "TRELLIS_COMB"), ("FF", "TRELLIS_FF"), ("BRAM", "DP16KD"),
-         ("DSP", "MULT18X18D"), ("LUTRAM", "TRELLIS_RAMW"), ("IO", "TRELLIS_IO"))),
+         ("DSP", "MULT18X18D"), ("LUTRAM", "TRELLIS_RAMW"), ("IO", "TRELLIS_IO")),
+        default_router="router1"),
 }
 
 
@@ -153,6 +157,8 @@ class Progress:
 
 
 _ROUTER_ITER = re.compile(r"iter=(\d+)\s+wires=\d+\s+overused=(\d+)")
+# router1's progress table: iterations | routed arcs (total, this step) | delta | remaining |
+_ROUTER1_ROW = re.compile(r"^\s*\d+\s*\|\s*\d+\s+\d+\s*\|\s*\d+\s+\d+\s*\|\s*(\d+)\s*\|")
 
 
 #: router2 iterations without a 10 % drop in overused wires before the flow gives up.
@@ -216,6 +222,9 @@ def _log_phase(tool: str, log: Path) -> str:
             if congestion:        # router2: how far from a legal routing it still is
                 return (f"routing, iteration {congestion.group(1)}, "
                         f"{int(congestion.group(2)):,} wires overused")
+            queue = _ROUTER1_ROW.match(text)
+            if queue:             # router1: the arcs still waiting to be (re-)routed
+                return f"routing, {int(queue.group(1)):,} arcs left"
             for key, phase in (("critical path", "timing"), ("routing", "routing"),
                                ("router", "routing"), ("placer", "placing"),
                                ("placement", "placing"), ("pack", "packing")):
@@ -458,12 +467,14 @@ ROUTERS = ("router1", "router2")
 
 
 def build_plan(b: Board, config: CoreConfig, *, device: str, core_mhz: float, baud: int,
-               seed: int, router: str = "router2", max_words: int = 64):
+               seed: int, router: str | None = None, max_words: int = 64):
     """Elaborate the board top and return ``(plan, top)``: the platform's build plan (files
-    and commands) and the :class:`~lutcore.fpga.board.BoardTop`."""
+    and commands) and the :class:`~lutcore.fpga.board.BoardTop` (``router`` defaults to the
+    board's)."""
     from .board import BoardTop, LinkTiming, UartDevice, make_device
     from .clocks import ecp5_pll_settings
 
+    router = router or b.default_router
     if router not in ROUTERS:
         raise FlowError(f"--router {router!r} is unknown: allowed {', '.join(ROUTERS)}")
     # Check clocks and baud rate before building anything (BoardTop repeats the same
@@ -486,7 +497,6 @@ def build_plan(b: Board, config: CoreConfig, *, device: str, core_mhz: float, ba
                                                      link_domain=domain),
                    core_hz=core_mhz * 1e6, baud=baud)
     platform = b.make_platform()
-    # router2 routes a large, congested ECP5 design in minutes where router1 takes an hour.
     nextpnr_opts = ["--report", f"{DESIGN_NAME}.report.json", "--detailed-timing-report",
                     "--timing-allow-fail", "--seed", str(seed), "--router", router]
     # The LUT core's column groups keep their hierarchy: flattened, yosys would merge their
@@ -496,6 +506,11 @@ def build_plan(b: Board, config: CoreConfig, *, device: str, core_mhz: float, ba
     if config.broadcast_groups > 1:
         overrides["script_after_read"] = \
             f"setattr -mod -set keep_hierarchy 1 *.{COLUMN_GROUP_PREFIX}*"
+    if b.family == "ecp5":
+        # LUT4s only, no PFUMX/L6MUX wide functions: ABC maps the core's 2:1 multiplexer
+        # trees to about two thirds of the LUTs and wires it makes of them with wide LUTs
+        # (docs/fpga.md, "Timing work on the default preset").
+        overrides["synth_opts"] = "-nowidelut"
     plan = platform.build(top, name=DESIGN_NAME, do_build=False,
                           nextpnr_opts=" ".join(nextpnr_opts), **overrides)
     return plan, top
@@ -503,7 +518,7 @@ def build_plan(b: Board, config: CoreConfig, *, device: str, core_mhz: float, ba
 
 def run_flow(board_name: str, out_dir, *, config: CoreConfig, device: str,
              core_mhz: float | None = None, baud: int | None = None, seed: int = 1,
-             router: str = "router2", synth_only: bool = False,
+             router: str | None = None, synth_only: bool = False,
              progress: Progress | None = None,
              route_stall: int = ROUTE_STALL_ITERATIONS) -> FlowReport:
     """Build ``device`` behind the UART link for ``board_name`` into ``out_dir``.

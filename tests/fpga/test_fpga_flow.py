@@ -64,8 +64,11 @@ def test_build_plan(name, device, core_mhz):
                 "--timing-allow-fail"):
         assert opt in nextpnr
     assert nextpnr[nextpnr.index("--seed") + 1] == "3"
-    assert nextpnr[nextpnr.index("--router") + 1] == "router2"
+    assert nextpnr[nextpnr.index("--router") + 1] == b.default_router
+    assert b.default_router == ("router2" if name == "icebreaker" else "router1")
     assert top.core_hz == pytest.approx(core_mhz * 1e6)
+    # ECP5 synthesis maps to LUT4s only (no PFUMX/L6MUX wide functions).
+    assert ("-nowidelut" in plan.files["lutcore.ys"]) == (b.family == "ecp5")
     rtlil = plan.files["lutcore.il"]
     if name == "icebreaker":
         pcf = plan.files["lutcore.pcf"]
@@ -224,13 +227,19 @@ def test_overflow_named_when_the_design_does_not_fit():
 
 
 def test_progress_reports_router_congestion(tmp_path):
-    """While router2 runs, the progress line tells how many wires are still overused."""
+    """While router2 runs, the progress line tells how many wires are still overused; while
+    router1 runs, how many arcs it has left."""
     from lutcore.fpga.flow import _log_phase
     log = tmp_path / "lutcore.tim"
     log.write_text("Info: Running router2...\n"
                    "Info:     iter=1 wires=779214 overused=76458 overuse=95021 archfail=NA\n"
                    "Info:     iter=2 wires=815535 overused=56628 overuse=63656 archfail=NA\n")
     assert _log_phase("nextpnr-ecp5", log) == "routing, iteration 2, 56,628 wires overused"
+    log.write_text("Info: Routing 148659 arcs.\n"
+                   "Info:            |   (re-)routed arcs  |   delta    | remaining|       time spent     |\n"
+                   "Info:    IterCnt |  w/ripup   wo/ripup |  w/r  wo/r |      arcs| batch(sec) total(sec)|\n"
+                   "Info:      38000 |     5255      32744 |   88   912 |    123076|       0.70      39.54|\n")
+    assert _log_phase("nextpnr-ecp5", log) == "routing, 123,076 arcs left"
     log.write_text("Info: Running simulated annealing placer for refinement.\n")
     assert _log_phase("nextpnr-ecp5", log) == "placing"
     assert _log_phase("nextpnr-ecp5", tmp_path / "missing.tim") == ""

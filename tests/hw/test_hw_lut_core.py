@@ -370,17 +370,24 @@ def test_one_step_per_cycle_and_documented_latencies(name):
     assert (dut.step_latency, dut.finalize_latency) == (
         isa.TIMING.step_latency(cfg), isa.TIMING.finalize_latency(cfg))
 
-    # Accumulators sampled at edge k hold exactly the steps accepted up to k - step_latency.
+    # Accumulators sampled at edge k hold exactly the steps accepted up to k - step_latency,
+    # except that a clearing step accepted at k - step_latency + 1 has already zeroed them.
     model = CoreModel(cfg)
-    accepted = dict(logs["steps"])
+    accepted = {t: pk.unpack_step(raw) for t, raw in logs["steps"]}
+    cleared = 0
     for k in range(len(acc_first)):
         t = k - dut.step_latency
         if t in accepted:
-            model.step(*pk.unpack_step(accepted[t]))
+            model.step(*accepted[t])
+        clearing = t + 1 in accepted and accepted[t + 1][-1]
+        cleared += clearing
+        expect = (0, 0, 0) if clearing else (
+            model.acc[0][0], model.acc[cfg.m - 1][cfg.n - 1], model.rowsum[0])
         sb = cfg.sum_bits
-        assert nx.wrap(acc_first[k], sb) == model.acc[0][0], f"acc[0][0] at cycle {k}"
-        assert nx.wrap(acc_last[k], sb) == model.acc[cfg.m - 1][cfg.n - 1], f"acc[-1][-1] at {k}"
-        assert nx.wrap(rowsum0[k], sb) == model.rowsum[0], f"rowsum[0] at cycle {k}"
+        assert nx.wrap(acc_first[k], sb) == expect[0], f"acc[0][0] at cycle {k}"
+        assert nx.wrap(acc_last[k], sb) == expect[1], f"acc[-1][-1] at {k}"
+        assert nx.wrap(rowsum0[k], sb) == expect[2], f"rowsum[0] at cycle {k}"
+    assert cleared, "no clearing step in the stream"
     assert [p for _, p in logs["rows"]] == replay(cfg, pk, logs)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import (Array, Cat, Const, Elaboratable, Module, Mux, ResetSignal, Signal,
+from amaranth.hdl import (Cat, Const, Elaboratable, Module, Mux, ResetSignal, Signal,
                           signed, unsigned)
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -53,7 +53,9 @@ class LutCore(wiring.Component):
     - **lookup**: each unit decodes its code and registers the selected entry and its sign;
     - **signed shift**: ``term = (entry << shift) ^ (sign ? ~0 : 0)``, registered with the sign;
     - **accumulate**: ``acc + term + sign`` as one carry chain (the +1 of the negation is its
-      carry-in), or ``term + sign`` when the step clears.
+      carry-in). A clearing step zeroes the accumulators as it enters the signed-shift stage
+      (a synchronous reset of the accumulator flip-flops), so it adds to 0 without any gating
+      in front of the adder; the accumulators read 0 one cycle before its term arrives.
 
     Finalize pipeline: row-sum select (one row per beat issued), correction product and
     drain (with several beats per row, a row's accumulators are copied into a drain register
@@ -396,9 +398,10 @@ class _ColumnGroup(Elaboratable):
     accumulate for their ``m x len(cols)`` units (and the row sums in group 0).
 
     The group drives ``core.acc[r][c]`` of its columns (and ``core.rowsum`` when ``rowsum``).
-    Data registers have no reset; the accumulators and row sums are zeroed by a registered
-    copy of the domain reset, one cycle after it (no step can arrive in that cycle: the
-    step pipeline's valid bits are reset), so the reset net drives one flip-flop per group.
+    Data registers have no reset; the accumulators and row sums are zeroed by one registered
+    signal per group, the domain reset or a clearing step in the lookup stage, so the reset
+    net drives one flip-flop per group (the zeroing comes one cycle after the reset; no step
+    can arrive in that cycle, as the step pipeline's valid bits are reset).
     """
 
     def __init__(self, core: LutCore, cols: range, step, accept, *, broadcast: bool,
@@ -440,9 +443,8 @@ class _ColumnGroup(Elaboratable):
         # A build without ELUT treats an ELUT step as adding nothing (it still clears).
         is_elut = elut if geo.has_elut else Const(0)
         unsupported = elut if not geo.has_elut else Const(0)
-        l_clear = Signal(reset_less=True)
         l_shift = Signal(shift_bits, reset_less=True)
-        m.d.sync += [l_valid.eq(valid), l_clear.eq(clear),
+        m.d.sync += [l_valid.eq(valid),
                      l_shift.eq(Mux(is_elut, ELUT_SHIFT, plane))]
         sign_bit = geo.code_bits - 1
         l_entry, l_sign = {}, {}
@@ -469,8 +471,7 @@ class _ColumnGroup(Elaboratable):
                 l_entry[r, c], l_sign[r, c] = entry, neg
 
         # -- signed shift: (entry << shift) ^ ~0 when negative; the +1 rides on the carry ----
-        t_clear = Signal(reset_less=True)
-        m.d.sync += [t_valid.eq(l_valid), t_clear.eq(l_clear)]
+        m.d.sync += t_valid.eq(l_valid)
         t_term, t_sign = {}, {}
         for (r, c), entry in l_entry.items():
             term = Signal(signed(term_bits), name=f"t_term_{r}_{c}", reset_less=True)
@@ -480,16 +481,20 @@ class _ColumnGroup(Elaboratable):
             t_term[r, c], t_sign[r, c] = term, neg
 
         # -- accumulate (wraps modulo 2^sum_bits) ------------------------------------------
+        # A clearing step zeroes the accumulators one cycle ahead, as it enters the signed
+        # shift stage (a synchronous reset of the accumulator flip-flops, registered here with
+        # the domain reset), and then adds its term to 0: the adder needs no clear gating.
+        # Whatever the step ahead of it adds in that cycle is discarded, as a clear asks; a
+        # finalize has read the accumulators before any later step is accepted.
         sb = core.sum_bits
-        local_reset = Signal(reset_less=True)
-        m.d.sync += local_reset.eq(ResetSignal("sync"))
+        zero = Signal(reset_less=True)
+        m.d.sync += zero.eq(ResetSignal("sync") | (valid & clear))
         for (r, c), term in t_term.items():
             acc = core.acc[r][c]
-            base = Mux(t_clear, 0, acc)
-            # {base, 1} + {term, sign}: bit 0 carries the sign into bit 1, so the sum's upper
-            # bits are base + term + sign, one adder.
-            total = Cat(Const(1, 1), base) + Cat(t_sign[r, c], _widen(term, sb))
-            with m.If(local_reset):
+            # {acc, 1} + {term, sign}: bit 0 carries the sign into bit 1, so the sum's upper
+            # bits are acc + term + sign, one adder.
+            total = Cat(Const(1, 1), acc) + Cat(t_sign[r, c], _widen(term, sb))
+            with m.If(zero):
                 m.d.sync += acc.eq(0)
             with m.Elif(t_valid):
                 m.d.sync += acc.eq(total[1:sb + 1])
@@ -503,10 +508,10 @@ class _ColumnGroup(Elaboratable):
                 t_term_r = Signal.like(l_term, name=f"t_rowterm_{r}")
                 m.d.sync += [l_term.eq(Mux(take, -tables[r][0], 0)), t_term_r.eq(l_term)]
                 rs = core.rowsum[r]
-                with m.If(local_reset):
+                with m.If(zero):
                     m.d.sync += rs.eq(0)
                 with m.Elif(t_valid):
-                    m.d.sync += rs.eq(Mux(t_clear, 0, rs) + t_term_r)
+                    m.d.sync += rs.eq(rs + t_term_r)
         return m
 
 
@@ -521,9 +526,11 @@ def _any(signals):
 
 
 def _select(items, index):
-    """``items[index]`` as a multiplexer; indices past the end select 0, so every index value
-    is defined (no incomplete case in the generated Verilog)."""
-    if len(items) == 1:
-        return Mux(index.any(), 0, items[0])
-    padding = [Const(0, items[0].shape())] * (2 ** len(index) - len(items))
-    return Array(list(items) + padding)[index]
+    """``items[index]`` as a tree of 2:1 multiplexers, index bit 0 at the leaves; indices past
+    the end select 0, so every index value is defined (no incomplete case in the generated
+    Verilog). On LUT4 fabrics the tree maps to about one LUT per 2:1 stage pair, where an
+    indexed ``Array`` becomes a decoder and an AND-OR tree of half again the cells and wires."""
+    level = list(items) + [Const(0, items[0].shape())] * (2 ** len(index) - len(items))
+    for bit in index:
+        level = [Mux(bit, hi, lo) for lo, hi in zip(level[0::2], level[1::2])]
+    return level[0]
