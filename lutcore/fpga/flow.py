@@ -93,7 +93,7 @@ BOARDS: dict[str, Board] = {
          ("IO", "SB_IO"))),
     "ulx3s": Board(
         "ulx3s", "ULX3S (LFE5U-85F-6BG381C)", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
-        # 60 MHz: the default accelerator routes at about 77 MHz (docs/fpga.md, "Timing work
+        # 60 MHz: the default accelerator routes at about 78 MHz (docs/fpga.md, "Timing work
         # on the default preset"); 150 MHz, the target, with --freq 150. router1: router2
         # comes within some 50 wires of a legal routing of the default accelerator and then
         # diverges, where router1 finishes it.

@@ -268,7 +268,9 @@ class Accelerator(wiring.Component):
         h1_sub = Signal(max(1, max(t.sub_bits for t in (t_act, t_table, t_weight, t_out))))
         h2_sub = Signal.like(h1_sub)
         h1_csr, h2_csr = Signal(hb), Signal(hb)
-        read_slot = ~h1_valid & ~h2_valid & (~resp.valid | resp.ready)
+        # The response register must be empty when a read is accepted (not merely being
+        # emptied in the same cycle): the host port's ready then reaches no buffer enable.
+        read_slot = ~h1_valid & ~h2_valid & ~resp.valid
         # The activation, table and weight buffers' read ports belong to the controller
         # while it runs; a host read of them waits (it cannot hang: every run ends).
         shared_hit = t_act.hit | t_table.hit | t_weight.hit
