@@ -3,7 +3,7 @@
 The design is the accelerator (or, with ``--device``, the LUT core in a timing harness or a
 plain scratchpad memory) behind the UART host link. The board decides the default preset and
 core clock: iCEBreaker runs ``tiny`` at its 12 MHz oscillator; ULX3S runs ``default`` at
-40 MHz from a PLL by default, the UART link staying on the 25 MHz oscillator.
+60 MHz from a PLL by default, the UART link staying on the 25 MHz oscillator.
 """
 
 from __future__ import annotations

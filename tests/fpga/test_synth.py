@@ -11,8 +11,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lutcore.fpga import synth
-from lutcore.fpga.synth import (module_cells, DesignSpec, SynthError, SynthResult, comparison_summary,
-                                density, design_total, parse_stat, report_markdown)
+from lutcore.fpga.synth import (DesignSpec, SynthError, SynthResult, comparison_summary,
+                                density, design_total, module_cells, parse_stat,
+                                report_markdown)
 
 
 class TinyMac(wiring.Component):

@@ -19,6 +19,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...errors import LutcoreError
 from ...spec import numerics as nx
+from .._mux import select
 
 __all__ = ["check_int", "check_acc_bits", "tree_sum", "value_shape", "Finalizer",
            "finalize_layout", "row_layout"]
@@ -157,7 +158,7 @@ class Finalizer(wiring.Component):
             with m.If(start):
                 m.d.sync += held_c.eq(fin.payload.correction)
             with m.If(f1_move):
-                m.d.sync += [f1_rowsum.eq(_pick([self.rowsum[r] for r in range(rows)], row)),
+                m.d.sync += [f1_rowsum.eq(select([self.rowsum[r] for r in range(rows)], row)),
                              f1_c.eq(Mux(issuing, held_c, fin.payload.correction))]
             with m.If(f2_move):
                 m.d.sync += product.eq(f1_rowsum * f1_c)     # modulo 2^sum_bits
@@ -166,23 +167,12 @@ class Finalizer(wiring.Component):
             m.d.sync += [out.valid.eq(f2_valid), out.payload.row.eq(f2_row),
                          out.payload.last.eq(f2_last)]
             for c in range(ncols):
-                column = _pick([self.acc[r][c] for r in range(rows)], f2_row)
+                column = select([self.acc[r][c] for r in range(rows)], f2_row)
                 total = Signal(sum_shape, name=f"total_{c}")
                 m.d.comb += total.eq(column + product if corrected else column)
                 m.d.sync += out.payload.word[c].eq(total[1:])      # exact >> 1 of 2*O
         m.d.comb += self.pending.eq(issuing | f1_valid | f2_valid)
         return m
-
-
-def _pick(items, index):
-    """``items[index]`` as a multiplexer tree; indices past the end read 0."""
-    if len(items) == 1:
-        return Mux(index.any(), 0, items[0])
-    width = len(index)
-    items = list(items) + [0] * ((1 << width) - len(items))
-    for bit in range(width):
-        items = [Mux(index[bit], items[i + 1], items[i]) for i in range(0, len(items), 2)]
-    return items[0]
 
 
 class TileCore(wiring.Component):

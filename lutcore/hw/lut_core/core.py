@@ -11,6 +11,7 @@ from ...errors import LutcoreError
 from ...spec import numerics as nx
 from ...spec.config import BROADCAST_COLS
 from .. import _params as P
+from .._mux import select
 from ..layouts import Mode, TableGeometry, output_word_layout, table_word_layout, weight_word_layout
 
 __all__ = ["LutCore"]
@@ -74,7 +75,8 @@ class LutCore(wiring.Component):
       in the accumulators from cycle ``t + step_latency``.
     - :attr:`finalize_latency` (``step_latency - 1 + 3``): a finalize accepted in cycle t
       offers beat b in cycle ``t + finalize_latency + b`` while ``rows.ready`` is held high and
-      no earlier finalize is still issuing (row-sum select, correction product and drain, add). Backpressure on ``rows`` stalls the finalize pipeline; no beat is lost or
+      no earlier finalize is still issuing (row-sum select, correction product and drain,
+      add). Backpressure on ``rows`` stalls the finalize pipeline; no beat is lost or
       repeated.
 
     Parameters
@@ -329,7 +331,7 @@ class LutCore(wiring.Component):
                 f1_row.eq(row),
                 f1_part.eq(part),
                 f1_last.eq(beat == total_beats - 1),
-                f1_rowsum.eq(_select(self.rowsum, row)),
+                f1_rowsum.eq(select(self.rowsum, row)),
                 f1_c.eq(Mux(issuing, issue_c, pend_c)),
             ]
         with m.If(issue):
@@ -353,7 +355,7 @@ class LutCore(wiring.Component):
         width = self.beat_cols
         if beats == 1:
             # One beat per row: each output column selects its row's accumulator.
-            columns = [_select([self.acc[r][j] for r in range(mrows)], f2_row)
+            columns = [select([self.acc[r][j] for r in range(mrows)], f2_row)
                        for j in range(width)]
         else:
             # The drain register: row r's accumulators, captured as its first beat enters f2
@@ -363,8 +365,8 @@ class LutCore(wiring.Component):
             drain = [Signal(sum_shape, name=f"drain_{c}", reset_less=True) for c in range(ncols)]
             with m.If(f2_move & f1_valid):
                 with m.If(~f1_part.any()):
-                    m.d.sync += [drain[c].eq(_select([self.acc[r][c] for r in range(mrows)],
-                                                     f1_row)) for c in range(ncols)]
+                    m.d.sync += [drain[c].eq(select([self.acc[r][c] for r in range(mrows)],
+                                                    f1_row)) for c in range(ncols)]
                 with m.Else():
                     m.d.sync += [drain[c].eq(drain[c + width]) for c in range(ncols - width)]
             columns = drain[:width]
@@ -465,7 +467,7 @@ class _ColumnGroup(Elaboratable):
                 neg = Signal(name=f"l_sign_{r}_{c}", reset_less=True)
                 m.d.sync += [
                     entry.eq(Mux(unsupported, 0,
-                                 _select([tables[r][e] for e in range(geo.entries)], index))),
+                                 select([tables[r][e] for e in range(geo.entries)], index))),
                     neg.eq(~unsupported & sign),
                 ]
                 l_entry[r, c], l_sign[r, c] = entry, neg
@@ -523,14 +525,3 @@ def _widen(value, width: int):
 
 def _any(signals):
     return Cat(*signals).any()
-
-
-def _select(items, index):
-    """``items[index]`` as a tree of 2:1 multiplexers, index bit 0 at the leaves; indices past
-    the end select 0, so every index value is defined (no incomplete case in the generated
-    Verilog). On LUT4 fabrics the tree maps to about one LUT per 2:1 stage pair, where an
-    indexed ``Array`` becomes a decoder and an AND-OR tree of half again the cells and wires."""
-    level = list(items) + [Const(0, items[0].shape())] * (2 ** len(index) - len(items))
-    for bit in index:
-        level = [Mux(bit, hi, lo) for lo, hi in zip(level[0::2], level[1::2])]
-    return level[0]
