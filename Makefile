@@ -56,7 +56,7 @@ fpga: $(STAMP)
 	$(BIN)/lutcore fpga --board $(BOARD) --out build/fpga/$(BOARD)
 
 docs: $(STAMP)
-	$(BIN)/python -m lutcore.spec.isa --doc docs/isa.md
+	$(BIN)/lutcore docs --out docs/isa.md
 
 clean:
 	rm -rf build

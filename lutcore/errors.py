@@ -1,16 +1,28 @@
-"""The project's error type: every message is one line naming the argument, the bad value
-and what is allowed. The CLI prints it and exits with status 2."""
+"""The project's error types, at the bottom of the import graph (imports nothing of ours).
+
+Every message is one line naming the argument, the bad value and what is allowed. Every
+error a user can cause is a :class:`LutcoreError`; the command line catches that one type,
+prints the line and exits with status 2.
+"""
 
 from __future__ import annotations
 
-from .spec.config import ConfigError
-
-__all__ = ["LutcoreError", "ConfigError", "USER_ERRORS"]
+__all__ = ["LutcoreError", "ConfigError", "IsaError", "USER_ERRORS"]
 
 
 class LutcoreError(ValueError):
     """Bad input to a public function (shape, dtype, range, option, file)."""
 
 
-# What the CLI reports as a one-line error rather than a traceback.
-USER_ERRORS = (LutcoreError, ConfigError)
+class ConfigError(LutcoreError):
+    """A configuration value is out of range, or a preset or field name is unknown."""
+
+
+class IsaError(LutcoreError):
+    """An instruction cannot be encoded, a word cannot be decoded or a line cannot be
+    assembled. The message is one line naming the field or line, the value and what is
+    allowed."""
+
+
+#: What the command line reports as a one-line error rather than a traceback.
+USER_ERRORS = (LutcoreError,)

@@ -11,7 +11,7 @@ from ..errors import USER_ERRORS
 
 __all__ = ["main", "CliError"]
 
-SUBCOMMANDS = ["gemm", "verilog", "compile", "disasm", "synth", "fpga"]
+SUBCOMMANDS = ["gemm", "compile", "disasm", "verilog", "synth", "fpga", "docs"]
 
 
 class CliError(Exception):

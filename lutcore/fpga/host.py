@@ -362,7 +362,7 @@ class Runtime:
 
     def run_program(self, program) -> ProgramRun:
         """Run every phase of ``program`` and gather its output ``int64 [M, N]``."""
-        from ..sw.compiler.words import limbs_from_host_words, unpack, word_format
+        from ..spec.words import limbs_from_host_words, unpack, word_format
 
         if program.config != self.config:
             raise LutcoreError(f"program is for config '{program.config.name}', the board "

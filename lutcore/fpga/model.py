@@ -159,7 +159,7 @@ class AcceleratorModel:
 
     # -- host port -----------------------------------------------------------------------------
     def read(self, addr: int) -> int:
-        from ..sw.compiler.words import host_words
+        from ..spec.words import host_words
 
         isa = self._isa
         where = self._decode(addr)
@@ -190,7 +190,7 @@ class AcceleratorModel:
     def write(self, addr: int, value: int) -> None:
         import numpy as np
 
-        from ..sw.compiler.words import LIMB_BITS
+        from ..spec.words import LIMB_BITS
 
         isa = self._isa
         where = self._decode(addr)

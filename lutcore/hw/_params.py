@@ -1,46 +1,28 @@
 """Constructor parameter checks shared by the gateware blocks.
 
-The ranges are those of :class:`lutcore.spec.config.CoreConfig`, so that every block accepts
+The ranges are :data:`lutcore.spec.params.PARAMS`, the table :class:`~lutcore.spec.config.CoreConfig`
+reads too, so that every block accepts
 exactly what a configuration can describe. Messages are one line naming the block, the argument
 and the bad value (DESIGN §5).
 """
 
 from __future__ import annotations
 
-from ..errors import LutcoreError
 from ..spec import numerics as nx
-
-# (lowest, highest) of each integer parameter, as CoreConfig validates them.
-RANGES = {
-    "m": (1, 16),
-    "n": (1, 512),
-    "g": (2, 6),
-    "weight_bits": (1, 4),
-    "act_bits": (2, 16),
-    "acc_bits": (2, 48),          # the lower bound is refined by check_acc_bits
-    "stage_levels": (1, 16),
-    "broadcast_cols": (1, 512),
-    "beats": (1, 512),
-}
-ELUT_RANGE = (2, 5)               # elut_g, or 0 for no ELUT mode
+from ..errors import LutcoreError
+from ..spec.params import PARAMS, check_param
 
 
 def check_int(owner: str, name: str, value) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be an integer, not {value!r}")
-    lo, hi = RANGES[name]
-    if not lo <= value <= hi:
-        raise LutcoreError(f"{owner}: {name} = {value!r} is invalid: allowed {lo}..{hi}")
-    return value
+    return check_param(name, value, owner=owner)
 
 
 def check_elut_g(owner: str, value) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{owner}: elut_g must be an integer, not {value!r}")
-    lo, hi = ELUT_RANGE
-    if value != 0 and not lo <= value <= hi:
-        raise LutcoreError(f"{owner}: elut_g = {value!r} is invalid: allowed 0 (off) or {lo}..{hi}")
-    return value
+    return check_param("elut_g", value, owner=owner)
 
 
 def check_bool(owner: str, name: str, value) -> bool:
@@ -52,8 +34,7 @@ def check_bool(owner: str, name: str, value) -> bool:
 def check_acc_bits(owner: str, value, entry_bits: int, weight_bits: int) -> int:
     """acc_bits must hold a table entry shifted by the top plane (DESIGN §2.3, CoreConfig)."""
     check_int(owner, "acc_bits", value)
-    low = entry_bits + weight_bits
-    hi = RANGES["acc_bits"][1]
+    low, hi = entry_bits + weight_bits, PARAMS["acc_bits"].hi
     if value < low:
         raise LutcoreError(f"{owner}: acc_bits = {value!r} is invalid: allowed {low}..{hi} "
                            f"(at least table_bits + weight_bits = {low})")

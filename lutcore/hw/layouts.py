@@ -1,8 +1,9 @@
 """Shared gateware vocabulary: the LUT mode enum (from the ISA), table geometry and buffer word
 layouts.
 
-Every layout here reproduces, bit for bit, a buffer word of ``docs/architecture.md`` ("Buffers"),
-so a word read from a buffer can be viewed through the layout without any shuffling:
+Every layout here is the :attr:`~lutcore.spec.words.WordFormat.layout` of the buffer word's one
+format definition (:mod:`lutcore.spec.words`), so the gateware and the NumPy packing share it;
+blocks take just the numbers they need:
 
 - :func:`activation_word_layout`: ``m`` rows of ``act_slots`` signed activations;
 - :func:`table_word_layout`: ``m`` tables of ``entries`` signed entries;
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 from ..spec import numerics as nx
@@ -25,6 +25,7 @@ from ..spec import numerics as nx
 # share one type, so payload fields compare against it directly.
 from ..spec.isa import Mode
 from ..spec.geometry import TableGeometry
+from ..spec.words import WordFormat
 
 __all__ = [
     "Mode", "TableGeometry",
@@ -34,19 +35,19 @@ __all__ = [
 
 def activation_word_layout(m: int, act_slots: int, act_bits: int) -> data.ArrayLayout:
     """Activation-buffer word: row r at ``r*act_slots*act_bits``, activation i at ``i*act_bits``."""
-    return data.ArrayLayout(data.ArrayLayout(signed(act_bits), act_slots), m)
+    return WordFormat(m * act_slots, act_bits, True, m).layout
 
 
 def table_word_layout(m: int, entries: int, entry_bits: int) -> data.ArrayLayout:
     """Table-buffer word: row r's table at ``r*entries*entry_bits``, entry e at ``e*entry_bits``."""
-    return data.ArrayLayout(data.ArrayLayout(signed(entry_bits), entries), m)
+    return WordFormat(m * entries, entry_bits, True, m).layout
 
 
 def weight_word_layout(n: int, code_bits: int) -> data.ArrayLayout:
     """Weight-buffer word: unit c's code at ``c*code_bits``."""
-    return data.ArrayLayout(unsigned(code_bits), n)
+    return WordFormat(n, code_bits, False).layout
 
 
 def output_word_layout(n: int, acc_bits: int) -> data.ArrayLayout:
     """Output-buffer word: column c at ``c*acc_bits``, two's complement."""
-    return data.ArrayLayout(signed(acc_bits), n)
+    return WordFormat(n, acc_bits, True).layout

@@ -16,7 +16,7 @@ import numpy as np
 from ..spec import isa
 from ..spec import numerics as nx
 from ..sw.compiler import Program
-from ..sw.compiler.words import limbs_from_host_words, word_format
+from ..spec.words import limbs_from_host_words, word_format
 
 __all__ = ["SimulationError", "Score", "gather_output", "score"]
 

@@ -37,7 +37,7 @@ from cocotb.triggers import ClockCycles
 from ..spec import isa
 from ..spec.config import CoreConfig
 from ..sw.compiler import Program
-from ..sw.compiler.words import host_words, pack, word_format
+from ..spec.words import host_words, pack, word_format
 from ..sw.iss import ExecutionError, Machine
 from .hostdriver import CLOCK_NS, HostPort, reset, start_clock
 from .job import JOB_ENV, Job, save_results

@@ -12,8 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..errors import ConfigError
 from . import numerics as nx
 from .geometry import TableGeometry
+from .params import PARAMS
 
 
 def _geometry_property(name: str, doc: str | None = None) -> property:
@@ -30,10 +32,6 @@ BROADCAST_COLS = 8
 #: bits (when the row splits into host-word aligned beats), so the output buffer is built
 #: from narrow block RAMs and the core drives ``out_beat_bits`` wires, not a whole row.
 OUT_BEAT_MAX_BITS = 512
-
-
-class ConfigError(ValueError):
-    """A configuration value is out of range, or a preset or field name is unknown."""
 
 
 def _is_pow2(x: int) -> bool:
@@ -85,28 +83,18 @@ class CoreConfig:
                 raise ConfigError(
                     f"config field '{name}' = {getattr(self, name)!r} is invalid: {allowed}")
 
-        def integer(name):
-            v = getattr(self, name)
-            check(name, isinstance(v, int) and not isinstance(v, bool), "must be an integer")
-
         check("name", isinstance(self.name, str) and self.name != "", "must be a non-empty string")
-        for f in ("m", "n", "g", "weight_bits", "act_bits", "acc_bits", "elut_g", "act_depth",
-                  "table_depth", "weight_depth", "out_depth", "instr_depth", "host_bits"):
-            integer(f)
         check("symmetrize", isinstance(self.symmetrize, bool), "must be true or false")
-        check("m", 1 <= self.m <= 16, "allowed 1..16")
-        check("n", 1 <= self.n <= 512, "allowed 1..512")
-        check("g", 2 <= self.g <= 6, "allowed 2..6")
-        check("weight_bits", 1 <= self.weight_bits <= 4, "allowed 1..4")
-        check("act_bits", 2 <= self.act_bits <= 16, "allowed 2..16")
-        check("elut_g", self.elut_g == 0 or 2 <= self.elut_g <= 5, "allowed 0 (off) or 2..5")
+        for f in ("m", "n", "g", "weight_bits", "act_bits", "elut_g", "act_depth",
+                  "table_depth", "weight_depth", "out_depth", "instr_depth", "host_bits"):
+            spec, v = PARAMS["depth" if f.endswith("_depth") else f], getattr(self, f)
+            check(f, v in spec, f"allowed {spec.allowed}"
+                  if isinstance(v, int) and not isinstance(v, bool) else "must be an integer")
         low = self.table_bits + self.weight_bits
-        check("acc_bits", low <= self.acc_bits <= 48,
-              f"allowed {low}..48 (at least table_bits + weight_bits = {low})")
-        for f in ("act_depth", "table_depth", "weight_depth", "out_depth", "instr_depth"):
-            v = getattr(self, f)
-            check(f, _is_pow2(v) and 2 <= v <= 65536, "must be a power of two in 2..65536")
-        check("host_bits", self.host_bits in (8, 16, 32, 64), "allowed 8, 16, 32, 64")
+        hi = PARAMS["acc_bits"].hi
+        check("acc_bits", isinstance(self.acc_bits, int) and not isinstance(self.acc_bits, bool)
+              and low <= self.acc_bits <= hi,
+              f"allowed {low}..{hi} (at least table_bits + weight_bits = {low})")
 
     # -- modes ---------------------------------------------------------------------------
     @property

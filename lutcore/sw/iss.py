@@ -4,7 +4,7 @@ with the timing contract of ``docs/architecture.md`` (:func:`lutcore.spec.isa.ph
 
 :class:`Machine` holds the architectural state of one core (buffers, accumulators, row sums)
 and executes from its instruction memory; buffer words are kept decoded (field values), and
-host writes and reads go through the word layouts of :mod:`lutcore.sw.compiler.words`.
+host writes and reads go through the word layouts of :mod:`lutcore.spec.words`.
 :func:`run_program` drives a program phase by phase (load, start, read) and gathers the
 output; :func:`run_gemm` is the ``iss`` backend of :mod:`lutcore.backends`.
 
@@ -26,7 +26,7 @@ from ..spec import isa
 from ..spec import numerics as nx
 from ..spec.config import CoreConfig
 from .compiler import Program, compile_gemm, resolve_config
-from .compiler.words import pack, split_codes, unpack, word_format
+from ..spec.words import pack, split_codes, unpack, word_format
 from .kernels import tables
 
 __all__ = ["ExecutionError", "PhaseStats", "IssResult", "Machine", "run_program", "run_gemm"]

@@ -11,7 +11,7 @@ from lutcore.errors import LutcoreError
 from lutcore.spec import isa
 from lutcore.spec.config import CoreConfig, PRESETS
 from lutcore.sw.compiler import compile_gemm
-from lutcore.sw.compiler.words import pack, unpack, word_format
+from lutcore.spec.words import pack, unpack, word_format
 from lutcore.sw.iss import ExecutionError, Machine, run_program
 from lutcore.sw.kernels import tables
 

@@ -32,9 +32,9 @@ FIELDS = ["name", "m", "n", "g", "weight_bits", "act_bits", "acc_bits", "elut_g"
      "config field 'acc_bits' = 49 is invalid: allowed 15..48 (at least table_bits + "
      "weight_bits = 15)"),
     ({"act_depth": 1000},
-     "config field 'act_depth' = 1000 is invalid: must be a power of two in 2..65536"),
+     "config field 'act_depth' = 1000 is invalid: allowed a power of two in 2..65536"),
     ({"instr_depth": 1 << 17},
-     "config field 'instr_depth' = 131072 is invalid: must be a power of two in 2..65536"),
+     "config field 'instr_depth' = 131072 is invalid: allowed a power of two in 2..65536"),
     ({"host_bits": 12}, "config field 'host_bits' = 12 is invalid: allowed 8, 16, 32, 64"),
     ({"name": ""}, "config field 'name' = '' is invalid: must be a non-empty string"),
 ])

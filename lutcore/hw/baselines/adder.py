@@ -83,8 +83,8 @@ class AdderCore(TileCore):
                                f"{', '.join(map(repr, ADDER_MODES))}")
         self._mode = mode
         if mode == "ternary":
-            check_int(owner, "weight_bits", weight_bits, TERNARY_CODE_BITS, TERNARY_CODE_BITS)
-        self._weight_bits = check_int(owner, "weight_bits", weight_bits, 1, 8)
+            check_int(owner, "weight_bits", weight_bits, lo=TERNARY_CODE_BITS, hi=TERNARY_CODE_BITS)
+        self._weight_bits = check_int(owner, "weight_bits", weight_bits, "baseline_weight_bits")
         # The largest shifted term must fit, as for the LUT core (table_bits + weight_bits).
         top_shift = weight_bits if mode == "bitserial" else 1
         self._acc_bits = check_acc_bits(owner, acc_bits, self.term_shape.width + top_shift)

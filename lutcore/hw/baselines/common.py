@@ -19,29 +19,31 @@ from amaranth.lib.wiring import In, Out
 
 from ...errors import LutcoreError
 from ...spec import numerics as nx
+from ...spec.params import check_param
 from .._mux import select
 
 __all__ = ["check_int", "check_acc_bits", "tree_sum", "value_shape", "Finalizer",
            "finalize_layout", "row_layout"]
 
 
-def check_int(owner: str, name: str, value, lo: int, hi: int) -> int:
-    """``value`` if it is an integer in ``[lo, hi]``; else a one-line error naming the block,
-    the argument and the bad value (``TypeError`` for a non-integer)."""
+def check_int(owner: str, name: str, value, key: str | None = None, *,
+              lo: int | None = None, hi: int | None = None) -> int:
+    """``value`` if :data:`lutcore.spec.params.PARAMS` allows it for ``key`` (default
+    ``name``), or, with ``lo`` and ``hi`` and no key, if it lies in ``[lo, hi]``; else a
+    one-line error naming the block, the argument and the bad value (``TypeError`` for a
+    non-integer)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise LutcoreError(f"{owner}: {name} = {value!r} is invalid: allowed {lo}..{hi}")
-    return value
-
-
-# Largest accumulator, as for the LUT core (CoreConfig.acc_bits <= 48).
-MAX_ACC_BITS = 48
+    if key is None and hi is not None:
+        if not lo <= value <= hi:
+            raise LutcoreError(f"{owner}: {name} = {value!r} is invalid: allowed {lo}..{hi}")
+        return value
+    return check_param(name, value, key=key, owner=owner, lo=lo)
 
 
 def check_acc_bits(owner: str, value, term_bits: int) -> int:
     """``acc_bits`` must hold one (shifted) term, as the LUT core demands of its entries."""
-    return check_int(owner, "acc_bits", value, term_bits, MAX_ACC_BITS)
+    return check_int(owner, "acc_bits", value, lo=term_bits)
 
 
 def value_shape(lo: int, hi: int):
@@ -205,10 +207,10 @@ class TileCore(wiring.Component):
         """Validate and keep the tile parameters every baseline takes (before the subclass
         computes its step layout); returns the owner name for further messages."""
         owner = type(self).__name__
-        self._m = check_int(owner, "m", m, 1, 16)
-        self._n = check_int(owner, "n", n, 1, 512)
-        self._g = check_int(owner, "g", g, 1, 8)
-        self._act_bits = check_int(owner, "act_bits", act_bits, 2, 16)
+        self._m = check_int(owner, "m", m)
+        self._n = check_int(owner, "n", n)
+        self._g = check_int(owner, "g", g, "baseline_g")
+        self._act_bits = check_int(owner, "act_bits", act_bits)
         return owner
 
     m = property(lambda self: self._m)

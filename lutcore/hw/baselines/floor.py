@@ -46,10 +46,10 @@ class AccumulatorArray(TileCore):
     def __init__(self, *, m: int, n: int, term_bits: int, acc_bits: int = 32,
                  weight_bits: int = 2):
         owner = type(self).__name__
-        self._m = check_int(owner, "m", m, 1, 16)
-        self._n = check_int(owner, "n", n, 1, 512)
-        self._term_bits = check_int(owner, "term_bits", term_bits, 2, 32)
-        self._weight_bits = check_int(owner, "weight_bits", weight_bits, 1, 8)
+        self._m = check_int(owner, "m", m)
+        self._n = check_int(owner, "n", n)
+        self._term_bits = check_int(owner, "term_bits", term_bits)
+        self._weight_bits = check_int(owner, "weight_bits", weight_bits, "baseline_weight_bits")
         self._acc_bits = check_acc_bits(owner, acc_bits, term_bits + weight_bits)
         super().__init__(m=m, n=n, acc_bits=acc_bits,
                          correction_bits=correction_bits(weight_bits))

@@ -70,9 +70,9 @@ class MACCore(TileCore):
     def __init__(self, *, m: int, n: int, g: int, act_bits: int = 8, acc_bits: int = 32,
                  weight_bits: int = 8, zero_point: int = 128, datapath_bits: int = 8):
         owner = self._check_tile(m, n, g, act_bits)
-        self._weight_bits = check_int(owner, "weight_bits", weight_bits, 1, 8)
-        self._zero_point = check_int(owner, "zero_point", zero_point, 0, (1 << weight_bits) - 1)
-        self._datapath_bits = check_int(owner, "datapath_bits", datapath_bits, 2, 16)
+        self._weight_bits = check_int(owner, "weight_bits", weight_bits, "baseline_weight_bits")
+        self._zero_point = check_int(owner, "zero_point", zero_point, lo=0, hi=(1 << weight_bits) - 1)
+        self._datapath_bits = check_int(owner, "datapath_bits", datapath_bits)
         need = nx.signed_bits(-zero_point, (1 << weight_bits) - 1 - zero_point)
         if need > datapath_bits:
             raise LutcoreError(

@@ -12,7 +12,7 @@ The assembler and disassembler are those of :mod:`lutcore.spec.isa`.
 
 from .lower import KSPLITS, check_overflow, compile_gemm, resolve_config, weight_params
 from .program import FORMAT, Load, Phase, Program
-from .words import WordFormat, pack, unpack, word_format
+from ...spec.words import WordFormat, pack, unpack, word_format
 
 __all__ = ["compile_gemm", "KSPLITS", "check_overflow", "resolve_config", "weight_params",
            "Program", "Phase", "Load", "FORMAT", "WordFormat", "pack", "unpack", "word_format"]

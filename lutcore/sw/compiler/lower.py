@@ -43,7 +43,7 @@ from ...spec import numerics as nx
 from ...spec.config import ConfigError, CoreConfig, preset
 from ..kernels import tables
 from .program import Load, Phase, Program
-from .words import make_codes, pack, word_format
+from ...spec.words import make_codes, pack, word_format
 
 __all__ = ["KSPLITS", "compile_gemm", "resolve_config", "weight_params", "check_overflow"]
 

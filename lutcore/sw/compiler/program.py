@@ -31,7 +31,7 @@ from ...errors import LutcoreError
 from ...spec import isa
 from ...spec import numerics as nx
 from ...spec.config import ConfigError, CoreConfig
-from .words import host_words, unpack, word_format
+from ...spec.words import host_words, unpack, word_format
 
 __all__ = ["FORMAT", "Load", "Phase", "Program"]
 
@@ -79,7 +79,7 @@ class Program:
         shape: ``(M, N, K)``.
         phases: the phases, run in order.
         images: buffer images, ``uint64 [words, limbs]`` each (see
-            :mod:`lutcore.sw.compiler.words`); loads refer to them by index, and one image may
+            :mod:`lutcore.spec.words`); loads refer to them by index, and one image may
             be loaded by several phases.
         meta: how the GEMM was lowered (weight bits, zero point, correction, tiling, ...).
     """

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import LutcoreError
+from ...spec.params import PARAMS
 from ...spec import numerics as nx
 
 __all__ = [
@@ -19,14 +20,18 @@ __all__ = [
     "WEIGHT_BITS_RANGE",
 ]
 
-# Parameter ranges of the kernels. g, B and act_bits follow the configuration (spec/config.py);
-# acc_bits may go beyond the hardware's 48 because the golden model computes in int64 and
-# wraps at the end (DESIGN §2.3): 62 keeps 2^acc_bits representable in int64.
-ACT_BITS_RANGE = (2, 16)
-ACC_BITS_RANGE = (2, 62)
-BITSERIAL_G_RANGE = (2, 6)
-ELUT_G_RANGE = (2, 5)
-WEIGHT_BITS_RANGE = (1, 4)
+# Parameter ranges of the kernels, from the one table (spec/params.py). acc_bits may go beyond
+# the hardware's 48 because the golden model computes in int64 and wraps at the end
+# (DESIGN §2.3): 62 keeps 2^acc_bits representable in int64.
+def _span(key: str) -> tuple[int, int]:
+    return PARAMS[key].lo, PARAMS[key].hi
+
+
+ACT_BITS_RANGE = _span("act_bits")
+ACC_BITS_RANGE = _span("kernel_acc_bits")
+BITSERIAL_G_RANGE = _span("g")
+ELUT_G_RANGE = _span("elut_g")
+WEIGHT_BITS_RANGE = _span("weight_bits")
 
 
 def check_range(name: str, value, lo: int, hi: int) -> int:

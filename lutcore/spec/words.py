@@ -1,4 +1,5 @@
-"""Buffer words as NumPy arrays (docs/architecture.md, "Buffers").
+"""Buffer word formats, defined once (docs/architecture.md, "Buffers"): the NumPy packing and
+the Amaranth layout of every buffer word.
 
 Every buffer word is a flat array of equal-width fields, field ``f`` at bits
 ``[f*field_bits, (f+1)*field_bits)``:
@@ -25,9 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import LutcoreError
-from ...spec import isa
-from ...spec.config import CoreConfig
+from amaranth.hdl import signed as signed_shape, unsigned as unsigned_shape
+from amaranth.lib import data
+
+from ..errors import LutcoreError
+from . import isa
+from .config import CoreConfig
 
 __all__ = ["LIMB_BITS", "WordFormat", "word_format", "pack", "unpack", "host_words", "limbs_from_host_words",
            "make_codes", "split_codes"]
@@ -39,11 +43,25 @@ _LIMB_MASK = (1 << LIMB_BITS) - 1
 
 @dataclass(frozen=True)
 class WordFormat:
-    """Geometry of one buffer's word: ``fields`` fields of ``field_bits`` bits each."""
+    """Geometry of one buffer's word: ``fields`` fields of ``field_bits`` bits each, grouped
+    in ``rows`` equal rows when given (activations and tables: one row per tile row).
+
+    The same object gives the NumPy packing (:func:`pack`, :func:`unpack`) and the gateware's
+    view of the word (:attr:`layout`), so the two cannot disagree."""
 
     fields: int
     field_bits: int
     signed: bool
+    rows: int | None = None
+
+    @property
+    def layout(self) -> data.ArrayLayout:
+        """The Amaranth layout of the word: ``ArrayLayout(field, fields)``, or
+        ``ArrayLayout(ArrayLayout(field, fields // rows), rows)`` with rows."""
+        field = (signed_shape if self.signed else unsigned_shape)(self.field_bits)
+        if self.rows is None:
+            return data.ArrayLayout(field, self.fields)
+        return data.ArrayLayout(data.ArrayLayout(field, self.fields // self.rows), self.rows)
 
     @property
     def word_bits(self) -> int:
@@ -60,8 +78,9 @@ def word_format(region: isa.Region, config: CoreConfig) -> WordFormat:
     region = isa.Region(region)
     fmt = {
         isa.Region.INSTR: WordFormat(1, isa.INSTR_BITS, False),
-        isa.Region.ACT: WordFormat(config.m * config.act_slots, config.act_bits, True),
-        isa.Region.TABLE: WordFormat(config.m * config.table_entries, config.table_bits, True),
+        isa.Region.ACT: WordFormat(config.m * config.act_slots, config.act_bits, True, config.m),
+        isa.Region.TABLE: WordFormat(config.m * config.table_entries, config.table_bits, True,
+                                     config.m),
         isa.Region.WEIGHT: WordFormat(config.n, config.code_bits, False),
         isa.Region.OUTPUT: WordFormat(config.n, config.acc_bits, True),
     }.get(region)

@@ -1,0 +1,31 @@
+"""``lutcore docs``: write the generated ISA reference (``docs/isa.md``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "docs", help="write the ISA reference (docs/isa.md)",
+        description="Generate the instruction-set reference (markdown) from the ISA "
+                    "definitions in lutcore/spec/isa/.")
+    parser.add_argument("--out", metavar="FILE.md", type=Path,
+                        help="write the reference here (default: standard output)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args) -> int:
+    from ..spec import isa
+
+    if args.out is None:
+        sys.stdout.write(isa.render_doc())
+        return 0
+    isa.write_doc(args.out)
+    print(f"wrote {args.out}")
+    return 0
