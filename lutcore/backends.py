@@ -33,7 +33,7 @@ BACKENDS: dict[str, str] = {
     "numpy": "lutcore.sw.kernels.backend",   # host CPU path (golden kernels)
     "iss": "lutcore.sw.iss",                  # compiled program on the instruction-set simulator
     "rtl": "lutcore.sim.backend",             # compiled program on the Verilator model
-    "uart": "lutcore.fpga.host",              # compiled program on a board over UART
+    "uart": "lutcore.link.client",              # compiled program on a board over UART
 }
 
 

@@ -3,7 +3,7 @@ which collects nothing itself, loads it too."""
 
 from __future__ import annotations
 
-from lutcore.sim.regress import format_table
+from lutcore.studies.regress import format_table
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -26,9 +26,9 @@ from amaranth.lib.wiring import In, Out
 from ..errors import LutcoreError
 from ..spec.config import CoreConfig
 from .clocks import Ecp5Pll, ecp5_pll_settings
-from .hostport import HostPortCDC, Scratchpad
-from .link import UartHostLink
-from .uart import baud_divisor
+from ..hw.hostport import HostPortCDC, Scratchpad
+from ..link.uart_link import UartHostLink
+from ..link.uart import baud_divisor
 
 __all__ = ["DEVICES", "ACCELERATOR_TOPS", "make_device", "accelerator_available",
            "LinkTiming", "UartDevice", "BoardTop", "DEFAULT_BAUD", "SCRATCHPAD_DEPTH"]
@@ -109,7 +109,7 @@ class UartDevice(wiring.Component):
         Words per READ/WRITE frame.
     link_domain : str
         Clock domain of the UART link; the device runs in ``sync``. When they differ, the
-        host port crosses through a :class:`~lutcore.fpga.hostport.HostPortCDC`, so the
+        host port crosses through a :class:`~lutcore.hw.hostport.HostPortCDC`, so the
         link can run from a slow oscillator while the device runs fast.
 
     Members

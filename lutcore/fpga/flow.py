@@ -376,7 +376,7 @@ def _relative_source(src: str) -> str:
 def _netlist_cells(rpt: Path) -> dict[str, int]:
     """Cell counts of the whole synthesized netlist from the yosys log (kept hierarchy
     included)."""
-    from .synth import module_cells, parse_stat
+    from ..studies.area import module_cells, parse_stat
     cells = module_cells(parse_stat(rpt.read_text(errors="replace")), DESIGN_NAME)
     return {k: v for k, v in sorted(cells.items())
             if not k.startswith("$scopeinfo") and not k.startswith(f"{DESIGN_NAME}.")}

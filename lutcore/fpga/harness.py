@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In
 
 from ..hw.lut_core import LutCore
 from ..spec.config import CoreConfig
-from .hostport import HostPortSignature
+from ..hw.hostport import HostPortSignature
 
 __all__ = ["CoreHarness", "LFSR_TAPS"]
 

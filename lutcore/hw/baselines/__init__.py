@@ -1,4 +1,4 @@
-"""Comparison baselines for the LUT core, synthesized next to it by :mod:`lutcore.fpga.synth`.
+"""Comparison baselines for the LUT core, synthesized next to it by :mod:`lutcore.studies.area`.
 
 - :class:`MACCore`: dequantization MAC tensor core (weights widened to int8, int8 x int8
   multiplies, an adder tree per unit), the conventional tensor core of the LUT Tensor Core

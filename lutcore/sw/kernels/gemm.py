@@ -52,7 +52,7 @@ _BYTE_ENTRIES = 1 << 8
 assert ELUT_BYTE_CODES <= _BYTE_ENTRIES and 1 << PLANE_GROUP == _BYTE_ENTRIES
 # Where the least significant byte of an intp sits, for writing codes into offsets in place.
 _LOW_BYTE = 0 if sys.byteorder == "little" else np.dtype(np.intp).itemsize - 1
-# Gathered elements per cache block (int16: 128 KiB), measured with lutcore.bench.host.
+# Gathered elements per cache block (int16: 128 KiB), measured with lutcore.studies.bench_host.
 _BLOCK_ELEMENTS = 1 << 16
 # Table entries built at a time (int16: 32 MiB): activation rows are taken in blocks so that
 # the tables of a large M never exceed this.

@@ -6,7 +6,7 @@ import random
 import pytest
 from amaranth import Module
 
-from lutcore.fpga.uart import MIN_DIVISOR, UARTRx, UARTTx, baud_divisor
+from lutcore.link.uart import MIN_DIVISOR, UARTRx, UARTTx, baud_divisor
 from linksim import get, put, run, uart_send
 
 

@@ -1,6 +1,6 @@
 """The host benchmark runs end to end on a small shape and prints its tables."""
 
-from lutcore.bench import host
+from lutcore.studies import bench_host as host
 
 
 def test_bench_smoke(capsys):

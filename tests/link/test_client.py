@@ -7,9 +7,9 @@ import pytest
 from lutcore.backends import get_backend
 from lutcore.cli import main as cli_main
 from lutcore.errors import LutcoreError
-from lutcore.fpga import protocol as proto
-from lutcore.fpga.host import DeviceError, Link, ModelTransport, Runtime, run_gemm
-from lutcore.fpga.model import AcceleratorModel, MemoryDevice
+from lutcore.link import protocol as proto
+from lutcore.link.client import DeviceError, Link, ModelTransport, Runtime, run_gemm
+from lutcore.link.model import AcceleratorModel, MemoryDevice
 from lutcore.spec import isa
 from lutcore.spec.config import preset
 from lutcore.sw.compiler import compile_gemm
@@ -167,7 +167,7 @@ def test_bad_options_and_ports():
 
 def test_no_board_on_the_line():
     """A port that answers nothing (pyserial's loopback echoes the request): no reply."""
-    from lutcore.fpga.host import SerialTransport
+    from lutcore.link.client import SerialTransport
 
     link = Link(SerialTransport("loop://"), timeout=0.05, retries=1)
     with pytest.raises(proto.ProtocolError, match=r"INFO at 0x00000000: no reply after 2 "

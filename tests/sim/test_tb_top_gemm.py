@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from lutcore.sim.backend import run_programs
-from lutcore.sim.regress import make_row
+from lutcore.studies.regress import make_row
 from lutcore.sim.scoreboard import score
 from lutcore.spec.config import preset
 from lutcore.sw.compiler import compile_gemm

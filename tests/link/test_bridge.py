@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from lutcore.fpga import protocol as proto
-from lutcore.fpga.bridge import HostBridge
-from lutcore.fpga.model import BridgeModel, MemoryDevice
+from lutcore.link import protocol as proto
+from lutcore.link.bridge import HostBridge
+from lutcore.link.model import BridgeModel, MemoryDevice
 from linksim import DeviceScript, device, get, put, run
 
 FRAME_TIMEOUT = 64

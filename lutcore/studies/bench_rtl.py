@@ -1,6 +1,6 @@
 """RTL performance of a BitNet b1.58 2B layer GEMV on the Verilator model of the accelerator.
 
-``python -m lutcore.bench.rtl [--preset default] [--k 2560] [--n 6912] [--m 1]
+``python -m lutcore.studies.bench_rtl [--preset default] [--k 2560] [--n 6912] [--m 1]
 [--mode bitserial] [--host-bits 32 64] [--rebuild]`` compiles ``O = A @ W.T`` (random int8
 activations, ternary weights; by default the FFN up/gate projection, K = 2560, N = 6912,
 M = 1), runs it through the host port of the Verilator model (the ``run_job`` bench of
@@ -98,7 +98,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lutcore.bench.rtl",
+    parser = argparse.ArgumentParser(prog="python -m lutcore.studies.bench_rtl",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="default", choices=preset_names())
     parser.add_argument("--k", type=int, default=2560)

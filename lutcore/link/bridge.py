@@ -1,4 +1,4 @@
-"""Bridge from the framed UART protocol (:mod:`lutcore.fpga.protocol`) to the host port.
+"""Bridge from the framed UART protocol (:mod:`lutcore.link.protocol`) to the host port.
 
 The bridge parses one request frame from the byte stream, checks its CRC, and only then acts
 on it, so a corrupted or truncated frame never touches the device. Write payloads are staged
@@ -21,7 +21,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from . import protocol as proto
-from .hostport import HostPortSignature
+from ..hw.hostport import HostPortSignature
 
 __all__ = ["HostBridge"]
 

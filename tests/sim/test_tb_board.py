@@ -1,5 +1,5 @@
 """The board design (UART pins, link, device) on Verilator with cocotb, driven by the real
-host code (``lutcore.fpga.host``) over a simulated serial line: the scratchpad device now,
+host code (``lutcore.link.client``) over a simulated serial line: the scratchpad device now,
 and a GEMM bit-exact through the accelerator once the accelerator top exists."""
 
 
@@ -7,7 +7,7 @@ import pytest
 from amaranth.back import verilog
 
 from lutcore.fpga.board import LinkTiming, UartDevice, accelerator_available, make_device
-from lutcore.fpga.hostport import Scratchpad
+from lutcore.hw.hostport import Scratchpad
 from lutcore.spec.config import preset
 
 pytestmark = pytest.mark.rtl
@@ -28,7 +28,7 @@ def build_and_run(device_kind, config, seed, device=None):
            "LUTCORE_TB_DEVICE": device_kind, "LUTCORE_TB_SEED": str(seed)}
     if isinstance(device, Scratchpad):
         env["LUTCORE_TB_DEPTH"] = str(device.depth)
-    run_bench(model, "lutcore.fpga.tb_board", env=env, seed=seed)
+    run_bench(model, "lutcore.sim.tb_board", env=env, seed=seed)
 
 
 def test_scratchpad_through_uart():

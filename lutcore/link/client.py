@@ -6,7 +6,7 @@ Layers, each usable on its own:
 - a :class:`Transport` moves bytes: :class:`SerialTransport` (a serial port through
   pyserial), :class:`ModelTransport` (the Python bridge model in front of any Python
   host-port device, for tests and dry runs), or anything with the same four methods;
-- :class:`Link` speaks the protocol of :mod:`lutcore.fpga.protocol`: INFO, READ and WRITE
+- :class:`Link` speaks the protocol of :mod:`lutcore.link.protocol`: INFO, READ and WRITE
   of host words in bursts, sequence numbers, CRC checks, retries of rejected frames;
 - :class:`Runtime` runs a compiled :class:`~lutcore.sw.compiler.Program` over a link:
   loads each phase's buffer images and instructions, starts the core, polls STATUS, reads
@@ -95,7 +95,7 @@ class SerialTransport:
 
 
 class ModelTransport:
-    """The board side modelled in Python: :class:`~lutcore.fpga.model.BridgeModel` in front
+    """The board side modelled in Python: :class:`~lutcore.link.model.BridgeModel` in front
     of ``device`` (anything with ``read(addr)`` and ``write(addr, value)``).
 
     ``mangle`` (optional) sees every chunk written and returns what the board receives

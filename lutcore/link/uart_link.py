@@ -7,21 +7,21 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .bridge import HostBridge
-from .hostport import HostPortSignature
+from ..hw.hostport import HostPortSignature
 from .uart import UARTRx, UARTTx
 
 __all__ = ["UartHostLink"]
 
 
 class UartHostLink(wiring.Component):
-    """UART receiver and transmitter around a :class:`~lutcore.fpga.bridge.HostBridge`.
+    """UART receiver and transmitter around a :class:`~lutcore.link.bridge.HostBridge`.
 
     Parameters
     ----------
     divisor : int
-        Clock cycles per UART bit (see :func:`lutcore.fpga.uart.baud_divisor`).
+        Clock cycles per UART bit (see :func:`lutcore.link.uart.baud_divisor`).
     host_bits, max_words, frame_timeout, device_timeout
-        Passed to :class:`~lutcore.fpga.bridge.HostBridge`.
+        Passed to :class:`~lutcore.link.bridge.HostBridge`.
 
     Members
     -------

@@ -1,6 +1,6 @@
 """ISS utilization of the BitNet b1.58 2B linear layers on one configuration.
 
-``python -m lutcore.bench.iss [--preset default] [--m 1 64] [--predict]`` compiles
+``python -m lutcore.studies.bench_iss [--preset default] [--m 1 64] [--predict]`` compiles
 ``O = A @ W.T`` for the BitNet-b1.58-2B weight shapes (K x N = 2560x2560, 2560x6912,
 6912x2560) with random int8 activations and ternary weights, runs each program on the
 instruction-set simulator (checking the output against the int64 reference), and prints a
@@ -56,7 +56,7 @@ def measure(k: int, n: int, m: int, mode: str, config, *, ksplit: str = "auto",
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lutcore.bench.iss",
+    parser = argparse.ArgumentParser(prog="python -m lutcore.studies.bench_iss",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="default", choices=preset_names())
     parser.add_argument("--m", type=int, nargs="+", default=[1, 64], metavar="M",

@@ -2,7 +2,7 @@
 
 :class:`BridgeModel` answers request frames the way the gateware bridge does (same statuses,
 same replies), against any Python object with ``read(addr) -> int`` and
-``write(addr, value)``. It backs the simulated transport of :mod:`lutcore.fpga.host` and is
+``write(addr, value)``. It backs the simulated transport of :mod:`lutcore.link.client` and is
 the reference the gateware is compared with in the tests.
 """
 
@@ -25,7 +25,7 @@ class HostPortDevice(Protocol):
 
 class MemoryDevice:
     """Plain memory of ``depth`` words (address taken modulo depth), like the gateware
-    :class:`~lutcore.fpga.hostport.Scratchpad`."""
+    :class:`~lutcore.hw.hostport.Scratchpad`."""
 
     def __init__(self, host_bits: int = 32, depth: int = 256):
         proto.host_bytes(host_bits)

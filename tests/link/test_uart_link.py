@@ -9,10 +9,10 @@ import pytest
 from amaranth import Module
 from amaranth.lib import wiring
 
-from lutcore.fpga import protocol as proto
-from lutcore.fpga.hostport import Scratchpad
-from lutcore.fpga.link import UartHostLink
-from lutcore.fpga.model import BridgeModel, MemoryDevice
+from lutcore.link import protocol as proto
+from lutcore.hw.hostport import Scratchpad
+from lutcore.link.uart_link import UartHostLink
+from lutcore.link.model import BridgeModel, MemoryDevice
 from linksim import get, put, run, uart_receive, uart_send
 
 DIVISOR = 4
@@ -145,7 +145,7 @@ def test_host_port_cdc():
     the last value written and nothing extra comes out."""
     from amaranth.sim import Simulator
 
-    from lutcore.fpga.hostport import HostPortCDC
+    from lutcore.hw.hostport import HostPortCDC
 
     rng = random.Random(4)
     m = Module()

@@ -1,5 +1,5 @@
 """cocotb bench: the board design (UART link + device) on Verilator, driven by the real host
-code of :mod:`lutcore.fpga.host` through a simulated serial line.
+code of :mod:`lutcore.link.client` through a simulated serial line.
 
 The host code is blocking Python; it runs in a :func:`cocotb.bridge` thread and reaches the
 simulation through :class:`SimSerial`, whose ``write``/``read`` resume coroutines that drive
@@ -22,9 +22,9 @@ from cocotb.task import bridge, resume
 from cocotb.triggers import ClockCycles, RisingEdge
 
 from ..spec.config import CoreConfig
-from . import protocol as proto
-from .host import Link, run_gemm
-from .model import MemoryDevice
+from ..link import protocol as proto
+from ..link.client import Link, run_gemm
+from ..link.model import MemoryDevice
 
 DIVISOR = int(os.environ.get("LUTCORE_TB_DIVISOR", "8"))
 CONFIG = CoreConfig.from_json(os.environ.get("LUTCORE_TB_CONFIG", '{"name": "tiny"}'))
@@ -36,7 +36,7 @@ CYCLES_PER_SECOND = 200_000
 
 
 class SimSerial:
-    """A serial line into the design: the host-side ``Transport`` of :mod:`lutcore.fpga.host`
+    """A serial line into the design: the host-side ``Transport`` of :mod:`lutcore.link.client`
     (blocking methods, called from a bridge thread) backed by two coroutines on the pins.
 
     ``corrupt``: indices of bytes (counted over everything sent) whose bit 3 is flipped on

@@ -10,8 +10,8 @@ from amaranth.hdl import Fragment, Module, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lutcore.fpga import synth
-from lutcore.fpga.synth import (DesignSpec, SynthError, SynthResult, comparison_summary,
+from lutcore.studies import area as synth
+from lutcore.studies.area import (DesignSpec, SynthError, SynthResult, comparison_summary,
                                 density, design_total, module_cells, parse_stat,
                                 report_markdown)
 

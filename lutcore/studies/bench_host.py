@@ -1,6 +1,6 @@
 """Host benchmark: the LUT kernels against float32 BLAS and the int64 reference.
 
-``python -m lutcore.bench.host`` (``make bench-host``) times, on the BitNet b1.58 2B linear
+``python -m lutcore.studies.bench_host`` (``make bench-host``) times, on the BitNet b1.58 2B linear
 layer shapes (K x N = 2560x2560, 2560x6912, 6912x2560) at M = 1, 16, 256, side by side:
 
 * ``lut_gemm`` in ELUT mode and in bit-serial mode, on packed ternary weights (fast path);
@@ -21,7 +21,7 @@ import os
 import sys
 
 # One BLAS thread, like the kernels it is compared with: only effective if NumPy has not
-# been imported yet (it has not when run as `python -m lutcore.bench.host`).
+# been imported yet (it has not when run as `python -m lutcore.studies.bench_host`).
 if "numpy" not in sys.modules:
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
@@ -185,7 +185,7 @@ def table(cells: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lutcore.bench.host",
+        prog="python -m lutcore.studies.bench_host",
         description="Time the LUT kernels against float32 BLAS and the int64 reference.")
     parser.add_argument("--quick", action="store_true",
                         help=f"M = {', '.join(map(str, QUICK_ROWS))} only, 3 repeats")

@@ -1,6 +1,6 @@
 """Design-space exploration of the LUT core: tile shape, group size and weight bits.
 
-Two sweeps, synthesized in parallel with the flow of :mod:`lutcore.fpga.synth`:
+Two sweeps, synthesized in parallel with the flow of :mod:`lutcore.studies.area`:
 
 1. *Tile shape*: every ``m x n`` with ``m * n = lookups`` (lookups per cycle held fixed,
    default 128, the paper's M2 N64) for ``g`` in {2, 3, 4, 5}. Each point is a symmetrized
@@ -12,7 +12,7 @@ Two sweeps, synthesized in parallel with the flow of :mod:`lutcore.fpga.synth`:
    the fixed INT8 tensor core) and the bit-serial adder core (B planes); the one-pass ternary
    adder is shown at B = 2 only. Density counts B-bit x int8 products per cycle.
 
-``python -m lutcore.fpga.dse --jobs N --out DIR`` writes ``dse.md``, ``dse.json`` and
+``python -m lutcore.studies.dse --jobs N --out DIR`` writes ``dse.md``, ``dse.json`` and
 ``dse.png`` into DIR.
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import LutcoreError
 from ..spec.config import preset
-from . import synth
+from . import area as synth
 
 __all__ = ["tile_shapes", "tile_specs", "bits_specs", "analyse", "plot", "main",
            "PAPER_POINT"]
@@ -332,7 +332,7 @@ def report_markdown(a: dict[str, Any], meta: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lutcore.fpga.dse",
+        prog="python -m lutcore.studies.dse",
         description="LUT core tile-shape / group-size / weight-bit exploration with Yosys.")
     parser.add_argument("--jobs", "-j", type=int, default=2, help="parallel Yosys runs")
     parser.add_argument("--out", type=Path, default=Path("build/dse"), help="output directory")
