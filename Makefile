@@ -41,16 +41,16 @@ regress: $(STAMP)
 bench: bench-host
 
 bench-host: $(STAMP)
-	$(BIN)/python -m lutcore.bench.host
+	$(BIN)/python -m lutcore.studies.bench_host
 
 bench-rtl: $(STAMP)
-	$(BIN)/python -m lutcore.bench.rtl
+	$(BIN)/python -m lutcore.studies.bench_rtl
 
 area: $(STAMP)
 	$(BIN)/lutcore synth --all --out build/area
 
 dse: $(STAMP)
-	$(BIN)/python -m lutcore.fpga.dse --jobs $(JOBS) --out build/dse
+	$(BIN)/python -m lutcore.studies.dse --jobs $(JOBS) --out build/dse
 
 fpga: $(STAMP)
 	$(BIN)/lutcore fpga --board $(BOARD) --out build/fpga/$(BOARD)

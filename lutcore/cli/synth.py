@@ -55,7 +55,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from . import CliError
-    from ..fpga import synth
+    from ..studies import area as synth
 
     config = load_config(args)
     if args.jobs < 1:
