@@ -41,10 +41,10 @@ regress: $(STAMP)
 bench: bench-host
 
 bench-host: $(STAMP)
-	$(BIN)/python -m lutcore.studies.bench_host
+	$(BIN)/lutcore bench host
 
 bench-rtl: $(STAMP)
-	$(BIN)/python -m lutcore.studies.bench_rtl
+	$(BIN)/lutcore bench rtl
 
 area: $(STAMP)
 	$(BIN)/lutcore synth --all --out build/area

@@ -11,7 +11,7 @@ from ..errors import USER_ERRORS
 
 __all__ = ["main", "CliError"]
 
-SUBCOMMANDS = ["gemm", "compile", "disasm", "verilog", "synth", "fpga", "docs"]
+SUBCOMMANDS = ["gemm", "compile", "disasm", "verilog", "synth", "fpga", "bench", "docs"]
 
 
 class CliError(Exception):

@@ -6,7 +6,19 @@ from pathlib import Path
 
 from ..spec.config import CoreConfig, preset
 
-__all__ = ["load_config"]
+__all__ = ["add_config_arguments", "load_config"]
+
+
+def add_config_arguments(parser, default: str = "default") -> None:
+    """Add the exclusive ``--preset P`` / ``--config FILE.json`` pair to ``parser``."""
+    from ..spec.config import preset_names
+
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", metavar="P", default=None,
+                        help=f"a preset configuration ({', '.join(preset_names())}); "
+                             f"default {default!r}")
+    source.add_argument("--config", metavar="FILE.json", type=Path, default=None,
+                        help="a configuration file (CoreConfig fields as a JSON object)")
 
 
 def load_config(args, default: str = "default") -> CoreConfig:

@@ -183,10 +183,11 @@ def table(cells: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lutcore.studies.bench_host",
-        description="Time the LUT kernels against float32 BLAS and the int64 reference.")
+DESCRIPTION = "Time the LUT kernels against float32 BLAS and the int64 reference."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``lutcore bench host``."""
     parser.add_argument("--quick", action="store_true",
                         help=f"M = {', '.join(map(str, QUICK_ROWS))} only, 3 repeats")
     parser.add_argument("--repeats", type=int, default=None,
@@ -199,13 +200,19 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"keep timing a cell this long (default {MIN_CELL_SECONDS:g}, "
                              f"quick 0.3)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+
+
+def main(args: argparse.Namespace, config=None) -> int:
+    """``lutcore bench host``: time every cell and print the table (``config`` is unused:
+    the host path has no tile)."""
+    from ..errors import LutcoreError
+
     rows = args.m or (QUICK_ROWS if args.quick else ROWS)
     repeats = args.repeats or (3 if args.quick else 7)
     if args.min_seconds is None:
         args.min_seconds = 0.3 if args.quick else MIN_CELL_SECONDS
     if repeats < 1 or any(m < 1 for m in rows):
-        parser.error("--repeats and --m must be >= 1")
+        raise LutcoreError("--repeats and --m must be >= 1")
 
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     print(f"lutcore host benchmark: NumPy {np.__version__} with {_blas_name()} "
@@ -219,6 +226,3 @@ def main(argv: list[str] | None = None) -> int:
           f"int64 reference in every cell)")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

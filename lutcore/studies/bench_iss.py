@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from ..spec.config import preset, preset_names
+
 from ..sw.compiler import compile_gemm
 from ..sw.iss import run_program
 
@@ -55,16 +55,19 @@ def measure(k: int, n: int, m: int, mode: str, config, *, ksplit: str = "auto",
             "seconds": time.perf_counter() - start}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lutcore.studies.bench_iss",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="default", choices=preset_names())
+DESCRIPTION = __doc__.split("\n\n")[0]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``lutcore bench iss`` (the configuration comes from --preset/--config)."""
     parser.add_argument("--m", type=int, nargs="+", default=[1, 64], metavar="M",
                         help="activation rows (tokens); default 1 64")
     parser.add_argument("--predict", action="store_true",
                         help="report predicted cycles without running the ISS")
-    args = parser.parse_args(argv)
-    config = preset(args.preset)
+
+
+def main(args: argparse.Namespace, config) -> int:
+    """``lutcore bench iss``: print the utilization table on ``config``."""
     print(f"ISS utilization, preset {config.name} (m={config.m} n={config.n} g={config.g} "
           f"elut_g={config.elut_g}), ternary weights, "
           f"{'predicted' if args.predict else 'executed and checked bit-exact'}\n")
@@ -88,6 +91,3 @@ def main(argv: list[str] | None = None) -> int:
                           f"| {100 * r['utilization']:.1f}% |", flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

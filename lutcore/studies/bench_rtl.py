@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from ..spec.config import preset, preset_names
+
 from ..sw.compiler import compile_gemm
 
 __all__ = ["measure", "main"]
@@ -97,10 +97,11 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lutcore.studies.bench_rtl",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="default", choices=preset_names())
+DESCRIPTION = __doc__.split("\n\n")[0]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``lutcore bench rtl`` (the configuration comes from --preset/--config)."""
     parser.add_argument("--k", type=int, default=2560)
     parser.add_argument("--n", type=int, default=6912)
     parser.add_argument("--m", type=int, default=1)
@@ -110,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true",
                         help="build the model afresh to measure the build time")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    base = preset(args.preset)
+
+
+def main(args: argparse.Namespace, config) -> int:
+    """``lutcore bench rtl``: print the GEMV table on ``config``."""
+    base = config
     rows = []
     for bits in args.host_bits:
         config = base if bits == base.host_bits else \
@@ -124,6 +128,3 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
