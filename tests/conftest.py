@@ -1,9 +1,26 @@
 """Session-wide hooks. This file sits at the test root so that the pytest-xdist controller,
-which collects nothing itself, loads it too."""
+which collects nothing itself, loads it too.
+
+- Tool markers: tests that need YoWASP Yosys, nextpnr or a Verilator model carry the marker
+  ``yosys``, ``nextpnr`` or ``rtl`` (from their module or from ``tool_markers.NEEDS``) and are
+  skipped with a reason when the tool is missing (``tests/support/tool_markers.py``).
+- The RTL summary table of ``make regress``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import tool_markers
 from lutcore.studies.regress import format_table
+
+pytest_plugins = ("pytester",)
+
+TESTS_ROOT = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    tool_markers.apply(items, TESTS_ROOT)
 
 
 def pytest_terminal_summary(terminalreporter):

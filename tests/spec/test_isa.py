@@ -340,13 +340,21 @@ def test_host_addresses():
         isa.host_address(9, 0, config=c)
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
-def test_region_word_bits_match_the_config(name):
+# Word widths by hand from docs/architecture.md, "Buffers" (act m*act_slots*act_bits, table
+# m*entries*table_bits, weight n*code_bits, output n*acc_bits): every preset has g = 4 and
+# elut_g = 3, so 4 activation slots, 14 table entries (ELUT's (27 + 1) / 2 > 8) of 11 bits
+# (|T| <= 4 * 128 = 512) and 5-bit codes (ELUT: 4 index bits + sign > g = 4 bits).
+@pytest.mark.parametrize("name, act, table, weight, output", [
+    ("tiny", 1 * 4 * 8, 1 * 14 * 11, 4 * 5, 4 * 24),
+    ("default", 2 * 4 * 8, 2 * 14 * 11, 64 * 5, 64 * 32),
+    ("large", 4 * 4 * 8, 4 * 14 * 11, 64 * 5, 64 * 32),
+])
+def test_region_word_bits_match_the_config(name, act, table, weight, output):
     c = PRESETS[name]
-    assert isa.region_word_bits(isa.Region.ACT, c) == c.m * c.act_slots * c.act_bits
-    assert isa.region_word_bits(isa.Region.TABLE, c) == c.m * c.table_entries * c.table_bits
-    assert isa.region_word_bits(isa.Region.WEIGHT, c) == c.n * c.code_bits
-    assert isa.region_word_bits(isa.Region.OUTPUT, c) == c.n * c.acc_bits
+    assert [isa.region_word_bits(r, c) for r in (isa.Region.ACT, isa.Region.TABLE,
+                                                 isa.Region.WEIGHT, isa.Region.OUTPUT)] \
+        == [act, table, weight, output]
+    assert isa.region_word_bits(isa.Region.INSTR, c) == 64
     assert isa.region_depth(isa.Region.OUTPUT, c) == c.out_depth
     for region in isa.Region:       # every word of every region is addressable
         depth = isa.region_depth(region, c)
