@@ -4,10 +4,11 @@ to LUT instructions and buffer images for one configuration and mode.
 * :func:`compile_gemm` -> :class:`Program` (tiling, padding, weight encoding, buffer layout,
   instruction emission; :mod:`.lower`),
 * :class:`Program` / :class:`Phase` / :class:`Load`: the result, saved to and loaded from
-  ``.npz``, disassembled, and gathered back into the output matrix (:mod:`.program`),
-* buffer word packing (:mod:`.words`).
+  ``.npz``, disassembled, and gathered back into the output matrix (:mod:`.program`).
 
-The assembler and disassembler are those of :mod:`lutcore.spec.isa`.
+Buffer word packing is :mod:`lutcore.spec.words` (re-exported here), the assembler and
+disassembler are those of :mod:`lutcore.spec.isa`; running a program is the host runtime's
+job (:mod:`lutcore.host`) or the ISS's (:mod:`lutcore.sw.iss`).
 """
 
 from .lower import KSPLITS, check_overflow, compile_gemm, resolve_config, weight_params

@@ -1,5 +1,13 @@
 """Golden model and host CPU path: bit-exact vectorised NumPy kernels (DESIGN §2).
 
+- :mod:`.tables`: activation tables (symmetrized and full bit-serial, ELUT) and weight
+  encoding;
+- :mod:`.packing`: packed weights (:class:`BitSerialWeights`, :class:`ElutWeights`);
+- :mod:`.gemm`: ``lut_gemm`` (host fast path and core path) and the int64 reference;
+- :mod:`.bitnet`: BitNet b1.58 quantization and ``BitLinear``;
+- :mod:`.validate`: input checks shared by the kernels and the compiler;
+- :mod:`.backend`: the ``numpy`` GEMM backend.
+
 Typical use::
 
     from lutcore.sw.kernels import pack_elut, lut_gemm, reference_gemm
