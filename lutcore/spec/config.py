@@ -220,11 +220,11 @@ class CoreConfig:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source} must be a JSON object of CoreConfig fields, got "
                               f"{_json_type(data)}")
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(str(k) for k in set(data) - set(known))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(str(k) for k in set(data) - known)
         if unknown:
             raise ConfigError(f"{source} has unknown field(s) {unknown}: allowed "
-                              f"{', '.join(known)}")
+                              f"{sorted(known)}")
         try:
             return cls(**data)
         except ConfigError as e:

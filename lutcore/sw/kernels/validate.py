@@ -15,7 +15,7 @@ from ...spec import numerics as nx
 
 __all__ = [
     "check_int_matrix", "check_in_range", "check_activations", "check_weights", "check_ternary", "check_k_match",
-    "check_range", "check_choice", "check_overflow", "activation_range", "weight_range",
+    "check_range", "check_choice", "check_overflow", "freeze", "activation_range", "weight_range",
     "ACT_BITS_RANGE", "ACC_BITS_RANGE", "BITSERIAL_G_RANGE", "ELUT_G_RANGE",
     "WEIGHT_BITS_RANGE",
 ]
@@ -197,3 +197,17 @@ def check_overflow(k: int, act_bits: int, max_weight: int, acc_bits: int,
             f"K = {k} could overflow acc_bits = {acc_bits}: worst case |O| = {worst} > "
             f"{(1 << (acc_bits - 1)) - 1}; allow wrapping (--allow-wrap / allow_wrap=True) "
             f"to get the result modulo 2^{acc_bits}")
+
+
+def freeze(x: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``x`` whose memory is an immutable ``bytes`` object, so that
+    neither ``x``'s owner nor the copy's holder can change it (NumPy refuses to make it
+    writable again). Validated objects keep their arrays this way."""
+    x = np.asarray(x)
+    root = x
+    while isinstance(root, np.ndarray) and root.base is not None:
+        root = root.base
+    if not x.flags.writeable and isinstance(root, bytes):
+        return x                                  # frozen already
+    data = np.ascontiguousarray(x).tobytes()
+    return np.frombuffer(data, x.dtype).reshape(x.shape)
