@@ -249,8 +249,7 @@ class CoreConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ConfigError(f"{source} is not valid JSON: {e.msg} at line {e.lineno} "
-                              f"column {e.colno}") from None
+            raise ConfigError(f"{source} is not valid JSON: {e}") from None
         except (ValueError, RecursionError) as e:     # huge integers, deep nesting
             raise ConfigError(f"{source} is not usable JSON: "
                               f"{' '.join(str(e).split()) or type(e).__name__}") from None

@@ -203,7 +203,7 @@ def test_default_widths_by_hand():
     ("[1, 2]", "--config 'c.json' must be a JSON object of CoreConfig fields, got an array"),
     ('"tiny"', "--config 'c.json' must be a JSON object of CoreConfig fields, got a string"),
     ("{", "--config 'c.json' is not valid JSON: Expecting property name enclosed in double "
-          "quotes at line 1 column 2"),
+          "quotes: line 1 column 2 (char 1)"),
     ("[" * 100000, "--config 'c.json' is not usable JSON: maximum recursion depth exceeded"),
     ('{"m": 1' + "0" * 5000 + "}", "--config 'c.json' is not usable JSON: Exceeds the limit"),
     ('{"m": 1e400}', "--config 'c.json': config field 'm' = inf is invalid: must be an integer"),
