@@ -23,17 +23,22 @@ import contextlib
 import math
 import os
 import tempfile
+import tokenize
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LutcoreError
 
-__all__ = ["CliError", "one_line", "describe", "read_bytes", "read_text", "load_npy",
+__all__ = ["CliError", "HEADER_ERRORS", "one_line", "describe", "read_bytes", "read_text", "load_npy",
            "output_file", "output_dir", "write_npy", "writing", "int_in", "positive_float"]
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
+#: What NumPy's ``.npy`` header parser raises on a damaged header (it evaluates a Python
+#: literal: syntax, tokenizer, nesting and size errors besides its own ValueErrors).
+HEADER_ERRORS = (ValueError, TypeError, SyntaxError, EOFError, tokenize.TokenError,
+                 RecursionError, OverflowError, MemoryError)
 
 
 class CliError(LutcoreError):
@@ -114,7 +119,7 @@ def load_npy(flag: str, path) -> np.ndarray:
                 read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                                else np.lib.format.read_array_header_2_0)
                 shape, fortran, dtype = read_header(f)
-            except (ValueError, TypeError, SyntaxError, EOFError) as e:
+            except HEADER_ERRORS as e:
                 raise CliError(f"{what} has a corrupted .npy header: {one_line(e)}") from None
             if dtype.hasobject:
                 raise CliError(f"{what} holds Python objects (dtype {dtype}): allowed numeric "

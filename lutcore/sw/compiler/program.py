@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -366,7 +367,8 @@ _IMAGE = (np.uint64, 2, None)
 _PLURAL = {"instruction": "instructions", "read": "reads", "load": "loads"}
 #: What reading a damaged archive raises: zip structure, compression, CRC, truncation.
 _ARCHIVE_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error,
-                   NotImplementedError, RuntimeError, SyntaxError, TypeError)
+                   NotImplementedError, RuntimeError, SyntaxError, TypeError, RecursionError,
+                   OverflowError, MemoryError, tokenize.TokenError)
 
 
 def _expected(name: str, where: str):
