@@ -15,7 +15,7 @@ from ...spec import numerics as nx
 
 __all__ = [
     "check_int_matrix", "check_in_range", "check_activations", "check_weights", "check_ternary", "check_k_match",
-    "check_range", "check_choice", "check_overflow", "freeze", "activation_range", "weight_range",
+    "check_range", "check_bool", "check_choice", "check_overflow", "freeze", "activation_range", "weight_range",
     "ACT_BITS_RANGE", "ACC_BITS_RANGE", "BITSERIAL_G_RANGE", "ELUT_G_RANGE",
     "WEIGHT_BITS_RANGE",
 ]
@@ -45,6 +45,18 @@ def check_range(name: str, value, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise LutcoreError(f"{name} = {value} is out of range: allowed {lo}..{hi}")
     return int(value)
+
+
+def check_bool(name: str, value) -> bool:
+    """Check that ``value`` is a bool (Python or NumPy); return it as ``bool``. Strings such
+    as ``"no"`` and integers are refused rather than read by their truth value.
+
+    Raises:
+        LutcoreError: ``value`` is not a bool.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise LutcoreError(f"{name} = {value!r} is invalid: allowed True or False")
+    return bool(value)
 
 
 def check_choice(name: str, value, allowed) -> str:

@@ -7,7 +7,8 @@ import pytest
 from lutcore.errors import LutcoreError
 from lutcore.sw.kernels import (check_overflow, lut_gemm, pack_elut, reference_gemm,
                                 ternary_gemm)
-from lutcore.sw.kernels.validate import check_activations, check_ternary, check_weights
+from lutcore.sw.kernels.validate import (check_activations, check_bool, check_ternary,
+                                         check_weights)
 
 A = np.zeros((2, 5), np.int8)
 W = np.zeros((3, 5), np.int8)
@@ -102,3 +103,14 @@ def test_uint64_above_2_63_is_not_ternary():
         check_ternary(w, "w")
     assert str(e.value) == ("w is not ternary: value 18446744073709551615 at [0, 1]; "
                             "allowed -1, 0, 1")
+
+
+@pytest.mark.parametrize("value", ["no", 0, 1, None, 1.0])
+def test_check_bool_refuses_truthy_values(value):
+    with pytest.raises(LutcoreError) as e:
+        check_bool("allow_wrap", value)
+    assert str(e.value) == f"allow_wrap = {value!r} is invalid: allowed True or False"
+
+
+def test_check_bool_accepts_bools():
+    assert check_bool("check", np.bool_(True)) is True and check_bool("check", False) is False
