@@ -10,9 +10,10 @@ to LUT instructions and buffer images for one configuration and mode.
 The assembler and disassembler are those of :mod:`lutcore.spec.isa`.
 """
 
-from .lower import KSPLITS, check_overflow, compile_gemm, resolve_config, weight_params
+from .lower import (KSPLITS, MAX_IMAGE_BYTES, check_overflow, compile_gemm, compile_gemm_parts,
+                    resolve_config, weight_params)
 from .program import FORMAT, Load, Phase, Program
 from ...spec.words import WordFormat, pack, unpack, word_format
 
-__all__ = ["compile_gemm", "KSPLITS", "check_overflow", "resolve_config", "weight_params",
+__all__ = ["compile_gemm", "compile_gemm_parts", "MAX_IMAGE_BYTES", "KSPLITS", "check_overflow", "resolve_config", "weight_params",
            "Program", "Phase", "Load", "FORMAT", "WordFormat", "pack", "unpack", "word_format"]
