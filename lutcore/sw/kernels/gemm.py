@@ -70,8 +70,8 @@ _K_ALIGN = 120
 # Fast path: table entries of one activation row over one K chunk (int16: 8 MiB). Every
 # BitNet K (<= 6912, about 0.4 M entries) is one chunk.
 _CHUNK_ELEMENTS = 1 << 22
-# Core path: table entries and weight codes of one K chunk (int64: a few tens of MiB).
-_CORE_ELEMENTS = 1 << 20
+# Core path: table entries and weight codes of one K chunk (int64: about 30 MiB).
+_CORE_ELEMENTS = 1 << 19
 # Up to this many activation rows, each row's tables are gathered element by element;
 # beyond it, a lookup fetches one table entry for all rows at once (a row of M values).
 _ROWWISE_MAX_M = 32
