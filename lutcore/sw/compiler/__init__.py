@@ -15,5 +15,5 @@ from .lower import (KSPLITS, MAX_IMAGE_BYTES, check_overflow, compile_gemm, comp
 from .program import FORMAT, Load, Phase, Program
 from ...spec.words import WordFormat, pack, unpack, word_format
 
-__all__ = ["compile_gemm", "compile_gemm_parts", "MAX_IMAGE_BYTES", "KSPLITS", "check_overflow", "resolve_config", "weight_params",
-           "Program", "Phase", "Load", "FORMAT", "WordFormat", "pack", "unpack", "word_format"]
+__all__ = ["compile_gemm", "compile_gemm_parts", "MAX_IMAGE_BYTES", "KSPLITS", "check_overflow",
+           "resolve_config", "weight_params", "Program", "Phase", "Load", "FORMAT", "WordFormat", "pack", "unpack", "word_format"]
