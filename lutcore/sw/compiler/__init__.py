@@ -2,7 +2,8 @@
 to LUT instructions and buffer images for one configuration and mode.
 
 * :func:`compile_gemm` -> :class:`Program` (tiling, padding, weight encoding, buffer layout,
-  instruction emission; :mod:`.lower`),
+  instruction emission; :mod:`.lower`); :func:`compile_gemm_parts` -> programs over ranges
+  of K whose images stay bounded, for any K,
 * :class:`Program` / :class:`Phase` / :class:`Load`: the result, saved to and loaded from
   ``.npz``, disassembled, and gathered back into the output matrix (:mod:`.program`),
 * buffer word packing (:mod:`.words`).
