@@ -1,7 +1,7 @@
 """Host benchmark: the LUT kernels against float32 BLAS and the int64 reference.
 
-``python -m lutcore.studies.bench_host`` (``make bench-host``) times, on the BitNet b1.58 2B linear
-layer shapes (K x N = 2560x2560, 2560x6912, 6912x2560) at M = 1, 16, 256, side by side:
+``lutcore bench host`` (``make bench-host``) times, on the BitNet b1.58 2B linear layer
+shapes (K x N = 2560x2560, 2560x6912, 6912x2560) at M = 1, 16, 256, side by side:
 
 * ``lut_gemm`` in ELUT mode and in bit-serial mode, on packed ternary weights (fast path);
 * ``np.matmul`` with float32 activations and the weights held dequantized in float32;
