@@ -81,6 +81,11 @@ class IssResult:
         return self.lookups / self.cycles if self.cycles else 0.0
 
 
+# Lookups (table word x output column) per slice of a PRECOMP or LMMA: bounds the ISS's
+# per-instruction temporaries ([slice, m, n] int64 gathers) whatever the count.
+_SLICE_WORDS = 1 << 16
+
+
 class Machine:
     """Architectural state of one core on ``config`` and its instruction execution.
 
@@ -186,44 +191,55 @@ class Machine:
         elif isinstance(instr, isa.Store):
             self._store(instr)
 
+    def _slices(self, count: int):
+        """Ranges of at most :data:`_SLICE_WORDS` / (m*n) words covering ``0..count``: PRECOMP
+        and LMMA run slice by slice so their temporaries stay small for any count."""
+        step = max(1, _SLICE_WORDS // (self.config.m * self.config.n))
+        return ((j0, min(count, j0 + step)) for j0 in range(0, count, step))
+
     def _precomp(self, i: isa.Precomp) -> None:
         c = self.config
         gs = c.group(i.mode.mnemonic)
-        words = self.act[i.act_addr:i.act_addr + i.count, :, :gs]        # [count, m, gs]
-        rows = words.transpose(1, 0, 2).reshape(c.m, i.count * gs)       # [m, K] row-major
-        if i.mode is isa.Mode.ELUT:
-            h = tables.elut_tables(rows, gs)
-        elif c.symmetrize:
-            h = tables.bitserial_tables(rows, gs)
-        else:
-            h = tables.bitserial_full_tables(rows, gs)
-        # [m, count, E] -> [count, m, table_entries], unused entries 0
-        out = np.zeros((i.count, c.m, c.table_entries), np.int64)
-        out[:, :, :h.shape[2]] = h.transpose(1, 0, 2)
-        self.table[i.table_addr:i.table_addr + i.count] = out
+        for j0, j1 in self._slices(i.count):       # loop over slices of the count
+            words = self.act[i.act_addr + j0:i.act_addr + j1, :, :gs]      # [cnt, m, gs]
+            rows = words.transpose(1, 0, 2).reshape(c.m, (j1 - j0) * gs)  # [m, K] row-major
+            if i.mode is isa.Mode.ELUT:
+                h = tables.elut_tables(rows, gs)
+            elif c.symmetrize:
+                h = tables.bitserial_tables(rows, gs)
+            else:
+                h = tables.bitserial_full_tables(rows, gs)
+            # [m, cnt, E] -> [cnt, m, table_entries], unused entries 0
+            out = self.table[i.table_addr + j0:i.table_addr + j1]
+            out[:, :, h.shape[2]:] = 0
+            out[:, :, :h.shape[2]] = h.transpose(1, 0, 2)
 
     def _lmma(self, i: isa.Lmma) -> None:
         c = self.config
         if i.clear:
             self.acc[:] = 0
             self.rowsum[:] = 0
-        tabs = self.table[i.table_addr:i.table_addr + i.count]           # [count, m, E]
-        # An index at or past the table word's entries reads 0 (docs/architecture.md).
-        tabs = np.concatenate([tabs, np.zeros((i.count, c.m, 1), np.int64)], axis=2)
         codes = self.weight[i.weight_addr:i.weight_addr + i.planes * i.count]
-        index, sign = split_codes(codes.reshape(i.planes, i.count, c.n), i.mode, c)
-        index = np.minimum(index, c.table_entries)
-        j = np.arange(i.count)[:, None, None]
+        codes = codes.reshape(i.planes, i.count, c.n)
         r = np.arange(c.m)[None, :, None]
         total = np.zeros((c.m, c.n), np.int64)
-        for b in range(i.planes):
-            h = tabs[j, r, index[b][:, None, :]]                           # [count, m, n]
-            h = np.where(sign[b][:, None, :], -h, h).sum(axis=0)
-            total += h << (b if i.mode is isa.Mode.BITSERIAL else 1)
+        rowsum = np.zeros(c.m, np.int64)
+        for j0, j1 in self._slices(i.count):       # loop over slices of the count
+            tabs = self.table[i.table_addr + j0:i.table_addr + j1]        # [cnt, m, E]
+            # An index at or past the table word's entries reads 0 (docs/architecture.md).
+            tabs = np.concatenate([tabs, np.zeros((j1 - j0, c.m, 1), np.int64)], axis=2)
+            index, sign = split_codes(codes[:, j0:j1], i.mode, c)
+            index = np.minimum(index, c.table_entries)
+            j = np.arange(j1 - j0)[:, None, None]
+            for b in range(i.planes):
+                h = tabs[j, r, index[b][:, None, :]]                       # [cnt, m, n]
+                h = np.where(sign[b][:, None, :], -h, h).sum(axis=0)
+                total += h << (b if i.mode is isa.Mode.BITSERIAL else 1)
+            rowsum += tabs[:, :, 0].sum(axis=0)
         self.acc = nx.wrap(self.acc + total, c.sum_bits)
         if i.mode is isa.Mode.BITSERIAL:
             # plane 0: row sum of the group's activations, -H[0] (DESIGN §2.1)
-            self.rowsum = nx.wrap(self.rowsum - tabs[:, :, 0].sum(axis=0), c.sum_bits)
+            self.rowsum = nx.wrap(self.rowsum - rowsum, c.sum_bits)
 
     def _store(self, i: isa.Store) -> None:
         c = self.config
