@@ -14,7 +14,7 @@ import inspect
 
 import numpy as np
 
-from ..backends import backend_names, get_backend
+from ..host import backend_names, get_backend
 from ..errors import LutcoreError
 from ..spec import numerics as nx
 from ..spec.config import preset, preset_names

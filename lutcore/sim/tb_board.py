@@ -23,7 +23,8 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from ..spec.config import CoreConfig
 from ..link import protocol as proto
-from ..link.client import Link, run_gemm
+from ..host import run_gemm
+from ..link.client import Link
 from ..link.model import MemoryDevice
 
 DIVISOR = int(os.environ.get("LUTCORE_TB_DIVISOR", "8"))
@@ -167,8 +168,8 @@ async def accelerator_gemm(dut):
             m, n, k = 2, CONFIG.n + 3, 3 * CONFIG.g + 1
             a = rng.integers(-128, 128, (m, k)).astype(np.int8)
             w = rng.integers(-1, 2, (n, k)).astype(np.int8)
-            res = run_gemm(a, w, mode=mode, config=CONFIG, transport=line, timeout=60.0,
-                           run_timeout=600.0)
+            res = run_gemm(a, w, backend="uart", mode=mode, config=CONFIG, transport=line,
+                           timeout=60.0, run_timeout=600.0)
             program = compile_gemm(a, w, config=CONFIG, mode=mode)
             results.append((a, w, res, sum(program.predicted_cycles())))
         return results
