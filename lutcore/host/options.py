@@ -152,9 +152,9 @@ def check_options(backend: str, options: dict[str, Any], scope: str | None = Non
         option = OPTIONS.get(name)
         if option is None or backend not in option.backends or \
                 (scope is not None and option.scope != scope):
-            taken = ", ".join(n for n in options_of(backend, scope))
+            taken = ", ".join(options_of(backend, scope)) or "none"
             raise LutcoreError(f"option {name!r} is not taken by backend {backend!r}"
-                               f"{' ' + scope + 's' if scope else ''}: allowed {taken}")
+                               f"{f' ({scope} options)' if scope else ''}: allowed {taken}")
     return {name: _checked(name, OPTIONS[name], options[name])
             for name in OPTIONS if name in options}
 
