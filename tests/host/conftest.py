@@ -1,19 +1,3 @@
-"""Host tests: the ``model_of`` fixture of the RTL tests (a Verilator model built once per
-configuration in the per-user cache, its build time recorded for the summary)."""
+"""Host tests: the RTL ones use the shared ``model_of`` fixture."""
 
-from __future__ import annotations
-
-import pytest
-
-from lutcore.sim.runner import top_model
-
-
-@pytest.fixture
-def model_of(record_property):
-    """``model_of(config)``: the accelerator model (built on first use)."""
-    def get(config):
-        model = top_model(config)
-        if model.rebuilt:
-            record_property("rtl_build", (config.name, round(model.build_seconds, 1)))
-        return model
-    return get
+from rtlmodels import model_of  # noqa: F401  (a fixture)
