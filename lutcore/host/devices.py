@@ -113,27 +113,48 @@ class Device:
 
     def gemm(self, a, w, *, mode: str = "bitserial", **options) -> GemmResult:
         """``O = A @ W.T`` compiled for this device's configuration and run on it."""
-        options = check_options(self.backend, options, "gemm")
-        check_mode(mode)
-        started = time.perf_counter()
-        check = options.pop("check", OPTIONS["check"].default)
-        programs = compile_parts(a, w, config=self.config, mode=mode, **options)
-        runs = [self.run(p) for p in programs]
+        return self.run_gemm(_Gemm.compile(self.backend, self.config, a, w, mode, options))
+
+    def run_gemm(self, gemm: "_Gemm") -> GemmResult:
+        """Run a compiled GEMM's programs, add their outputs, check (rtl), report."""
+        runs = [self.run(p) for p in gemm.programs]
         output = add_parts([r.output for r in runs], self.config.acc_bits)
-        checks = self.verify(programs, runs, a, w, output) if check else {}
+        checks = self.verify(gemm.programs, runs, gemm.a, gemm.w, output) if gemm.check else {}
         records = [p for r in runs for p in r.phases]
         cycles = sum(r.cycles for r in runs)
-        lookups = sum(p.lookups() for p in programs)
-        info = _info(backend=self.backend, config=self.config.name, mode=mode,
-                     programs=len(programs), phases=len(records),
-                     instructions=sum(p.num_instructions for p in programs),
-                     ksplit=programs[0].meta.get("ksplit"),
+        lookups = sum(p.lookups() for p in gemm.programs)
+        info = _info(backend=self.backend, config=self.config.name, mode=gemm.mode,
+                     programs=len(gemm.programs), phases=len(records),
+                     instructions=sum(p.num_instructions for p in gemm.programs),
+                     ksplit=gemm.programs[0].meta.get("ksplit"),
                      phase_cycles=[p.cycles for p in records],
                      host_writes=sum(p.writes for p in records),
                      host_reads=sum(p.reads for p in records),
                      device=self.device_info(), waves=self.waves, **checks,
-                     seconds=time.perf_counter() - started)
+                     seconds=time.perf_counter() - gemm.started)
         return GemmResult(output, cycles, lookups / cycles if cycles else None, info)
+
+
+@dataclass
+class _Gemm:
+    """A GEMM compiled for a device: its operands, mode, programs, whether to check, and
+    when the work started."""
+
+    a: Any
+    w: Any
+    mode: str
+    programs: list[Program]
+    check: bool
+    started: float
+
+    @classmethod
+    def compile(cls, backend, config, a, w, mode, options) -> "_Gemm":
+        options = check_options(backend, options, "gemm")
+        check_mode(mode)
+        started = time.perf_counter()
+        check = options.pop("check", OPTIONS["check"].default)
+        programs = compile_parts(a, w, config=config, mode=mode, **options)
+        return cls(a, w, mode, programs, check, started)
 
 
 class IssDevice(Device):
@@ -254,8 +275,15 @@ def run_gemm(a, w, *, backend: str = "numpy", mode: str = "bitserial", config="d
     check_mode(mode)
     device_options = {k: v for k, v in checked.items() if OPTIONS[k].scope == "device"}
     gemm_options = {k: v for k, v in checked.items() if OPTIONS[k].scope == "gemm"}
-    with open_device(backend, config, **device_options) as dev:
-        return dev.gemm(a, w, mode=mode, **gemm_options)
+    if backend == "numpy":
+        with open_device(backend, config) as dev:
+            return dev.gemm(a, w, mode=mode, **gemm_options)
+    # The operands are checked (compiled) before a device opens: no simulator starts for a
+    # GEMM that would be refused.
+    cfg = resolve_config(config)
+    gemm = _Gemm.compile(backend, cfg, a, w, mode, gemm_options)
+    with open_device(backend, cfg, **device_options) as dev:
+        return dev.run_gemm(gemm)
 
 
 def run_program(program: Program) -> ProgramRun:

@@ -92,3 +92,10 @@ def test_table_lists_every_option_once():
     table = option_table()
     for name in OPTIONS:
         assert table.count(f"| `{name}` |") == 1
+
+
+@pytest.mark.parametrize("backend", ["iss", "rtl"])
+def test_bad_operands_are_refused_before_a_device_opens(backend):
+    with pytest.raises(LutcoreError) as e:
+        run_gemm(A, np.ones((2, 5), np.int8), backend=backend, config="tiny")
+    assert "K" in one_line(e) or "shape" in one_line(e)
