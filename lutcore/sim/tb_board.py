@@ -1,5 +1,6 @@
 """cocotb bench: the board design (UART link + device) on Verilator, driven by the real host
-code of :mod:`lutcore.link.client` through a simulated serial line.
+code (:mod:`lutcore.link.client`, and the ``uart`` device of :mod:`lutcore.host`) through a
+simulated serial line.
 
 The host code is blocking Python; it runs in a :func:`cocotb.bridge` thread and reaches the
 simulation through :class:`SimSerial`, whose ``write``/``read`` resume coroutines that drive
