@@ -25,8 +25,8 @@ from .iss import IssTransport
 from .options import BACKEND_NAMES, OPTIONS, check_mode, check_options
 from .runtime import ProgramRun, Runtime, add_parts, compile_parts
 
-__all__ = ["GemmResult", "INFO_FIELDS", "Device", "open_device", "run_gemm", "run_program",
-           "backend_names", "get_backend", "Backend"]
+__all__ = ["GemmResult", "INFO_FIELDS", "Device", "CompiledGemm", "open_device", "run_gemm",
+           "run_program", "backend_names", "get_backend", "Backend"]
 
 #: The keys of :attr:`GemmResult.info`, the same on every backend.
 INFO_FIELDS = (
@@ -113,9 +113,10 @@ class Device:
 
     def gemm(self, a, w, *, mode: str = "bitserial", **options) -> GemmResult:
         """``O = A @ W.T`` compiled for this device's configuration and run on it."""
-        return self.run_gemm(_Gemm.compile(self.backend, self.config, a, w, mode, options))
+        gemm = CompiledGemm.compile(self.backend, self.config, a, w, mode, options)
+        return self.execute(gemm)
 
-    def run_gemm(self, gemm: "_Gemm") -> GemmResult:
+    def execute(self, gemm: "CompiledGemm") -> GemmResult:
         """Run a compiled GEMM's programs, add their outputs, check (rtl), report."""
         runs = [self.run(p) for p in gemm.programs]
         output = add_parts([r.output for r in runs], self.config.acc_bits)
@@ -136,9 +137,10 @@ class Device:
 
 
 @dataclass
-class _Gemm:
-    """A GEMM compiled for a device: its operands, mode, programs, whether to check, and
-    when the work started."""
+class CompiledGemm:
+    """A GEMM compiled for a device (:meth:`compile`, options checked first): its operands,
+    mode, programs (:func:`compile_parts`), whether to check the result, and when the work
+    started; :meth:`Device.execute` runs it."""
 
     a: Any
     w: Any
@@ -148,7 +150,7 @@ class _Gemm:
     started: float
 
     @classmethod
-    def compile(cls, backend, config, a, w, mode, options) -> "_Gemm":
+    def compile(cls, backend, config, a, w, mode, options) -> "CompiledGemm":
         options = check_options(backend, options, "gemm")
         check_mode(mode)
         started = time.perf_counter()
@@ -281,9 +283,9 @@ def run_gemm(a, w, *, backend: str = "numpy", mode: str = "bitserial", config="d
     # The operands are checked (compiled) before a device opens: no simulator starts for a
     # GEMM that would be refused.
     cfg = resolve_config(config)
-    gemm = _Gemm.compile(backend, cfg, a, w, mode, gemm_options)
+    gemm = CompiledGemm.compile(backend, cfg, a, w, mode, gemm_options)
     with open_device(backend, cfg, **device_options) as dev:
-        return dev.run_gemm(gemm)
+        return dev.execute(gemm)
 
 
 def run_program(program: Program) -> ProgramRun:

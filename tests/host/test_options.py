@@ -42,7 +42,8 @@ def one_line(excinfo) -> str:
     ("uart", {"allow_wrap": "no"}, "option allow_wrap = 'no' is invalid"),
     ("numpy", {"path": "turbo"}, "option path = 'turbo' is invalid: allowed 'fast' or 'core'"),
     ("iss", {"ksplit": "Auto"}, "option ksplit = 'Auto' is invalid"),
-    ("iss", {"weight_bits": 9}, "option weight_bits = 9 is invalid: allowed None or an integer 1..4"),
+    ("iss", {"weight_bits": 9},
+     "option weight_bits = 9 is invalid: allowed None or an integer 1..4"),
     ("uart", {"baud": 0}, "option baud = 0 is invalid: allowed a positive integer"),
     ("uart", {"timeout": 0}, "option timeout = 0 is invalid: allowed a number > 0"),
     ("iss", {"path": "fast"}, "option 'path' is not taken by backend 'iss': allowed "
