@@ -99,7 +99,18 @@ class AcceleratorModel:
     def _commit(self, region, first: int, subs: np.ndarray) -> None:
         """Write whole buffer words given as host sub-words ``[count, sub_words]``."""
         bits = isa.region_word_bits(region, self.config)
-        limbs = limbs_from_host_words(subs, self.config.host_bits, -(-bits // LIMB_BITS))
+        hb, n_limbs = self.config.host_bits, -(-bits // LIMB_BITS)
+        per = LIMB_BITS // hb
+        if per * hb == LIMB_BITS:
+            # Host words tile the limbs: shift and OR them in place (the general path packs
+            # field by field and is several times slower on large images).
+            padded = np.zeros((len(subs), n_limbs * per), np.uint64)
+            padded[:, :subs.shape[1]] = subs[:, :n_limbs * per]
+            shifts = (np.arange(per, dtype=np.uint64) * np.uint64(hb))
+            limbs = np.bitwise_or.reduce(padded.reshape(len(subs), n_limbs, per) << shifts,
+                                         axis=2)
+        else:
+            limbs = limbs_from_host_words(subs, hb, n_limbs)
         if bits % LIMB_BITS:
             limbs[:, -1] &= np.uint64((1 << (bits % LIMB_BITS)) - 1)
         self.machine.write(region, first, limbs)
