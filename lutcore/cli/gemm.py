@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from ..backends import backend_names, get_backend
+from ..host import backend_names, run_gemm
 from ..spec import numerics as nx
 from ..sw.kernels.validate import check_overflow
 from ._config import load_config
@@ -45,7 +45,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run_backend(a, w, *, backend: str, mode: str, config, **options):
     """The command line's one call into the GEMM backends (``run_gemm``'s signature)."""
-    return get_backend(backend).run_gemm(a, w, mode=mode, config=config, **options)
+    return run_gemm(a, w, backend=backend, mode=mode, config=config, **options)
 
 
 def _options(args) -> dict:

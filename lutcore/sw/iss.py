@@ -5,8 +5,9 @@ with the timing contract of ``docs/architecture.md`` (:func:`lutcore.spec.isa.ph
 :class:`Machine` holds the architectural state of one core (buffers, accumulators, row sums)
 and executes from its instruction memory; buffer words are kept decoded (field values), and
 host writes and reads go through the word layouts of :mod:`lutcore.spec.words`.
-:func:`run_program` drives a program phase by phase (load, start, read) and gathers the
-output; :func:`run_gemm` is the ``iss`` backend of :mod:`lutcore.backends`.
+Programs run on it through the host runtime: :mod:`lutcore.host.iss` models the host port
+over a :class:`Machine` (the ``iss`` backend), and :func:`lutcore.host.run_program` runs a
+program phase by phase there.
 
 Faults (illegal opcodes, fields out of range, addresses past a buffer) stop execution with
 :class:`ExecutionError`, carrying the :class:`~lutcore.spec.isa.ErrorCode` the hardware
@@ -16,20 +17,17 @@ reports; nothing of the faulting instruction is executed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from ..backends import GemmResult
 from ..errors import LutcoreError
 from ..spec import isa
 from ..spec import numerics as nx
 from ..spec.config import CoreConfig
-from .compiler import Program, compile_gemm, resolve_config
 from ..spec.words import pack, split_codes, unpack, word_format
 from .kernels import tables
 
-__all__ = ["ExecutionError", "PhaseStats", "IssResult", "Machine", "run_program", "run_gemm"]
+__all__ = ["ExecutionError", "PhaseStats", "IssResult", "Machine"]
 
 
 class ExecutionError(LutcoreError):
@@ -245,51 +243,3 @@ class Machine:
         c = self.config
         total = nx.wrap(self.acc + i.c * self.rowsum[:, None], c.sum_bits)
         self.out[i.out_addr:i.out_addr + c.m] = nx.wrap(total >> 1, c.acc_bits)
-
-
-def run_program(program: Program, *, machine: Machine | None = None) -> IssResult:
-    """Run every phase of ``program``: host loads, start, host reads; then gather.
-
-    Raises :class:`ExecutionError` (with the phase) when the core faults.
-    """
-    m = machine or Machine(program.config)
-    if m.config != program.config:
-        raise LutcoreError(f"machine config '{m.config.name}' differs from the program's "
-                           f"config '{program.config.name}'")
-    stats, outputs = [], []
-    for index, phase in enumerate(program.phases):
-        try:
-            for load in phase.loads:
-                m.write(load.region, load.addr, program.images[load.image])
-            m.write(isa.Region.INSTR, 0, phase.instructions)
-            stats.append(m.run())
-        except ExecutionError as e:
-            raise ExecutionError(e.code, e.detail, pc=e.pc, phase=index) from None
-        words = phase.reads[:, 0]
-        outputs.append(m.out[words] if len(words) else np.zeros((0, program.config.n), np.int64))
-    return IssResult(program.gather(outputs), stats)
-
-
-_OPTIONS = ("allow_wrap", "weight_bits", "zero_point", "ksplit")
-
-
-def run_gemm(a, w, *, mode: str = "bitserial", config="default", **options: Any) -> GemmResult:
-    """The ``iss`` backend: compile ``a @ w.T`` and execute it on the ISS.
-
-    Options: ``allow_wrap``, ``weight_bits``, ``zero_point``, ``ksplit`` (see
-    :func:`lutcore.sw.compiler.compile_gemm`). ``info`` carries the program summary and the
-    per-phase cycles.
-    """
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise LutcoreError(f"iss backend option(s) {unknown} are unknown: allowed "
-                           f"{', '.join(_OPTIONS)}")
-    cfg = resolve_config(config)
-    program = compile_gemm(a, w, config=cfg, mode=mode, **options)
-    result = run_program(program)
-    summary = program.summary()
-    return GemmResult(result.output, cycles=result.cycles, utilization=result.utilization,
-                      info={"backend": "iss", "phases": len(program.phases),
-                            "instructions": program.num_instructions,
-                            "phase_cycles": [p.cycles for p in result.phases],
-                            "ksplit": summary.get("ksplit"), "words": summary["words"]})

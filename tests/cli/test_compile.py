@@ -8,7 +8,7 @@ import pytest
 from lutcore.cli import main
 from lutcore.spec import isa
 from lutcore.sw.compiler import Program
-from lutcore.sw.iss import run_program
+from lutcore.host import run_program
 
 
 @pytest.fixture

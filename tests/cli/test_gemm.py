@@ -7,9 +7,9 @@ import types
 import numpy as np
 import pytest
 
-import lutcore.backends
+import lutcore.host.devices
 import lutcore.cli.gemm as cli_gemm
-from lutcore.backends import GemmResult
+from lutcore.host import GemmResult
 from lutcore.cli import main
 
 SENTINEL = b"untouched"
@@ -147,7 +147,7 @@ def test_missing_argument_is_usage_error(capsys):
 
 
 def test_unavailable_backend(files, capsys, tmp_path, monkeypatch):
-    monkeypatch.setitem(lutcore.backends.BACKENDS, "rtl", "lutcore._no_such_backend")
+    monkeypatch.setitem(lutcore.host.devices.BACKENDS, "rtl", "lutcore._no_such_backend")
     status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),
                            "--out", str(tmp_path / "O.npy"), "--backend", "rtl")
     assert status == 2

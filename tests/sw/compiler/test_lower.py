@@ -14,7 +14,7 @@ from lutcore.spec import isa
 from lutcore.spec import numerics as nx
 from lutcore.spec.config import CoreConfig, PRESETS
 from lutcore.sw.compiler import Program, compile_gemm
-from lutcore.sw.iss import run_program
+from lutcore.host import run_program
 
 # Small buffers force several phases, K splits, full instruction memories and output buffers.
 SMALL = [
