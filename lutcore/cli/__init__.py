@@ -1,51 +1,71 @@
 """``lutcore`` command line. Each subcommand lives in its own module ``lutcore.cli.<name>``
-exposing ``register(subparsers)``; the parser it adds sets ``func(args) -> int``."""
+exposing ``register(subparsers)``; the parser it adds sets ``func(args) -> int``.
+
+Files, output paths and options are checked by :mod:`lutcore.cli.inputs` and the
+configuration comes from :mod:`lutcore.cli._config`, shared by every subcommand. Every user
+error is a :class:`~lutcore.errors.LutcoreError` (argument errors included): :func:`main`
+prints it as one line and returns 2.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from ..errors import USER_ERRORS
+from ..errors import LutcoreError
+from .inputs import CliError, one_line
 
-__all__ = ["main", "CliError"]
-
-SUBCOMMANDS = ["gemm", "compile", "disasm", "verilog", "synth", "fpga", "bench", "docs"]
+__all__ = ["main", "build_parser", "CliError"]
 
 
-class CliError(Exception):
-    """A one-line usage error raised by a subcommand (exit status 2)."""
+class _UsageError(CliError):
+    """An argument the parser refused; ``prog`` is the (sub)command it belongs to."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one-line :class:`CliError`\\ s (argparse's own
+    print the usage first, over several lines)."""
+
+    def error(self, message: str):
+        raise _UsageError(self.prog, f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``lutcore`` parser with every subcommand registered."""
+    # Imported here: each module registers its subcommand; a missing one is an ImportError.
+    from . import bench, compile, disasm, docs, fpga, gemm, synth, verilog
+
+    parser = _Parser(
         prog="lutcore",
         description="LUT tensor core kit: golden GEMM, RTL generation, compiler, simulation, FPGA.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"{__name__}.{name}":
-                continue          # subcommand not part of this build
-            raise
+    for module in (gemm, compile, disasm, verilog, synth, fpga, bench, docs):
         module.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run ``lutcore`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status: 0
+    on success, 2 after a one-line error on standard error, what the subcommand returns
+    otherwise."""
+    args = None
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
-    except (CliError, *USER_ERRORS) as e:
-        print(f"lutcore {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    except _UsageError as e:
+        print(f"{e.prog}: error: {one_line(e)}", file=sys.stderr)
+    except LutcoreError as e:
+        prog = f"lutcore {args.command}" if args is not None else "lutcore"
+        print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
     except KeyboardInterrupt:
         print("lutcore: interrupted", file=sys.stderr)
         return 130
+    return 2
 
 
 if __name__ == "__main__":

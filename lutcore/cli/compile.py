@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from ..errors import LutcoreError
-from ..spec.config import preset, preset_names
 from ..sw.compiler import KSPLITS, Program, compile_gemm
-from . import CliError
+from ._config import load_config
+from .inputs import CliError, output_file, writing
+from .operands import add_operand_arguments, load_operands, weight_options
 
-__all__ = ["register", "run", "load_npy", "format_summary"]
-
-MODES = ("bitserial", "elut")
+__all__ = ["register", "run", "format_summary"]
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -26,42 +23,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "compile", help="compile a GEMM O = A @ W.T into a LUT core program (.npz)",
         description="Lower O = A @ W.T (A int8 [M, K], W [N, K] ternary, or B-bit with a zero "
-                    "point in bit-serial mode) to LUT instructions and buffer images.")
-    p.add_argument("--acts", required=True, metavar="A.npy", help="activations, int8 [M, K]")
-    p.add_argument("--weights", required=True, metavar="W.npy", help="weights, integer [N, K]")
-    p.add_argument("--out", required=True, metavar="PROG.npz", help="program file to write")
-    p.add_argument("--preset", default="default", metavar="P",
-                   help=f"core configuration: {', '.join(preset_names())} (default: default)")
-    p.add_argument("--mode", choices=MODES, default="bitserial",
-                   help="LUT mode (default: bitserial)")
-    p.add_argument("--allow-wrap", action="store_true",
-                   help="accept a GEMM whose worst case overflows acc_bits (outputs wrap)")
-    p.add_argument("--weight-bits", type=int, metavar="B",
-                   help="bit-serial weight code bits (default: inferred; ternary 2)")
-    p.add_argument("--zero-point", type=int, metavar="Z",
-                   help="bit-serial weight zero point, w = q - Z (default: inferred; ternary 1)")
+                    "point in bit-serial mode; B and Z are inferred from W when not given) "
+                    "to LUT instructions and buffer images.")
+    add_operand_arguments(p, "PROG.npz", "program file to write")
     p.add_argument("--ksplit", choices=KSPLITS, default="auto",
                    help="K split when tables do not fit: device accumulate, host sum of "
                         "partial outputs, or auto (fewer cycles; default)")
     p.set_defaults(func=run)
     return p
-
-
-def load_npy(flag: str, path: str) -> np.ndarray:
-    """One array from a ``.npy`` file; failures are one-line :class:`LutcoreError`\\ s."""
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise LutcoreError(f"{flag} '{path}' cannot be read: no such file") from None
-    except IsADirectoryError:
-        raise LutcoreError(f"{flag} '{path}' cannot be read: it is a directory") from None
-    except (OSError, ValueError, EOFError) as e:
-        text = " ".join(str(e).split()) or type(e).__name__
-        raise LutcoreError(f"{flag} '{path}' is not a readable .npy array: {text}") from None
-    if not isinstance(arr, np.ndarray):
-        arr.close()
-        raise LutcoreError(f"{flag} '{path}' is an .npz archive: expected a single .npy array")
-    return arr
 
 
 def format_summary(program: Program, path: str | None = None) -> str:
@@ -95,19 +64,18 @@ def format_summary(program: Program, path: str | None = None) -> str:
 
 def run(args) -> int:
     """Execute ``lutcore compile``; bad input raises a one-line error (exit status 2)."""
-    config = preset(args.preset)
-    a = load_npy("--acts", args.acts)
-    w = load_npy("--weights", args.weights)
+    config = load_config(args)
+    out_path = output_file("--out", args.out, {"--acts": args.acts, "--weights": args.weights,
+                                               "--config": args.config})
+    ops = load_operands(args, config, infer_weights=True)
     try:
-        program = compile_gemm(a, w, config=config, mode=args.mode,
-                               weight_bits=args.weight_bits, zero_point=args.zero_point,
-                               allow_wrap=args.allow_wrap, ksplit=args.ksplit)
+        program = compile_gemm(ops.a, ops.w, config=config, mode=args.mode,
+                               allow_wrap=args.allow_wrap, ksplit=args.ksplit,
+                               **weight_options(args))
     except LutcoreError as e:
         text = str(e).replace("allow_wrap=True (--allow-wrap)", "--allow-wrap")
         raise CliError(text) from None
-    try:
-        program.save(args.out)
-    except OSError as e:
-        raise CliError(f"--out '{args.out}' cannot be written: {e.strerror or e}") from None
+    with writing("--out", out_path):
+        program.save(out_path)
     print(format_summary(program, args.out))
     return 0

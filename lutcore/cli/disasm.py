@@ -7,6 +7,7 @@ import argparse
 
 from ..sw.compiler import Program
 from .compile import format_summary
+from .inputs import int_in
 
 __all__ = ["register", "run"]
 
@@ -17,7 +18,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "disasm", help="disassemble a compiled program (.npz)",
         description="Print a program's phases: loads, output reads and instructions.")
     p.add_argument("program", metavar="PROG.npz", help="program written by `lutcore compile`")
-    p.add_argument("--phase", type=int, metavar="I", help="only phase I")
+    p.add_argument("--phase", type=int_in(0), metavar="I", help="only phase I (from 0)")
     p.add_argument("--summary", action="store_true", help="print the summary only")
     p.set_defaults(func=run)
     return p

@@ -6,10 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from .inputs import output_file, writing
+
 __all__ = ["register", "run"]
 
 
 def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``docs`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "docs", help="write the ISA reference (docs/isa.md)",
         description="Generate the instruction-set reference (markdown) from the ISA "
@@ -21,11 +24,14 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    """Execute ``lutcore docs``: print the reference or write it to ``--out``."""
     from ..spec import isa
 
     if args.out is None:
         sys.stdout.write(isa.render_doc())
         return 0
-    isa.write_doc(args.out)
+    out = output_file("--out", args.out)
+    with writing("--out", out):
+        isa.write_doc(out)
     print(f"wrote {args.out}")
     return 0

@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..spec.config import preset_names
-from ._config import load_config
-from . import CliError
+from ._config import add_config_arguments, load_config
+from .inputs import int_in, output_dir, positive_float
 
 __all__ = ["register", "run"]
 
@@ -21,34 +20,32 @@ __all__ = ["register", "run"]
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``fpga`` subcommand to ``subparsers``."""
     from ..fpga.board import DEFAULT_BAUD, DEVICES
-    from ..fpga.flow import BOARDS, ROUTE_STALL_ITERATIONS
+    from ..fpga.flow import BOARDS, ROUTE_STALL_ITERATIONS, ROUTERS
 
     p = subparsers.add_parser(
         "fpga", help="build a bitstream (yosys, nextpnr, icepack/ecppack) with an area/fmax report",
         description="Build the accelerator behind a UART host link for a board; write the "
                     "bitstream, the tool logs and report.md / report.json (LUT4, FF, BRAM, DSP "
                     "use and post-route fmax).")
-    p.add_argument("--board", required=True, metavar="BOARD",
+    p.add_argument("--board", required=True, metavar="BOARD", choices=list(BOARDS),
                    help=f"target board: {', '.join(BOARDS)}")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--preset", metavar="P",
-                   help=f"core configuration: {', '.join(preset_names())} "
-                        f"(default: tiny on icebreaker, default on ulx3s)")
-    p.add_argument("--config", metavar="FILE.json",
-                   help="core configuration from a JSON file (CoreConfig fields) instead of a "
-                        "preset")
-    p.add_argument("--device", metavar="D", default="auto",
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output directory (created if missing)")
+    add_config_arguments(p, default="tiny on icebreaker, default on ulx3s")
+    p.add_argument("--device", metavar="D", default="auto", choices=["auto", *DEVICES],
                    help=f"what sits behind the host port: {', '.join(DEVICES)}, or auto "
                         f"(the accelerator if this build has it, else core)")
-    p.add_argument("--freq", type=float, metavar="MHZ",
+    p.add_argument("--freq", type=positive_float, metavar="MHZ",
                    help="core clock in MHz (default: 12 on icebreaker, 60 on ulx3s via the PLL)")
-    p.add_argument("--baud", type=int, default=DEFAULT_BAUD, metavar="N",
+    p.add_argument("--baud", type=int_in(1), default=DEFAULT_BAUD, metavar="N",
                    help=f"UART rate (default: {DEFAULT_BAUD})")
-    p.add_argument("--seed", type=int, default=1, metavar="N", help="nextpnr seed (default: 1)")
-    p.add_argument("--router", metavar="R",
+    p.add_argument("--seed", type=int_in(0, 2 ** 31 - 1), default=1, metavar="N",
+                   help="nextpnr seed (default: 1)")
+    p.add_argument("--router", metavar="R", choices=ROUTERS,
                    help="nextpnr router: router1 or router2 (default: router2 on icebreaker, "
                         "router1 on ulx3s)")
-    p.add_argument("--route-stall", type=int, default=ROUTE_STALL_ITERATIONS, metavar="N",
+    p.add_argument("--route-stall", type=int_in(0), default=ROUTE_STALL_ITERATIONS,
+                   metavar="N",
                    help=f"stop when router2 has not cut the overused wires by 10 %% in N "
                         f"iterations (default: {ROUTE_STALL_ITERATIONS}; 0: never give up)")
     p.add_argument("--synth-only", action="store_true",
@@ -61,28 +58,20 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Execute ``lutcore fpga``; returns 0, or 1 when timing is not met."""
-    from ..fpga.board import DEVICES, accelerator_available
+    from ..fpga.board import accelerator_available
     from ..fpga.flow import board, run_flow
 
     b = board(args.board)
     config = load_config(args, default=b.default_preset)
+    out = output_dir("--out", args.out, {"--config": args.config})
     device = args.device
     if device == "auto":
         device = "accelerator" if accelerator_available() else "core"
         if device == "core":
             print("lutcore fpga: the accelerator top is not in this build; building the LUT "
                   "core in its timing harness (--device core)", file=sys.stderr)
-    elif device not in DEVICES:
-        raise CliError(f"--device {device!r} is unknown: allowed auto, {', '.join(DEVICES)}")
-    if args.freq is not None and not args.freq > 0:
-        raise CliError(f"--freq {args.freq:g} is invalid: must be a positive number of MHz")
-    if args.route_stall < 0:
-        raise CliError(f"--route-stall {args.route_stall} is invalid: must be 0 (never give up) "
-                       f"or a positive number of iterations")
-    if args.baud <= 0:
-        raise CliError(f"--baud {args.baud} is invalid: must be a positive integer")
 
-    report = run_flow(b.name, args.out, config=config, device=device, core_mhz=args.freq,
+    report = run_flow(b.name, out, config=config, device=device, core_mhz=args.freq,
                       baud=args.baud, seed=args.seed, router=args.router,
                       synth_only=args.synth_only, route_stall=args.route_stall)
     print(f"lutcore fpga: {b.name}, preset {config.name}, device {device}: wrote {args.out}/"

@@ -5,24 +5,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..spec.config import preset_names
-from ._config import load_config
+from ._config import add_config_arguments, load_config
+from .inputs import output_dir, writing
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``verilog`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "verilog",
         help="write synthesizable Verilog for a configuration",
         description="Generate the Verilog of every registered core component (one file per "
                     "module) and the config.json it was built from into DIR.")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--preset", metavar="P",
-                        help=f"a preset configuration ({', '.join(preset_names())}); "
-                             f"the default when --config is not given is 'default'")
-    source.add_argument("--config", metavar="FILE.json", type=Path,
-                        help="a configuration file (CoreConfig fields as a JSON object)")
+    add_config_arguments(parser)
     parser.add_argument("--out", metavar="DIR", type=Path, required=True,
                         help="output directory (created if missing)")
     parser.set_defaults(func=run)
@@ -30,10 +26,15 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    """Execute ``lutcore verilog``: write the files into ``--out``."""
     # Imported here so that `lutcore --help` does not pay for Amaranth.
-    from ..hw.verilog import write_verilog
+    from ..hw.verilog import COMPONENTS, CONFIG_FILE, write_verilog
 
     config = load_config(args)
-    for path in write_verilog(config, args.out):
+    out = output_dir("--out", args.out, {"--config": args.config},
+                     files=(*(f"{name}.v" for name in COMPONENTS), CONFIG_FILE))
+    with writing("--out", out):
+        paths = write_verilog(config, out)
+    for path in paths:
         print(f"wrote {path}")
     return 0

@@ -13,6 +13,19 @@ from ..errors import LutcoreError
 from ..spec.params import PARAMS, check_param
 
 
+def parameters(*names: str):
+    """Class decorator: a read-only property for each constructor parameter in ``names``,
+    returning the validated value the constructor kept as ``self._<name>`` (DESIGN §5:
+    parameters are exposed as read-only properties)."""
+    def decorate(cls):
+        for name in names:
+            prop = property(lambda self, _attr="_" + name: getattr(self, _attr),
+                            doc=f"The ``{name}`` parameter (read-only).")
+            setattr(cls, name, prop)
+        return cls
+    return decorate
+
+
 def check_int(owner: str, name: str, value) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be an integer, not {value!r}")

@@ -1,5 +1,4 @@
-"""Host side of the UART link: transports, the framed protocol, and a runtime that runs
-compiled programs on a board.
+"""Host side of the UART link: byte transports and the framed protocol.
 
 Layers, each usable on its own:
 
@@ -7,42 +6,27 @@ Layers, each usable on its own:
   pyserial), :class:`ModelTransport` (the Python bridge model in front of any Python
   host-port device, for tests and dry runs), or anything with the same four methods;
 - :class:`Link` speaks the protocol of :mod:`lutcore.link.protocol`: INFO, READ and WRITE
-  of host words in bursts, sequence numbers, CRC checks, retries of rejected frames;
-- :class:`Runtime` runs a compiled :class:`~lutcore.sw.compiler.Program` over a link:
-  loads each phase's buffer images and instructions, starts the core, polls STATUS, reads
-  the output words and gathers the result;
-- :func:`run_gemm` is the ``uart`` backend of :mod:`lutcore.backends`
-  (``lutcore gemm --backend uart --port PORT``).
+  of host words in bursts, sequence numbers, CRC checks, retries of rejected frames.
+
+Programs run over a link through the one host runtime: :mod:`lutcore.host.uart` is the
+``uart`` device (``lutcore gemm --backend uart --port PORT``).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
-from ..backends import GemmResult
 from ..errors import LutcoreError
 from . import protocol as proto
 from .protocol import Command, ProtocolError, Status
 
-__all__ = [
-    "Transport", "SerialTransport", "ModelTransport", "Link", "LinkStats", "Runtime",
-    "DeviceError", "run_gemm", "DEFAULT_BAUD",
-]
+__all__ = ["Transport", "SerialTransport", "ModelTransport", "Link", "LinkStats", "DEFAULT_BAUD"]
 
 DEFAULT_BAUD = 115_200
-
-
-class DeviceError(LutcoreError):
-    """The accelerator reported an error (STATUS error flag), or did not finish in time."""
-
-    def __init__(self, message: str, code=None, pc: int | None = None):
-        super().__init__(message)
-        self.code = code
-        self.pc = pc
 
 
 # -- transports -----------------------------------------------------------------------------
@@ -275,152 +259,3 @@ def _runs(addrs, data):
             j += 1
         yield addrs[i], data[i:j]
         i = j
-
-
-# -- runtime ----------------------------------------------------------------------------------
-
-@dataclass
-class PhaseRun:
-    cycles: int
-    seconds: float
-
-
-@dataclass
-class ProgramRun:
-    output: np.ndarray
-    phases: list[PhaseRun] = field(default_factory=list)
-
-    @property
-    def cycles(self) -> int:
-        return sum(p.cycles for p in self.phases)
-
-
-class Runtime:
-    """Runs compiled programs on the accelerator behind a :class:`Link`.
-
-    Parameters
-    ----------
-    link : Link
-    config : CoreConfig
-        The configuration the bitstream was built for.
-    run_timeout : float
-        Seconds one phase may run before :class:`DeviceError`.
-    """
-
-    def __init__(self, link: Link, config, *, run_timeout: float = 10.0):
-        from ..spec import isa
-
-        self.link = link
-        self.config = config
-        self.run_timeout = run_timeout
-        self._isa = isa
-
-    def csr_address(self, csr) -> int:
-        return self._isa.host_address(self._isa.Region.CSR, int(csr), config=self.config)
-
-    def check_id(self) -> None:
-        """The board answers with the accelerator's ID, or :class:`DeviceError`."""
-        isa = self._isa
-        want = isa.ID_VALUE & ((1 << self.config.host_bits) - 1)
-        got = self.link.read(self.csr_address(isa.Csr.ID))[0]
-        if got != want:
-            raise DeviceError(f"the board's ID CSR reads {got:#x}, expected {want:#x}: "
-                              f"is the accelerator bitstream loaded?")
-
-    def status(self):
-        isa = self._isa
-        return isa.STATUS_LAYOUT.from_bits(self.link.read(self.csr_address(isa.Csr.STATUS))[0]
-                                           & 0xFFFF)
-
-    def cycles(self) -> int:
-        isa = self._isa
-        lo, hi = self.link.read(self.csr_address(isa.Csr.CYCLES_LO), 2)
-        return lo | (hi << self.config.host_bits)
-
-    def run_phase(self, program, index: int) -> PhaseRun:
-        isa = self._isa
-        start = time.monotonic()
-        addrs, data = program.host_writes(index)
-        self.link.write_scattered(addrs, data)
-        ctrl = self.csr_address(isa.Csr.CTRL)
-        self.link.write(ctrl, [isa.CTRL_LAYOUT.const({"start": 0, "clear": 1}).as_bits()])
-        self.link.write(ctrl, [isa.CTRL_LAYOUT.const({"start": 1, "clear": 0}).as_bits()])
-        deadline = time.monotonic() + self.run_timeout
-        while True:
-            st = self.status()
-            if st.error:
-                pc = self.link.read(self.csr_address(isa.Csr.PC))[0]
-                code = st.error_code
-                raise DeviceError(f"phase {index}: the accelerator stopped with error "
-                                  f"{code.name} at pc {pc}", code, pc)
-            if st.done and not st.busy:
-                break
-            if time.monotonic() > deadline:
-                raise DeviceError(f"phase {index}: not done after {self.run_timeout:g} s")
-            time.sleep(0.001)
-        return PhaseRun(self.cycles(), time.monotonic() - start)
-
-    def run_program(self, program) -> ProgramRun:
-        """Run every phase of ``program`` and gather its output ``int64 [M, N]``."""
-        from ..spec.words import limbs_from_host_words, unpack, word_format
-
-        if program.config != self.config:
-            raise LutcoreError(f"program is for config '{program.config.name}', the board "
-                               f"runs '{self.config.name}'")
-        isa = self._isa
-        fmt = word_format(isa.Region.OUTPUT, self.config)
-        run = ProgramRun(output=np.zeros(0))
-        outputs = []
-        for index in range(len(program.phases)):
-            run.phases.append(self.run_phase(program, index))
-            addrs = program.host_reads(index)                      # [R, sub_words]
-            words = self.link.read_scattered(addrs) if addrs.size else addrs
-            limbs = limbs_from_host_words(words, self.config.host_bits, fmt.limbs)
-            outputs.append(unpack(limbs, fmt))
-        run.output = program.gather(outputs)
-        return run
-
-
-# -- backend ----------------------------------------------------------------------------------
-
-_OPTIONS = ("allow_wrap", "weight_bits", "zero_point", "ksplit")
-
-
-def run_gemm(a, w, *, mode: str = "bitserial", config="default", port: str | None = None,
-             baud: int = DEFAULT_BAUD, transport: Transport | None = None, timeout: float = 1.0,
-             run_timeout: float = 10.0, **options: Any) -> GemmResult:
-    """The ``uart`` backend: compile ``a @ w.T`` and run it on a board over the UART link.
-
-    ``port`` (a serial device such as ``/dev/ttyUSB1``, or any pyserial URL) and ``baud``
-    open a :class:`SerialTransport`; ``transport`` supplies one instead (tests, models).
-    Compiler options: ``allow_wrap``, ``weight_bits``, ``zero_point``, ``ksplit``.
-    ``cycles`` are the accelerator's own CYCLES counts, summed over the phases.
-    """
-    from ..sw.compiler import compile_gemm, resolve_config
-
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise LutcoreError(f"uart backend option(s) {unknown} are unknown: allowed "
-                           f"port, baud, transport, timeout, run_timeout, {', '.join(_OPTIONS)}")
-    cfg = resolve_config(config)
-    program = compile_gemm(a, w, config=cfg, mode=mode, **options)
-    own = transport is None
-    if own:
-        transport = SerialTransport(port, baud)
-    try:
-        link = Link(transport, host_bits=cfg.host_bits, timeout=timeout)
-        info = link.connect()
-        runtime = Runtime(link, cfg, run_timeout=run_timeout)
-        runtime.check_id()
-        result = runtime.run_program(program)
-    finally:
-        if own:
-            transport.close()
-    lookups = program.lookups()
-    return GemmResult(result.output, cycles=result.cycles,
-                      utilization=lookups / result.cycles if result.cycles else None,
-                      info={"backend": "uart", "phases": len(program.phases),
-                            "phase_cycles": [p.cycles for p in result.phases],
-                            "frames": link.stats.frames, "retries": link.stats.retries,
-                            "bytes_out": link.stats.bytes_out, "bytes_in": link.stats.bytes_in,
-                            "max_words": info.max_words})

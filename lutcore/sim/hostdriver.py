@@ -32,8 +32,8 @@ from cocotb.triggers import (Event, FallingEdge, First, ReadOnly, RisingEdge, Si
 from ..hw.hostport import RequestLayout
 from ..spec import isa
 
-__all__ = ["HostPortError", "PortStats", "StreamMonitor", "HostPort", "CLOCK_NS", "reset",
-           "start_clock"]
+__all__ = ["HostPortError", "PortStats", "StreamMonitor", "HostPort", "HostPortTransport",
+           "CLOCK_NS", "reset", "start_clock"]
 
 #: Clock period of the benches, in ns.
 CLOCK_NS = 10
@@ -338,6 +338,33 @@ class HostPort:
         except SimTimeoutError:
             raise HostPortError(f"the core did not stop within {max_cycles} cycles") from None
         return int((get_sim_time("ns") - begin) // CLOCK_NS)
+
+
+class HostPortTransport:
+    """The runtime's transport (:mod:`lutcore.host.transport`, coroutine methods) onto a
+    started :class:`HostPort`."""
+
+    def __init__(self, port: HostPort):
+        self.port = port
+
+    async def write(self, addrs, data) -> None:
+        await self.port.write_many(addrs.reshape(-1).tolist(), data.reshape(-1).tolist())
+
+    async def read(self, addrs):
+        import numpy as np
+
+        flat = np.asarray(addrs, np.uint64).reshape(-1).tolist()
+        words = await self.port.read_many(flat) if flat else []
+        return np.array(words, np.uint64).reshape(np.shape(addrs))
+
+    async def wait_done(self, max_cycles: int) -> int:
+        return await self.port.wait_done(max_cycles)
+
+    async def reset(self) -> None:
+        await reset(self.port.dut)
+
+    async def close(self) -> None:
+        self.port.check()
 
 
 async def reset(dut, cycles: int = 4) -> None:

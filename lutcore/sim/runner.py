@@ -1,6 +1,9 @@
 """Build Verilator models of Amaranth designs and run cocotb benches on them.
 
-One build directory per design and configuration (``build/sim/<tag>``), so models of several
+Models are built in one per-user cache shared by every working directory: ``$LUTCORE_BUILD``
+if set, else the platform's cache directory (``$XDG_CACHE_HOME/lutcore`` or
+``~/.cache/lutcore``; ``~/Library/Caches/lutcore`` on macOS), see :func:`build_root`. One
+build directory per design and configuration (``<root>/sim/<tag>``), so models of several
 presets live side by side and a rebuild happens only when the generated Verilog or the build
 options change; parallel processes asking for the same model wait for one build. Waveforms
 on request: ``waves=True`` or ``WAVES=1`` in the environment; FST when the system has LZ4
@@ -31,10 +34,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["BUILD_ROOT", "SimModel", "build_model", "top_model", "model_tag", "run_bench",
-           "verilator_path", "waves_requested", "TOP_MODULE"]
+__all__ = ["BUILD_ENV", "build_root", "SimModel", "build_model", "top_model", "model_tag",
+           "run_bench", "run_dir", "verilator_path", "waves_requested", "TOP_MODULE"]
 
-BUILD_ROOT = Path(os.environ.get("LUTCORE_BUILD", "build")).resolve()
+#: Environment variable overriding the model cache directory.
+BUILD_ENV = "LUTCORE_BUILD"
+
+
+def build_root() -> Path:
+    """The model cache directory (see the module docstring), created if missing; one
+    :class:`~lutcore.errors.LutcoreError` line when it cannot be."""
+    from ..errors import LutcoreError
+
+    root = os.environ.get(BUILD_ENV)
+    if root:
+        path = Path(root).expanduser()
+    elif sys.platform == "darwin":
+        path = Path.home() / "Library" / "Caches" / "lutcore"
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lutcore"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe-")
+        probe.close()
+    except OSError as e:
+        raise LutcoreError(f"the Verilator model cache '{path}' cannot be used: "
+                           f"{e.strerror or e}; set {BUILD_ENV} to a writable "
+                           f"directory") from None
+    return path.resolve()
 
 #: Verilog module name of the accelerator top in simulation models.
 TOP_MODULE = "lutcore_top"
@@ -160,7 +187,7 @@ def build_model(verilog: str, toplevel: str, tag: str, *, waves: bool | None = N
                 extra_args: tuple[str, ...] = (), quiet: bool = True,
                 public_internals: bool = False) -> SimModel:
     """Compile ``verilog`` (text of the design) into a Verilator model under
-    ``build/sim/<tag>`` (``<tag>-waves`` when tracing). Reuses the existing model when the
+    ``<build_root()>/sim/<tag>`` (``<tag>-waves`` when tracing). Reuses the existing model when the
     source and options are unchanged."""
     _prepare_env()
     waves = waves_requested(waves)
@@ -172,7 +199,7 @@ def build_model(verilog: str, toplevel: str, tag: str, *, waves: bool | None = N
         if wave_format == "fst":
             args.append("--trace-fst")
         tag = f"{tag}-waves"
-    build_dir = BUILD_ROOT / "sim" / tag
+    build_dir = build_root() / "sim" / tag
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{toplevel}.v"
     sources = [src]
@@ -237,21 +264,28 @@ def top_model(config, *, waves: bool | None = None, quiet: bool = True) -> SimMo
     return build_model(_VERILOG[key], TOP_MODULE, model_tag(config), waves=waves, quiet=quiet)
 
 
+def run_dir(model: SimModel, name: str) -> Path:
+    """A fresh directory for one simulation of ``model`` (parallel processes may share a
+    model); the waveform of a traced model lands in it as ``dump.<wave_format>``."""
+    runs = model.build_dir / "run"
+    runs.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=runs, prefix=name + "-"))
+
+
 def run_bench(model: SimModel, module: str, *, testcase: str | None = None,
               env: Mapping[str, str] | None = None, seed: int | None = None,
-              quiet: bool = True) -> Path:
+              quiet: bool = True, test_dir: Path | None = None) -> Path:
     """Run cocotb bench ``module`` (a ``tb_*`` module, importable by its dotted name) on
-    ``model``; returns the results XML path. Raises ``AssertionError`` naming the failures
-    and ending with the tail of the simulator log."""
+    ``model`` in ``test_dir`` (default a fresh :func:`run_dir`); returns the results XML
+    path. Raises ``AssertionError`` naming the failures and ending with the tail of the
+    simulator log."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
     _prepare_env()
     runner = get_runner("verilator")
-    # A fresh directory per run: parallel pytest workers may share one model.
-    runs = model.build_dir / "run"
-    runs.mkdir(parents=True, exist_ok=True)
-    test_dir = Path(tempfile.mkdtemp(dir=runs, prefix=(testcase or module.rsplit(".", 1)[-1]) + "-"))
+    if test_dir is None:
+        test_dir = run_dir(model, testcase or module.rsplit(".", 1)[-1])
     results = runner.test(
         test_module=module, hdl_toplevel=model.toplevel, hdl_toplevel_lang="verilog",
         build_dir=model.build_dir, test_dir=test_dir, testcase=testcase, seed=seed,

@@ -1,5 +1,6 @@
 """cocotb bench: the board design (UART link + device) on Verilator, driven by the real host
-code of :mod:`lutcore.link.client` through a simulated serial line.
+code (:mod:`lutcore.link.client`, and the ``uart`` device of :mod:`lutcore.host`) through a
+simulated serial line.
 
 The host code is blocking Python; it runs in a :func:`cocotb.bridge` thread and reaches the
 simulation through :class:`SimSerial`, whose ``write``/``read`` resume coroutines that drive
@@ -23,7 +24,8 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from ..spec.config import CoreConfig
 from ..link import protocol as proto
-from ..link.client import Link, run_gemm
+from ..host import run_gemm
+from ..link.client import Link
 from ..link.model import MemoryDevice
 
 DIVISOR = int(os.environ.get("LUTCORE_TB_DIVISOR", "8"))
@@ -167,8 +169,8 @@ async def accelerator_gemm(dut):
             m, n, k = 2, CONFIG.n + 3, 3 * CONFIG.g + 1
             a = rng.integers(-128, 128, (m, k)).astype(np.int8)
             w = rng.integers(-1, 2, (n, k)).astype(np.int8)
-            res = run_gemm(a, w, mode=mode, config=CONFIG, transport=line, timeout=60.0,
-                           run_timeout=600.0)
+            res = run_gemm(a, w, backend="uart", mode=mode, config=CONFIG, transport=line,
+                           timeout=60.0, run_timeout=600.0)
             program = compile_gemm(a, w, config=CONFIG, mode=mode)
             results.append((a, w, res, sum(program.predicted_cycles())))
         return results

@@ -5,11 +5,10 @@ Run through :func:`lutcore.sim.runner.run_bench` on a model from
 (``LUTCORE_SIM_CONFIG``, the config as JSON), as do the seed and the host-port randomness
 (``LUTCORE_SIM_SEED``, ``LUTCORE_SIM_IDLE``, ``LUTCORE_SIM_STALL``).
 
-- ``run_job``: runs compiled programs (:class:`lutcore.sw.compiler.Program` files) phase by
-  phase, as a host would: load, clear, start, wait for the core to stop (one trigger, no
-  per-cycle Python), read STATUS, CYCLES and PC, read the output words. The job is a JSON
-  file named by ``LUTCORE_SIM_JOB`` (see :mod:`lutcore.sim.job`); the results go to the file
-  it names. Scoring is the caller's (:mod:`lutcore.sim.scoreboard`).
+- ``serve``: the device end of a session (:mod:`lutcore.host.rtl`): performs the transport
+  operations the host runtime (:mod:`lutcore.host.runtime`) sends over a pipe
+  (:mod:`lutcore.sim.pipe`) on the host-port driver, program after program, in one
+  simulation; waiting for the core is one trigger, no per-cycle Python.
 - ``decoder_matches_validate``: random instruction words, each run as ``[word, HALT]``:
   the error code, PC and cycles equal :func:`lutcore.spec.isa.validate`,
   :func:`~lutcore.spec.isa.phase_cycles` and the ISS.
@@ -27,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import time
+import socket
 
 import cocotb
 import numpy as np
@@ -36,11 +35,10 @@ from cocotb.triggers import ClockCycles
 
 from ..spec import isa
 from ..spec.config import CoreConfig
-from ..sw.compiler import Program
 from ..spec.words import host_words, pack, word_format
 from ..sw.iss import ExecutionError, Machine
-from .hostdriver import CLOCK_NS, HostPort, reset, start_clock
-from .job import JOB_ENV, Job, save_results
+from . import pipe
+from .hostdriver import CLOCK_NS, HostPort, HostPortError, HostPortTransport, reset, start_clock
 
 E = isa.ErrorCode
 TIMING = isa.TIMING
@@ -173,53 +171,49 @@ def _check_iss(machine: Machine, words) -> tuple[isa.ErrorCode, int, int]:
         return e.code, e.pc, machine.last_cycles
 
 
-# -- compiled programs -----------------------------------------------------------------------
+# -- the session server ---------------------------------------------------------------------
 
-@cocotb.test(timeout_time=10, timeout_unit="sec")
-async def run_job(dut):
-    """Run the programs of the job file; write outputs, cycles and timings to its results."""
-    job = Job.load(os.environ[JOB_ENV])
-    config = job.config
-    port = await _bring_up(dut, config, seed=job.seed, idle=job.idle, stall=job.stall,
-                           monitor=job.monitor)
-    results = []
-    for path in job.programs:
-        program = Program.load(path)
-        if program.config != config:
-            raise AssertionError(f"program {path} is for config '{program.config.name}', "
-                                 f"the model is '{config.name}'")
-        phases = []
-        for index in range(len(program.phases)):
-            record = {"phase": index}
-            t0 = time.perf_counter()
-            addrs, data = program.host_writes(index)
-            await port.write_many(addrs.tolist(), data.tolist())
-            t1 = time.perf_counter()
-            before = await port.status()
-            assert not before.error, f"phase {index}: host fault while loading: {before}"
-            await port.control(clear=True)
-            await port.control(start=True)
-            limit = 2 * isa.phase_cycles(program.phases[index].instructions, config) + 1000
-            waited = await port.wait_done(limit)
-            t2 = time.perf_counter()
-            status = await port.status()
-            record.update(cycles=await port.cycles(), pc=await port.pc(),
-                          error=int(status.error), code=int(status.error_code.value),
-                          done=int(status.done), waited=waited)
-            reads = program.host_reads(index)
-            words = await port.read_many(reads.reshape(-1).tolist()) if reads.size else []
-            t3 = time.perf_counter()
-            record.update(load_s=t1 - t0, run_s=t2 - t1, read_s=t3 - t2,
-                          writes=int(len(addrs)), reads=int(reads.size))
-            record["words"] = np.array(words, np.uint64).reshape(reads.shape)
-            phases.append(record)
-            if status.error:
-                break
-        results.append(phases)
-    port.check()
-    stats = dataclasses.asdict(port.stats)
-    stats["sim_cycles"] = int(get_sim_time("ns") // CLOCK_NS)
-    save_results(job.results, results, stats)
+@cocotb.test()
+async def serve(dut):
+    """Serve transport operations from the host process over the pipe of
+    :mod:`lutcore.sim.pipe` until it says ``close`` (the runtime runs there). The host port
+    idles and stalls at random as ``LUTCORE_SIM_IDLE``/``LUTCORE_SIM_STALL`` say (default
+    none); ``LUTCORE_SIM_MONITOR=1`` adds the request-stream monitor. Every wait is bounded
+    by the host-port driver, so no simulated-time limit is set."""
+    config = _config()
+    port = await _bring_up(dut, config, idle=float(os.environ.get("LUTCORE_SIM_IDLE", "0")),
+                           stall=float(os.environ.get("LUTCORE_SIM_STALL", "0")),
+                           monitor=os.environ.get("LUTCORE_SIM_MONITOR") == "1")
+    transport = HostPortTransport(port)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(os.environ[pipe.SERVE_ENV])
+        pipe.send(sock, {"value": os.getpid()})
+        while True:
+            header, words = pipe.receive(sock)
+            op = header["op"]
+            value = result = None
+            try:
+                if op == "write":
+                    half = len(words) // 2
+                    await transport.write(words[:half], words[half:])
+                elif op == "read":
+                    result = await transport.read(words)
+                elif op == "wait":
+                    value = await transport.wait_done(header["max_cycles"])
+                elif op == "reset":
+                    await transport.reset()
+                elif op in ("stats", "close"):
+                    port.check()
+                    value = dataclasses.asdict(port.stats)
+                    value["sim_cycles"] = int(get_sim_time("ns") // CLOCK_NS)
+                else:
+                    raise HostPortError(f"unknown operation {op!r}")
+            except HostPortError as e:
+                pipe.send(sock, {"error": " ".join(str(e).split())})
+                raise
+            pipe.send(sock, {"value": value}, result)
+            if op == "close":
+                return
 
 
 # -- decoder -----------------------------------------------------------------------------------

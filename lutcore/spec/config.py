@@ -34,6 +34,13 @@ BROADCAST_COLS = 8
 OUT_BEAT_MAX_BITS = 512
 
 
+def _json_type(value) -> str:
+    """The JSON name of a decoded value's type: object, array, string, number, ..."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _is_pow2(x: int) -> bool:
     return x > 0 and (x & (x - 1)) == 0
 
@@ -198,22 +205,55 @@ class CoreConfig:
         return json.dumps(self.to_dict(), indent=kw.pop("indent", 2), **kw)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "CoreConfig":
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "config") -> "CoreConfig":
+        """A configuration from its fields (the :meth:`to_dict` form); missing fields take
+        their defaults.
+
+        Args:
+            data: field name -> value.
+            source: how messages name where ``data`` came from (``--config 'c.json'``).
+
+        Raises:
+            ConfigError: ``data`` is not a mapping, names an unknown field, or a value is
+                invalid; the one-line message starts with ``source``.
+        """
         if not isinstance(data, Mapping):
-            raise ConfigError(f"config must be a JSON object, got {type(data).__name__}")
+            raise ConfigError(f"{source} must be a JSON object of CoreConfig fields, got "
+                              f"{_json_type(data)}")
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(str(k) for k in set(data) - known)
         if unknown:
-            raise ConfigError(f"config has unknown field(s) {unknown}: allowed {sorted(known)}")
-        return cls(**data)
+            raise ConfigError(f"{source} has unknown field(s) {unknown}: allowed "
+                              f"{sorted(known)}")
+        try:
+            return cls(**data)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}" if source != "config" else str(e)) from None
 
     @classmethod
-    def from_json(cls, text: str) -> "CoreConfig":
+    def from_json(cls, text: str | bytes, *, source: str = "config") -> "CoreConfig":
+        """A configuration from JSON text (or UTF-8 bytes) holding one object of fields.
+
+        Raises:
+            ConfigError: not UTF-8, not JSON, not an object, or a bad field (see
+                :meth:`from_dict`); one line starting with ``source``.
+        """
+        if isinstance(text, (bytes, bytearray)):
+            try:
+                text = bytes(text).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ConfigError(f"{source} is not UTF-8 text: byte 0x{text[e.start]:02x} at "
+                                  f"offset {e.start}") from None
+        if not isinstance(text, str):
+            raise ConfigError(f"{source} must be JSON text, got {type(text).__name__}")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ConfigError(f"config is not valid JSON: {e}") from None
-        return cls.from_dict(data)
+            raise ConfigError(f"{source} is not valid JSON: {e}") from None
+        except (ValueError, RecursionError) as e:     # huge integers, deep nesting
+            raise ConfigError(f"{source} is not usable JSON: "
+                              f"{' '.join(str(e).split()) or type(e).__name__}") from None
+        return cls.from_dict(data, source=source)
 
     def replace(self, **changes) -> "CoreConfig":
         return dataclasses.replace(self, **changes)

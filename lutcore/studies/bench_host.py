@@ -1,7 +1,7 @@
 """Host benchmark: the LUT kernels against float32 BLAS and the int64 reference.
 
-``python -m lutcore.studies.bench_host`` (``make bench-host``) times, on the BitNet b1.58 2B linear
-layer shapes (K x N = 2560x2560, 2560x6912, 6912x2560) at M = 1, 16, 256, side by side:
+``lutcore bench host`` (``make bench-host``) times, on the BitNet b1.58 2B linear layer
+shapes (K x N = 2560x2560, 2560x6912, 6912x2560) at M = 1, 16, 256, side by side:
 
 * ``lut_gemm`` in ELUT mode and in bit-serial mode, on packed ternary weights (fast path);
 * ``np.matmul`` with float32 activations and the weights held dequantized in float32;
@@ -9,31 +9,31 @@ layer shapes (K x N = 2560x2560, 2560x6912, 6912x2560) at M = 1, 16, 256, side b
 
 Each figure is the median of at least 7 runs (and of as many as fit in one second per
 cell) after one untimed run, whose LUT outputs are checked bit for bit against the
-reference; the timed runs of the four kernels are interleaved so that load from other
-processes affects them alike. BLAS is limited to one
-thread unless the environment already says otherwise (the NumPy kernels are
-single-threaded). ``--quick`` runs M = 1 and 16 with fewer repeats.
+reference, with its spread (min..max over the runs); the timed runs of the four kernels are
+interleaved, one run of each per round, so that load from other processes affects them
+alike, and a speed ratio is the median (and min..max) of the per-round ratios. BLAS is
+limited to one thread (the NumPy kernels are single-threaded) with ``threadpoolctl``, which
+works after NumPy is loaded. The header names the machine: CPU model, cores, NumPy, BLAS and
+its thread count. ``--quick`` runs M = 1 and 16 with fewer repeats.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import platform
 import sys
+import time
 
-# One BLAS thread, like the kernels it is compared with: only effective if NumPy has not
-# been imported yet (it has not when run as `python -m lutcore.studies.bench_host`).
-if "numpy" not in sys.modules:
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(_var, "1")
+import numpy as np
 
-import argparse          # noqa: E402
-import platform          # noqa: E402
-import time              # noqa: E402
+from ..sw.kernels import lut_gemm, pack_bitserial, pack_elut, reference_gemm
 
-import numpy as np       # noqa: E402
-
-from ..sw.kernels import lut_gemm, pack_bitserial, pack_elut, reference_gemm  # noqa: E402
-
+try:                     # a pinned dev dependency; without it BLAS keeps its own threads
+    import threadpoolctl
+except ImportError:      # pragma: no cover - depends on the environment
+    threadpoolctl = None
 SHAPES = [(2560, 2560), (2560, 6912), (6912, 2560)]   # K x N of BitNet b1.58 2B
 ROWS = [1, 16, 256]
 QUICK_ROWS = [1, 16]
@@ -49,34 +49,94 @@ KERNELS = ("blas", "ref", "elut", "bitserial")
 
 def _time_interleaved(fns: dict, repeats: int, min_seconds: float = MIN_CELL_SECONDS) \
         -> tuple[dict, dict]:
-    """Median milliseconds of each function in ``fns``, and the result of its first run.
+    """Seconds of every timed run of each function in ``fns``, by round (``{name: {round:
+    seconds}}``), and the result of its first run.
 
     Every function runs once first; that run is a warm-up, except for a function slower than
-    SLOW_SECONDS, for which it counts as a sample and only SLOW_REPEATS samples are taken in
-    all. The timed runs go round-robin, one run of each function per round, so that load from
-    other processes on a shared machine falls on all of them alike; rounds go on past
-    ``repeats`` until they have taken ``min_seconds`` (at most MAX_ROUNDS), so that the
-    medians of fast kernels cover more than one burst of such load.
+    SLOW_SECONDS, for which it counts as a sample (round -1) and only SLOW_REPEATS samples are
+    taken in all. The timed runs go round-robin, one run of each function per round, so that
+    load from other processes on a shared machine falls on all of them alike; rounds go on
+    past ``repeats`` until they have taken ``min_seconds`` (at most MAX_ROUNDS), so that the
+    figures of fast kernels cover more than one burst of such load.
     """
     results, times = {}, {}
     for name, fn in fns.items():
         t0 = time.perf_counter()
         results[name] = fn()
         first = time.perf_counter() - t0
-        times[name] = [first] if first > SLOW_SECONDS else []
+        times[name] = {-1: first} if first > SLOW_SECONDS else {}
     start = time.perf_counter()
     rounds = 0
     while rounds < repeats or (time.perf_counter() - start < min_seconds
                                and rounds < MAX_ROUNDS):
         for name, fn in fns.items():
             samples = times[name]
-            if samples and samples[0] > SLOW_SECONDS and len(samples) >= SLOW_REPEATS:
+            if -1 in samples and len(samples) >= SLOW_REPEATS:
                 continue
             t0 = time.perf_counter()
             fn()
-            samples.append(time.perf_counter() - t0)
+            samples[rounds] = time.perf_counter() - t0
         rounds += 1
-    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}, results
+    return times, results
+
+
+def _spread(values) -> dict:
+    """Median, min and max of ``values``."""
+    v = np.asarray(list(values), float)
+    return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max())}
+
+
+def _ratios(base: dict, other: dict) -> dict:
+    """Spread of ``base / other`` over the rounds both were timed in (the ratio of the
+    medians when they share none)."""
+    common = sorted(set(base) & set(other))
+    if not common:
+        return _spread([np.median(list(base.values())) / np.median(list(other.values()))])
+    return _spread(base[r] / other[r] for r in common)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(("model name", "Model", "Hardware")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _blas_threads():
+    """``(name and version, threads)`` of every BLAS NumPy loaded, per threadpoolctl."""
+    if threadpoolctl is None:
+        return []
+    return [(f"{i.get('internal_api', '?')} {i.get('version') or ''}".strip(),
+             i.get("num_threads")) for i in threadpoolctl.threadpool_info()
+            if i.get("user_api") == "blas"]
+
+
+def machine_summary() -> str:
+    """One line naming the machine: CPU model, logical cores (and how many this process may
+    use), NumPy, BLAS and its thread count as the benchmark runs, Python, OS."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    cores = f"{os.cpu_count()} logical cores" + (f" ({usable} usable)" if usable else "")
+    blas = _blas_threads()
+    blas_text = ", ".join(f"{name}, {threads} thread{'s' * (threads != 1)}"
+                          for name, threads in blas) if blas else \
+        f"{_blas_name()}, threads not limited (threadpoolctl not installed)"
+    return (f"machine: {_cpu_model()}, {cores}; NumPy {np.__version__} with {blas_text}; "
+            f"Python {platform.python_version()}, {platform.system()} {platform.machine()}")
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Limit BLAS to one thread inside the block, like the single-threaded NumPy kernels it is
+    compared with (no-op without threadpoolctl; :func:`machine_summary` then says so)."""
+    if threadpoolctl is None:
+        yield
+        return
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _blas_name() -> str:
@@ -129,7 +189,7 @@ def run(shapes, rows, repeats: int, seed: int = 0, log=None,
                   flush=True)
             a = rng.integers(-128, 128, (m, k)).astype(np.int8)
             a_f32 = a.astype(np.float32)
-            ms, out = _time_interleaved({
+            times, out = _time_interleaved({
                 "blas": lambda: np.matmul(a_f32, w_f32.T),
                 "ref": lambda: reference_gemm(a, w),
                 "elut": lambda: lut_gemm(a, elut),
@@ -139,9 +199,12 @@ def run(shapes, rows, repeats: int, seed: int = 0, log=None,
             for name in ("elut", "bitserial"):
                 assert np.array_equal(out[name], out["ref"]), \
                     f"{name} differs from the reference at K x N = {k}x{n}, M = {m}"
-            print("  ".join(f"{name} {ms[name]:.2f} ms" for name in KERNELS), file=log,
-                  flush=True)
-            cells.append({"k": k, "n": n, "m": m, "ms": ms, "bytes": nbytes})
+            ms = {name: _spread(1e3 * t for t in times[name].values()) for name in KERNELS}
+            vs_blas = {name: _ratios(times["blas"], times[name]) for name in ("elut", "bitserial")}
+            print("  ".join(f"{name} {ms[name]['median']:.2f} ms" for name in KERNELS),
+                  file=log, flush=True)
+            cells.append({"k": k, "n": n, "m": m, "ms": ms, "vs_blas": vs_blas,
+                          "bytes": nbytes})
     return cells
 
 
@@ -151,19 +214,37 @@ def _fmt_bytes(b: int) -> str:
     return f"{b / 2**10:.1f} KiB" if b >= 2**10 else f"{b} B"
 
 
+def _fmt_spread(s: dict, unit: str = "") -> str:
+    return f"{s['median']:.2f}{unit} ({s['min']:.2f}..{s['max']:.2f})"
+
+
+def ratio_summary(cells: list[dict]) -> str:
+    """Per M, the range over shapes of the median speed ratios against float32 BLAS."""
+    lines = []
+    for m in sorted({c["m"] for c in cells}):
+        parts = []
+        for name, label in (("elut", "ELUT"), ("bitserial", "bit-serial")):
+            r = [c["vs_blas"][name]["median"] for c in cells if c["m"] == m]
+            parts.append(f"{label} {min(r):.2f}-{max(r):.2f}x")
+        lines.append(f"M = {m}: {', '.join(parts)} float32 BLAS (medians over the shapes)")
+    return "\n".join(lines)
+
+
 def table(cells: list[dict]) -> str:
-    """A Markdown table: time per kernel, speed relative to float32 BLAS, weight bytes."""
+    """Markdown tables: time per kernel and speed relative to float32 BLAS, each as median
+    (min..max), then weight bytes."""
     lines = [
         "| K x N | M | f32 BLAS ms | int64 ref ms | ELUT ms | ELUT vs BLAS | bit-serial ms "
         "| bit-serial vs BLAS |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cells:
-        ms = c["ms"]
+        ms, vs = c["ms"], c["vs_blas"]
         lines.append(
-            f"| {c['k']}x{c['n']} | {c['m']} | {ms['blas']:.2f} | {ms['ref']:.2f} | "
-            f"{ms['elut']:.2f} | {ms['blas'] / ms['elut']:.2f}x | {ms['bitserial']:.2f} | "
-            f"{ms['blas'] / ms['bitserial']:.2f}x |")
+            f"| {c['k']}x{c['n']} | {c['m']} | {_fmt_spread(ms['blas'])} | "
+            f"{_fmt_spread(ms['ref'])} | {_fmt_spread(ms['elut'])} | "
+            f"{_fmt_spread(vs['elut'], 'x')} | {_fmt_spread(ms['bitserial'])} | "
+            f"{_fmt_spread(vs['bitserial'], 'x')} |")
     lines += [
         "",
         "| K x N | f32 BLAS weights | int8 (reference input) | ELUT packed | bit-serial packed "
@@ -214,15 +295,16 @@ def main(args: argparse.Namespace, config=None) -> int:
     if repeats < 1 or any(m < 1 for m in rows):
         raise LutcoreError("--repeats and --m must be >= 1")
 
-    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    print(f"lutcore host benchmark: NumPy {np.__version__} with {_blas_name()} "
-          f"(OPENBLAS_NUM_THREADS={threads}), Python {platform.python_version()}, "
-          f"{platform.machine()}; medians of >= {repeats} runs or {args.min_seconds:g} s per "
-          f"cell", file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    cells = run(args.shapes, rows, repeats, args.seed, min_seconds=args.min_seconds)
+    with one_blas_thread():
+        machine = machine_summary()
+        print(f"lutcore host benchmark; {machine}; medians (min..max) of >= {repeats} runs or "
+              f"{args.min_seconds:g} s per cell", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        cells = run(args.shapes, rows, repeats, args.seed, min_seconds=args.min_seconds)
+    print(machine)
     print(table(cells))
+    print()
+    print(ratio_summary(cells))
     print(f"\n(total {time.perf_counter() - start:.0f} s; LUT outputs bit-exact against the "
           f"int64 reference in every cell)")
     return 0
-

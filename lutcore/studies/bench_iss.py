@@ -20,7 +20,7 @@ import numpy as np
 
 
 from ..sw.compiler import compile_gemm
-from ..sw.iss import run_program
+from ..host import run_program
 
 __all__ = ["SHAPES", "measure", "main"]
 

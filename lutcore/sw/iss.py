@@ -5,8 +5,9 @@ with the timing contract of ``docs/architecture.md`` (:func:`lutcore.spec.isa.ph
 :class:`Machine` holds the architectural state of one core (buffers, accumulators, row sums)
 and executes from its instruction memory; buffer words are kept decoded (field values), and
 host writes and reads go through the word layouts of :mod:`lutcore.spec.words`.
-:func:`run_program` drives a program phase by phase (load, start, read) and gathers the
-output; :func:`run_gemm` is the ``iss`` backend of :mod:`lutcore.backends`.
+Programs run on it through the host runtime: :mod:`lutcore.host.iss` models the host port
+over a :class:`Machine` (the ``iss`` backend), and :func:`lutcore.host.run_program` runs a
+program phase by phase there.
 
 Faults (illegal opcodes, fields out of range, addresses past a buffer) stop execution with
 :class:`ExecutionError`, carrying the :class:`~lutcore.spec.isa.ErrorCode` the hardware
@@ -16,20 +17,17 @@ reports; nothing of the faulting instruction is executed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from ..backends import GemmResult
 from ..errors import LutcoreError
 from ..spec import isa
 from ..spec import numerics as nx
 from ..spec.config import CoreConfig
-from .compiler import Program, compile_gemm, resolve_config
 from ..spec.words import pack, split_codes, unpack, word_format
 from .kernels import tables
 
-__all__ = ["ExecutionError", "PhaseStats", "IssResult", "Machine", "run_program", "run_gemm"]
+__all__ = ["ExecutionError", "PhaseStats", "IssResult", "Machine"]
 
 
 class ExecutionError(LutcoreError):
@@ -79,6 +77,11 @@ class IssResult:
     @property
     def utilization(self) -> float:
         return self.lookups / self.cycles if self.cycles else 0.0
+
+
+# Lookups (table word x output column) per slice of a PRECOMP or LMMA: bounds the ISS's
+# per-instruction temporaries ([slice, m, n] int64 gathers) whatever the count.
+_SLICE_WORDS = 1 << 16
 
 
 class Machine:
@@ -186,94 +189,57 @@ class Machine:
         elif isinstance(instr, isa.Store):
             self._store(instr)
 
+    def _slices(self, count: int):
+        """Ranges of at most :data:`_SLICE_WORDS` / (m*n) words covering ``0..count``: PRECOMP
+        and LMMA run slice by slice so their temporaries stay small for any count."""
+        step = max(1, _SLICE_WORDS // (self.config.m * self.config.n))
+        return ((j0, min(count, j0 + step)) for j0 in range(0, count, step))
+
     def _precomp(self, i: isa.Precomp) -> None:
         c = self.config
         gs = c.group(i.mode.mnemonic)
-        words = self.act[i.act_addr:i.act_addr + i.count, :, :gs]        # [count, m, gs]
-        rows = words.transpose(1, 0, 2).reshape(c.m, i.count * gs)       # [m, K] row-major
-        if i.mode is isa.Mode.ELUT:
-            h = tables.elut_tables(rows, gs)
-        elif c.symmetrize:
-            h = tables.bitserial_tables(rows, gs)
-        else:
-            h = tables.bitserial_full_tables(rows, gs)
-        # [m, count, E] -> [count, m, table_entries], unused entries 0
-        out = np.zeros((i.count, c.m, c.table_entries), np.int64)
-        out[:, :, :h.shape[2]] = h.transpose(1, 0, 2)
-        self.table[i.table_addr:i.table_addr + i.count] = out
+        for j0, j1 in self._slices(i.count):       # loop over slices of the count
+            words = self.act[i.act_addr + j0:i.act_addr + j1, :, :gs]      # [cnt, m, gs]
+            rows = words.transpose(1, 0, 2).reshape(c.m, (j1 - j0) * gs)  # [m, K] row-major
+            if i.mode is isa.Mode.ELUT:
+                h = tables.elut_tables(rows, gs)
+            elif c.symmetrize:
+                h = tables.bitserial_tables(rows, gs)
+            else:
+                h = tables.bitserial_full_tables(rows, gs)
+            # [m, cnt, E] -> [cnt, m, table_entries], unused entries 0
+            out = self.table[i.table_addr + j0:i.table_addr + j1]
+            out[:, :, h.shape[2]:] = 0
+            out[:, :, :h.shape[2]] = h.transpose(1, 0, 2)
 
     def _lmma(self, i: isa.Lmma) -> None:
         c = self.config
         if i.clear:
             self.acc[:] = 0
             self.rowsum[:] = 0
-        tabs = self.table[i.table_addr:i.table_addr + i.count]           # [count, m, E]
-        # An index at or past the table word's entries reads 0 (docs/architecture.md).
-        tabs = np.concatenate([tabs, np.zeros((i.count, c.m, 1), np.int64)], axis=2)
         codes = self.weight[i.weight_addr:i.weight_addr + i.planes * i.count]
-        index, sign = split_codes(codes.reshape(i.planes, i.count, c.n), i.mode, c)
-        index = np.minimum(index, c.table_entries)
-        j = np.arange(i.count)[:, None, None]
+        codes = codes.reshape(i.planes, i.count, c.n)
         r = np.arange(c.m)[None, :, None]
         total = np.zeros((c.m, c.n), np.int64)
-        for b in range(i.planes):
-            h = tabs[j, r, index[b][:, None, :]]                           # [count, m, n]
-            h = np.where(sign[b][:, None, :], -h, h).sum(axis=0)
-            total += h << (b if i.mode is isa.Mode.BITSERIAL else 1)
+        rowsum = np.zeros(c.m, np.int64)
+        for j0, j1 in self._slices(i.count):       # loop over slices of the count
+            tabs = self.table[i.table_addr + j0:i.table_addr + j1]        # [cnt, m, E]
+            # An index at or past the table word's entries reads 0 (docs/architecture.md).
+            tabs = np.concatenate([tabs, np.zeros((j1 - j0, c.m, 1), np.int64)], axis=2)
+            index, sign = split_codes(codes[:, j0:j1], i.mode, c)
+            index = np.minimum(index, c.table_entries)
+            j = np.arange(j1 - j0)[:, None, None]
+            for b in range(i.planes):
+                h = tabs[j, r, index[b][:, None, :]]                       # [cnt, m, n]
+                h = np.where(sign[b][:, None, :], -h, h).sum(axis=0)
+                total += h << (b if i.mode is isa.Mode.BITSERIAL else 1)
+            rowsum += tabs[:, :, 0].sum(axis=0)
         self.acc = nx.wrap(self.acc + total, c.sum_bits)
         if i.mode is isa.Mode.BITSERIAL:
             # plane 0: row sum of the group's activations, -H[0] (DESIGN §2.1)
-            self.rowsum = nx.wrap(self.rowsum - tabs[:, :, 0].sum(axis=0), c.sum_bits)
+            self.rowsum = nx.wrap(self.rowsum - rowsum, c.sum_bits)
 
     def _store(self, i: isa.Store) -> None:
         c = self.config
         total = nx.wrap(self.acc + i.c * self.rowsum[:, None], c.sum_bits)
         self.out[i.out_addr:i.out_addr + c.m] = nx.wrap(total >> 1, c.acc_bits)
-
-
-def run_program(program: Program, *, machine: Machine | None = None) -> IssResult:
-    """Run every phase of ``program``: host loads, start, host reads; then gather.
-
-    Raises :class:`ExecutionError` (with the phase) when the core faults.
-    """
-    m = machine or Machine(program.config)
-    if m.config != program.config:
-        raise LutcoreError(f"machine config '{m.config.name}' differs from the program's "
-                           f"config '{program.config.name}'")
-    stats, outputs = [], []
-    for index, phase in enumerate(program.phases):
-        try:
-            for load in phase.loads:
-                m.write(load.region, load.addr, program.images[load.image])
-            m.write(isa.Region.INSTR, 0, phase.instructions)
-            stats.append(m.run())
-        except ExecutionError as e:
-            raise ExecutionError(e.code, e.detail, pc=e.pc, phase=index) from None
-        words = phase.reads[:, 0]
-        outputs.append(m.out[words] if len(words) else np.zeros((0, program.config.n), np.int64))
-    return IssResult(program.gather(outputs), stats)
-
-
-_OPTIONS = ("allow_wrap", "weight_bits", "zero_point", "ksplit")
-
-
-def run_gemm(a, w, *, mode: str = "bitserial", config="default", **options: Any) -> GemmResult:
-    """The ``iss`` backend: compile ``a @ w.T`` and execute it on the ISS.
-
-    Options: ``allow_wrap``, ``weight_bits``, ``zero_point``, ``ksplit`` (see
-    :func:`lutcore.sw.compiler.compile_gemm`). ``info`` carries the program summary and the
-    per-phase cycles.
-    """
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise LutcoreError(f"iss backend option(s) {unknown} are unknown: allowed "
-                           f"{', '.join(_OPTIONS)}")
-    cfg = resolve_config(config)
-    program = compile_gemm(a, w, config=cfg, mode=mode, **options)
-    result = run_program(program)
-    summary = program.summary()
-    return GemmResult(result.output, cycles=result.cycles, utilization=result.utilization,
-                      info={"backend": "iss", "phases": len(program.phases),
-                            "instructions": program.num_instructions,
-                            "phase_cycles": [p.cycles for p in result.phases],
-                            "ksplit": summary.get("ksplit"), "words": summary["words"]})

@@ -8,7 +8,7 @@ import pytest
 from lutcore.cli import main
 from lutcore.spec import isa
 from lutcore.sw.compiler import Program
-from lutcore.sw.iss import run_program
+from lutcore.host import run_program
 
 
 @pytest.fixture
@@ -72,22 +72,61 @@ def test_compile_errors_are_one_line(operands, capsys):
     assert "not ternary" in err
 
 
-def test_compile_bbit_weights_and_wrap(operands, capsys):
+@pytest.mark.parametrize("bits,zero", [(1, 0), (1, 1), (2, 1), (3, 4), (4, 8), (4, 15)])
+def test_compile_bbit_weights(operands, capsys, bits, zero):
     path, a, _ = operands
-    w = np.random.default_rng(6).integers(-4, 4, (9, 100), dtype=np.int8)
-    np.save(path / "w3.npy", w)
-    prog = path / "p3.npz"
-    assert main(["compile", "--acts", str(path / "a.npy"), "--weights", str(path / "w3.npy"),
-                 "--out", str(prog), "--weight-bits", "3", "--zero-point", "4",
-                 "--ksplit", "host"]) == 0
-    assert "weight_bits=3 zero_point=4 c=-1" in capsys.readouterr().out
+    w = np.random.default_rng(bits + zero).integers(-zero, (1 << bits) - zero, (9, 100))
+    w[0, :2] = -zero, (1 << bits) - 1 - zero             # both ends of the code range
+    np.save(path / "wb.npy", w.astype(np.int8))
+    prog = path / "pb.npz"
+    (path / "c.json").write_text('{"name": "file", "m": 1, "n": 8, "weight_bits": 4}')
+    assert main(["compile", "--acts", str(path / "a.npy"), "--weights", str(path / "wb.npy"),
+                 "--out", str(prog), "--weight-bits", str(bits), "--zero-point", str(zero),
+                 "--config", str(path / "c.json"), "--ksplit", "host"]) == 0
+    out = capsys.readouterr().out
+    assert f"weight_bits={bits} zero_point={zero} c={(1 << bits) - 1 - 2 * zero}" in out
+    assert "config       file (m=1 n=8" in out
     np.testing.assert_array_equal(run_program(Program.load(prog)).output,
-                                  a.astype(np.int64) @ w.T.astype(np.int64))
+                                  a.astype(np.int64) @ w.T)
 
 
-def test_disasm_errors(tmp_path, capsys):
+def test_compile_refuses_uint64_and_overwriting_inputs(operands, capsys):
+    path, a, w = operands
+    wu = w.astype(np.int64)
+    wu[wu < 0] = 0
+    wu = wu.astype(np.uint64)
+    wu[3, 7] = np.iinfo(np.uint64).max                  # -1 after a cast to int64
+    np.save(path / "wu.npy", wu)
+    base = ["compile", "--acts", str(path / "a.npy"), "--out", str(path / "p.npz")]
+    err = _error(base + ["--weights", str(path / "wu.npy")], capsys)
+    assert err == (f"lutcore compile: error: --weights '{path / 'wu.npy'}' has value "
+                   f"18446744073709551615 at [3, 7]: allowed -15..15 (weight codes of 4 "
+                   f"bits)\n")
+    before = (path / "w.npy").read_bytes()
+    err = _error(["compile", "--acts", str(path / "a.npy"), "--weights", str(path / "w.npy"),
+                  "--out", str(path / "w.npy")], capsys)
+    assert "--out" in err and "is the same file as --weights" in err
+    assert (path / "w.npy").read_bytes() == before
+    assert not (path / "p.npz").exists()
+
+
+def test_disasm_errors(operands, tmp_path, capsys):
     err = _error(["disasm", str(tmp_path / "missing.npz")], capsys)
     assert "does not exist" in err
     (tmp_path / "x.npz").write_text("not a program")
     err = _error(["disasm", str(tmp_path / "x.npz")], capsys)
     assert "not an .npz archive" in err
+    path, a, w = operands
+    assert main(["compile", "--acts", str(path / "a.npy"), "--weights", str(path / "w.npy"),
+                 "--out", str(path / "p.npz")]) == 0
+    capsys.readouterr()
+    data = (path / "p.npz").read_bytes()
+    (path / "t.npz").write_bytes(data[:len(data) // 3])
+    err = _error(["disasm", str(path / "t.npz")], capsys)
+    assert err.startswith(f"lutcore disasm: error: program file '{path / 't.npz'}' is not a "
+                          f"readable .npz program: BadZipFile")
+    err = _error(["disasm", str(path / "p.npz"), "--phase", "99"], capsys)
+    assert err.startswith("lutcore disasm: error: phase 99 is out of range: allowed 0..")
+    err = _error(["disasm", str(path / "p.npz"), "--phase", "-1"], capsys)
+    assert err == ("lutcore disasm: error: argument --phase: -1 is out of range: allowed >= 0 "
+                   "(see lutcore disasm --help)\n")

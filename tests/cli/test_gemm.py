@@ -7,9 +7,9 @@ import types
 import numpy as np
 import pytest
 
-import lutcore.backends
+import lutcore.host.devices
 import lutcore.cli.gemm as cli_gemm
-from lutcore.backends import GemmResult
+from lutcore.host import GemmResult
 from lutcore.cli import main
 
 SENTINEL = b"untouched"
@@ -141,14 +141,13 @@ def test_overflow_refused_then_wrapped(capsys, tmp_path):
 
 
 def test_missing_argument_is_usage_error(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["gemm", "--acts", "A.npy"])
-    assert e.value.code == 2
-    assert "the following arguments are required: --weights, --out" in capsys.readouterr().err
+    assert main(["gemm", "--acts", "A.npy"]) == 2
+    assert capsys.readouterr().err == ("lutcore gemm: error: the following arguments are "
+                                       "required: --weights, --out (see lutcore gemm --help)\n")
 
 
 def test_unavailable_backend(files, capsys, tmp_path, monkeypatch):
-    monkeypatch.setitem(lutcore.backends.BACKENDS, "rtl", "lutcore._no_such_backend")
+    monkeypatch.setitem(lutcore.host.devices.BACKENDS, "rtl", "lutcore._no_such_backend")
     status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),
                            "--out", str(tmp_path / "O.npy"), "--backend", "rtl")
     assert status == 2
@@ -184,18 +183,6 @@ def test_backend_options_cycles_and_utilization(files, capsys, tmp_path, monkeyp
     assert calls[0][4] == {"allow_wrap": True, "port": "/dev/ttyUSB1"}
 
 
-def test_backend_without_options(files, capsys, tmp_path, monkeypatch):
-    # A backend whose run_gemm takes no options gets none (and no TypeError).
-    def run_gemm(a, w, *, mode, config):
-        return GemmResult(oracle(a, w))
-
-    fake_backend(monkeypatch, run_gemm)
-    status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),
-                           "--out", str(tmp_path / "O.npy"), "--backend", "iss")
-    assert (status, err) == (0, "")
-    assert len(out.splitlines()) == 1                 # no cycles line without cycles
-
-
 @pytest.mark.parametrize("output,message", [
     (np.zeros((5, 3), np.int64),
      "returned int64 shape (5, 3): expected integers [M, N] = (3, 5)"),
@@ -228,3 +215,76 @@ def test_subprocess(files, tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("lutcore gemm: error: --weights")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "iss"])
+def test_uint64_above_2_63_is_refused_not_misread(files, capsys, tmp_path, backend):
+    # 2^64 - 1 cast to int64 is -1, a valid activation and weight: it must be refused.
+    big = np.iinfo(np.uint64).max
+    a = files.arrays["A.npy"].astype(np.int64)
+    a[a < 0] = 0
+    a = a.astype(np.uint64)
+    a[1, 2] = big
+    np.save(tmp_path / "Au.npy", a)
+    status, out, err = run(capsys, "--acts", str(tmp_path / "Au.npy"), "--weights",
+                           files("W.npy"), "--out", str(tmp_path / "O.npy"), "--backend",
+                           backend)
+    assert status == 2 and out == ""
+    assert err == (f"lutcore gemm: error: --acts '{tmp_path / 'Au.npy'}' has value {big} at "
+                   f"[1, 2]: allowed -128..127 (act_bits = 8)\n")
+    assert not (tmp_path / "O.npy").exists()
+
+
+@pytest.mark.parametrize("bits,zero", [(1, 0), (2, 2), (3, 4), (4, 8), (4, 0)])
+def test_bbit_weights_on_iss(capsys, tmp_path, bits, zero):
+    rng = np.random.default_rng(bits * 16 + zero)
+    a = rng.integers(-128, 128, (3, 37)).astype(np.int8)
+    w = rng.integers(-zero, (1 << bits) - zero, (6, 37)).astype(np.int8)
+    w[0, :2] = -zero, (1 << bits) - 1 - zero             # both ends of the code range
+    np.save(tmp_path / "A.npy", a)
+    np.save(tmp_path / "W.npy", w)
+    status, out, err = run(capsys, "--acts", str(tmp_path / "A.npy"), "--weights",
+                           str(tmp_path / "W.npy"), "--out", str(tmp_path / "O.npy"),
+                           "--backend", "iss", "--weight-bits", str(bits), "--zero-point",
+                           str(zero), "--preset", "tiny" if bits <= 2 else "default")
+    assert (status, err) == (0, "")
+    np.testing.assert_array_equal(np.load(tmp_path / "O.npy"), oracle(a, w))
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--weight-bits", "3", "--preset", "tiny"],
+     "--weight-bits 3 is out of range for configuration 'tiny': allowed 1..2"),
+    (["--weight-bits", "5"], "argument --weight-bits: 5 is out of range: allowed 1..4"),
+    (["--weight-bits", "2", "--zero-point", "4"],
+     "--zero-point 4 is out of range: allowed 0..3 (--weight-bits 2)"),
+    (["--weight-bits", "2", "--mode", "elut"],
+     "--weight-bits/--zero-point apply to --mode bitserial only: --mode elut takes ternary "
+     "weights"),
+    (["--weight-bits", "1", "--zero-point", "0"],
+     "--weights '{W}' has value -1 at [0, 0]: allowed 0..1 (weight_bits = 1, zero_point = 0)"),
+    (["--out", "{A}"], "--out '{A}' is the same file as --acts: choose another output, an "
+                       "input is never overwritten"),
+    (["--out", "{W}"], "--out '{W}' is the same file as --weights: choose another output, an "
+                       "input is never overwritten"),
+    (["--out", "{dir}"], "--out '{dir}' is a directory: expected a file to write"),
+    (["--config", "{A}"], "--config '{A}' is not UTF-8 text: byte 0x93 at offset 0"),
+    (["--config", "{A}", "--preset", "tiny"],
+     "argument --preset: not allowed with argument --config"),
+])
+def test_option_and_path_errors(files, capsys, tmp_path, extra, message):
+    w = np.zeros((5, 21), np.int8)
+    w[0, 0] = -1
+    np.save(tmp_path / "W.npy", w)
+    names = {"{A}": files("A.npy"), "{W}": str(tmp_path / "W.npy"), "{dir}": str(tmp_path)}
+    extra = [names.get(x, x) for x in extra]
+    argv = ["--acts", names["{A}"], "--weights", names["{W}"], "--out",
+            str(tmp_path / "O.npy"), *extra]
+    before = {p: open(p, "rb").read() for p in (names["{A}"], names["{W}"])}
+    status, out, err = run(capsys, *argv)
+    for key, value in names.items():
+        message = message.replace(key, value)
+    prog = "lutcore gemm"
+    assert (status, out, err) == (2, "", f"{prog}: error: {message}"
+                                  + (" (see lutcore gemm --help)" if "argument" in message
+                                     else "") + "\n")
+    assert {p: open(p, "rb").read() for p in before} == before     # inputs untouched

@@ -111,45 +111,6 @@ def run_cli(*args):
     return cli_main(["fpga", *args])
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--board", "arty", "--out", "x"], "--board 'arty' is unknown: allowed icebreaker, ulx3s"),
-    (["--board", "ulx3s", "--out", "x", "--route-stall", "-1"],
-     "--route-stall -1 is invalid: must be 0 (never give up) or a positive number of "
-     "iterations"),
-    (["--board", "ulx3s", "--out", "x", "--preset", "huge"],
-     "preset 'huge' is unknown: allowed tiny, default, large"),
-    (["--board", "ulx3s", "--out", "x", "--device", "gpu"],
-     "--device 'gpu' is unknown: allowed auto, accelerator, core, scratchpad"),
-    (["--board", "ulx3s", "--out", "x", "--freq", "0"],
-     "--freq 0 is invalid: must be a positive number of MHz"),
-    (["--board", "ulx3s", "--out", "x", "--device", "scratchpad", "--freq", "900"],
-     "core clock 900 MHz is outside the ECP5 PLL's output range 3.125..400 MHz"),
-    (["--board", "ulx3s", "--out", "x", "--device", "scratchpad", "--router", "maze"],
-     "--router 'maze' is unknown: allowed router1, router2"),
-    (["--board", "icebreaker", "--out", "x", "--device", "scratchpad", "--baud", "9000000"],
-     "baud = 9000000 is too fast for a 12 MHz clock: at most 3000000"),
-])
-def test_cli_errors(args, message, capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert run_cli(*args) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == f"lutcore fpga: error: {message}"
-
-
-def test_cli_config_file(capsys, tmp_path):
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"name": "x", "n": 0}')
-    assert run_cli("--board", "icebreaker", "--out", str(tmp_path), "--config", str(bad)) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == \
-        "lutcore fpga: error: config field 'n' = 0 is invalid: allowed 1..512"
-    assert run_cli("--board", "icebreaker", "--out", str(tmp_path), "--config", str(bad),
-                   "--preset", "tiny") == 2
-    assert "--config and --preset are exclusive" in capsys.readouterr().err
-    assert run_cli("--board", "icebreaker", "--out", str(tmp_path), "--config",
-                   str(tmp_path / "missing.json")) == 2
-    assert "cannot be read: No such file or directory" in capsys.readouterr().err
-
-
 def test_cli_accelerator_device_missing(capsys, tmp_path, monkeypatch):
     """A build without the accelerator top says so in one line."""
     import lutcore.fpga.board as board

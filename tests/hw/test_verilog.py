@@ -58,13 +58,6 @@ def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, args, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_rejects_preset_and_config_together(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["verilog", "--preset", "tiny", "--config", "x.json", "--out", "o"])
-    assert e.value.code == 2
-    assert "not allowed with argument" in capsys.readouterr().err
-
-
 def test_registry_validates_and_extends(monkeypatch):
     monkeypatch.setattr(hv, "COMPONENTS", dict(hv.COMPONENTS))
     with pytest.raises(LutcoreError, match=r"^register_component: name = 'lut core' is invalid"):

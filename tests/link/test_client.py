@@ -1,18 +1,20 @@
-"""The host side of the UART link: protocol client, runtime and the ``uart`` backend, over
-the Python bridge model with the ISS-backed accelerator model behind it."""
+"""The host side of the UART link: the protocol client, and the ``uart`` backend of the host
+runtime over the Python bridge model with the ISS-backed accelerator model behind it."""
 
 import numpy as np
 import pytest
 
-from lutcore.backends import get_backend
 from lutcore.cli import main as cli_main
 from lutcore.errors import LutcoreError
 from lutcore.link import protocol as proto
-from lutcore.link.client import DeviceError, Link, ModelTransport, Runtime, run_gemm
-from lutcore.link.model import AcceleratorModel, MemoryDevice
+from lutcore.host import DeviceError, open_device, run_gemm
+from lutcore.host.iss import AcceleratorModel
+from lutcore.link.client import Link, ModelTransport
+from lutcore.link.model import MemoryDevice
 from lutcore.spec import isa
 from lutcore.spec.config import preset
 from lutcore.sw.compiler import compile_gemm
+from lutcore.sw.iss import ExecutionError
 
 
 def problem(seed, m, n, k):
@@ -22,25 +24,46 @@ def problem(seed, m, n, k):
     return a, w
 
 
+# Cycle costs from docs/architecture.md, "Timing contract", with each preset's numbers:
+# START 4; PRECOMP count + 2 + 3 (table unit latency 3 on every preset); LMMA planes*count +
+# 2; STORE tiny 7 (one beat), default 15 (2 rows x 4 beats); HALT 1.
+STORE_CYCLES = {"tiny": 7, "default": 15}
+
+
+def hand_cycles(program, name):
+    """Per-phase cycles counted from the table above."""
+    counts = []
+    for phase in program.phases:
+        total = 4
+        for word in phase.instructions:
+            i = isa.decode(int(word))
+            total += {isa.Precomp: lambda: i.count + 5, isa.Lmma: lambda: i.planes * i.count + 2,
+                      isa.Store: lambda: STORE_CYCLES[name], isa.Halt: lambda: 1,
+                      isa.Nop: lambda: 1}[type(i)]()
+        counts.append(total)
+    return counts
+
+
 @pytest.mark.parametrize("name,mode,shape,seed", [
     ("tiny", "bitserial", (3, 11, 37), 0),
     ("tiny", "elut", (2, 9, 20), 1),
     ("default", "bitserial", (5, 70, 33), 2),
     ("default", "elut", (1, 3, 64), 3),
 ])
-def test_run_gemm_bit_exact(name, mode, shape, seed):
-    """The uart backend over the model link gives the exact product, and the cycle count
-    the ISS predicts (the accelerator model reports the ISS's cycles)."""
+def test_uart_backend_exact_with_hand_counted_cycles(name, mode, shape, seed):
+    """The uart backend over the model link (the ISS behind the bridge model) gives the
+    int64 product and, per phase, the cycles counted by hand from the timing contract."""
     cfg = preset(name)
     a, w = problem(seed, *shape)
     dev = AcceleratorModel(cfg)
-    result = run_gemm(a, w, mode=mode, config=cfg,
+    result = run_gemm(a, w, backend="uart", mode=mode, config=cfg,
                       transport=ModelTransport(dev, host_bits=cfg.host_bits, max_words=16))
     np.testing.assert_array_equal(result.output, a.astype(np.int64) @ w.astype(np.int64).T)
-    iss = get_backend("iss").run_gemm(a, w, mode=mode, config=cfg)
-    assert result.cycles == iss.cycles
-    assert result.info["phases"] == len(result.info["phase_cycles"]) == dev.starts
-    assert result.info["max_words"] == 16 and result.info["retries"] == 0
+    program = compile_gemm(a, w, config=cfg, mode=mode)
+    assert result.info["phase_cycles"] == hand_cycles(program, name)
+    assert result.cycles == sum(hand_cycles(program, name))
+    assert result.info["phases"] == dev.starts
+    assert result.info["device"]["max_words"] == 16 and result.info["device"]["retries"] == 0
 
 
 def flip_first(count=1, byte=5):
@@ -133,36 +156,30 @@ def test_connect_checks_word_size():
         link.connect()
 
 
-def test_runtime_reports_device_errors():
+def test_device_errors_name_phase_code_and_pc():
     cfg = preset("tiny")
     a, w = problem(4, 2, 5, 12)
     program = compile_gemm(a, w, config=cfg, mode="bitserial")
     program.phases[0].instructions[0] = np.uint64(0xE)           # an illegal opcode
-    link = Link(ModelTransport(AcceleratorModel(cfg)))
-    link.connect()
-    rt = Runtime(link, cfg)
-    rt.check_id()
-    with pytest.raises(DeviceError, match=r"phase 0: the accelerator stopped with error "
-                                          r"ILLEGAL_OPCODE at pc 0") as e:
-        rt.run_program(program)
+    with open_device("uart", cfg, transport=ModelTransport(AcceleratorModel(cfg))) as dev:
+        with pytest.raises(ExecutionError, match=r"^phase 0 pc 0 error ILLEGAL_OPCODE") as e:
+            dev.run(program)
     assert e.value.code is isa.ErrorCode.ILLEGAL_OPCODE
 
 
-def test_runtime_checks_id():
-    link = Link(ModelTransport(MemoryDevice()))
-    link.connect()
+def test_device_id_is_checked():
     with pytest.raises(DeviceError, match=r"ID CSR reads 0x0, expected 0x4c555443"):
-        Runtime(link, preset("tiny")).check_id()
+        open_device("uart", "tiny", transport=ModelTransport(MemoryDevice()))
 
 
 def test_bad_options_and_ports():
     a, w = problem(5, 1, 2, 4)
-    with pytest.raises(LutcoreError, match=r"uart backend option\(s\) \['waves'\] are unknown"):
-        run_gemm(a, w, config="tiny", waves=True)
+    with pytest.raises(LutcoreError, match=r"^option 'waves' is not taken by backend 'uart'"):
+        run_gemm(a, w, backend="uart", config="tiny", waves=True)
     with pytest.raises(LutcoreError, match=r"--port is required for the uart backend"):
-        run_gemm(a, w, config="tiny")
+        run_gemm(a, w, backend="uart", config="tiny")
     with pytest.raises(LutcoreError, match=r"--port '/nonexistent/ttyX' cannot be opened"):
-        run_gemm(a, w, config="tiny", port="/nonexistent/ttyX")
+        run_gemm(a, w, backend="uart", config="tiny", port="/nonexistent/ttyX")
 
 
 def test_no_board_on_the_line():

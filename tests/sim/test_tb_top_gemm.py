@@ -1,5 +1,6 @@
-"""Compiled GEMMs on the Verilator model of the accelerator top: bit-exact with the ISS and
-the int64 reference, and CYCLES of every phase equal to the ISS's count, under random
+"""Compiled GEMMs on the Verilator model of the accelerator top (the ``serve`` bench of
+``lutcore.sim.tb_top`` in one rtl session): bit-exact with the ISS and the int64 reference,
+and CYCLES of every phase (the RTL's own register) equal to the ISS's count, under random
 host-port idle and backpressure.
 
 The non-slow set runs odd shapes (M, N not multiples of the tile, K not a multiple of g,
@@ -13,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lutcore.sim.backend import run_programs
+from lutcore.host import open_device
+from lutcore.host.scoreboard import score
 from lutcore.studies.regress import make_row
-from lutcore.sim.scoreboard import score
 from lutcore.spec.config import preset
 from lutcore.sw.compiler import compile_gemm
 
@@ -61,19 +62,21 @@ def run_and_check(config, mode, seed, shapes, record_property, model_of, *, idle
     cases = gemms(config, mode, seed, shapes, extras=extras)
     programs = [compile_gemm(a, w, config=config, mode=mode, ksplit=ksplit, **opts)
                 for a, w, opts in cases]
-    run = run_programs(programs, config, seed=seed, idle=idle, stall=stall, monitor=True)
+    with open_device("rtl", config, seed=seed, idle=idle, stall=stall, monitor=True) as dev:
+        runs = [dev.runtime.run(program) for program in programs]
     failures = []
-    for (a, w, _), program, records in zip(cases, programs, run.results):
-        result = score(program, records, a=a, w=w)
+    for (a, w, _), program, run in zip(cases, programs, runs):
+        result = score(run, a=a, w=w)
         record_property("rtl_run", make_row(
             preset=config.name, mode=mode, seed=seed, shape=program.shape,
             phases=len(program.phases), cycles=result.cycles,
-            predicted=sum(result.predicted), utilization=result.utilization, ok=result.ok))
+            predicted=sum(result.predicted), utilization=run.utilization or 0.0,
+            ok=result.ok))
         if not result.ok:
             failures.append(f"{program.shape} {program.meta['ksplit']}: "
                             f"{'; '.join(result.mismatches[:2])}")
     assert not failures, "\n".join(failures)
-    stats = run.stats
+    stats = dev.transport.stats
     assert stats["errors"] == [] and stats["reads"] == stats["responses"] > 0
     if idle:
         assert stats["idle_cycles"] > 0, "the driver never idled"

@@ -65,7 +65,7 @@ def test_json_messages():
     assert str(e.value) == f"config has unknown field(s) ['foo', 'lanes']: allowed {sorted(FIELDS)}"
     with pytest.raises(ConfigError) as e:
         CoreConfig.from_json("[1, 2]")
-    assert str(e.value) == "config must be a JSON object, got list"
+    assert str(e.value) == "config must be a JSON object of CoreConfig fields, got an array"
     try:
         json.loads("{")
     except json.JSONDecodeError as err:
@@ -195,3 +195,29 @@ def test_default_widths_by_hand():
     assert d.elut_code_bits == 5         # 4 index bits + sign: 5 bits per 3 weights
     assert d.sum_bits == 33
     assert d.weight_word_bits == 64 * 5
+
+
+@pytest.mark.parametrize("text,message", [
+    (b"\xff{}", "--config 'c.json' is not UTF-8 text: byte 0xff at offset 0"),
+    (b'{"m": 2, "n": "\xe9"}', "--config 'c.json' is not UTF-8 text: byte 0xe9 at offset 15"),
+    ("[1, 2]", "--config 'c.json' must be a JSON object of CoreConfig fields, got an array"),
+    ('"tiny"', "--config 'c.json' must be a JSON object of CoreConfig fields, got a string"),
+    ("{", "--config 'c.json' is not valid JSON: Expecting property name enclosed in double "
+          "quotes: line 1 column 2 (char 1)"),
+    ("[" * 100000, "--config 'c.json' is not usable JSON: maximum recursion depth exceeded"),
+    ('{"m": 1' + "0" * 5000 + "}", "--config 'c.json' is not usable JSON: Exceeds the limit"),
+    ('{"m": 1e400}', "--config 'c.json': config field 'm' = inf is invalid: must be an integer"),
+    ('{"m": [2]}', "--config 'c.json': config field 'm' = [2] is invalid: must be an integer"),
+    ('{"symmetrize": 1}', "--config 'c.json': config field 'symmetrize' = 1 is invalid: must "
+                          "be true or false"),
+])
+def test_from_json_of_bad_bytes_is_one_line(text, message):
+    with pytest.raises(ConfigError) as e:
+        CoreConfig.from_json(text, source="--config 'c.json'")
+    assert str(e.value).startswith(message)
+    assert "\n" not in str(e.value)
+
+
+def test_from_json_bytes_round_trip():
+    cfg = PRESETS["tiny"]
+    assert CoreConfig.from_json(cfg.to_json().encode()) == cfg

@@ -1,15 +1,40 @@
-"""The host benchmark runs end to end on a small shape and prints its tables."""
+"""The host benchmark runs end to end on a small shape and prints the machine, its tables
+with spreads, and the ratio summary."""
+
+import argparse
+import re
 
 from lutcore.studies import bench_host as host
 
 
+def parse(argv):
+    parser = argparse.ArgumentParser()
+    host.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
 def test_bench_smoke(capsys):
-    assert host.main(["--m", "1,3", "--shapes", "80x24", "--repeats", "1",
-                      "--min-seconds", "0"]) == 0
+    assert host.main(parse(["--m", "1,3", "--shapes", "80x24", "--repeats", "2",
+                            "--min-seconds", "0"])) == 0
     out, err = capsys.readouterr()
+    assert out.startswith("machine: ") and " cores" in out.splitlines()[0]
+    assert "1 thread" in out.splitlines()[0]      # BLAS limited while the kernels ran
     rows = [line for line in out.splitlines() if line.startswith("| 80x24 |")]
     assert len(rows) == 3                       # two timing rows (M = 1, 3) and one bytes row
+    # Every time and ratio is "median (min..max)" with min <= median <= max.
+    for cell in rows[0].split("|")[3:9]:
+        med, lo, hi = map(float, re.fullmatch(r" ([\d.]+)x? \(([\d.]+)\.\.([\d.]+)\) ",
+                                              cell).groups())
+        assert lo <= med <= hi
     # 80 x 24 weights: float32 7680 B, int8 1920 B, ELUT 24 * 16 B, bit-serial 2 * 24 * 10 B
     assert rows[2].split("|")[2:6] == [" 7.5 KiB ", " 1.9 KiB ", " 384 B ", " 480 B "]
     assert rows[2].split("|")[6:8] == [" 20.0x ", " 16.0x "]
+    assert re.search(r"^M = 3: ELUT [\d.]+-[\d.]+x, bit-serial [\d.]+-[\d.]+x", out, re.M)
     assert "[2/2] K x N = 80x24, M = 3" in err
+
+
+def test_spread_and_paired_ratios():
+    # Ratios pair the runs of one round: round 1 is slow for both kernels alike.
+    base, other = {0: 1.0, 1: 4.0, 2: 2.0}, {0: 2.0, 1: 8.0, 3: 1.0}
+    assert host._ratios(base, other) == {"median": 0.5, "min": 0.5, "max": 0.5}
+    assert host._spread([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0}

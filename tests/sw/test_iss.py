@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lutcore import backends
+from lutcore import host as backends
 from lutcore.errors import LutcoreError
 from lutcore.spec import isa
 from lutcore.spec.config import CoreConfig, PRESETS
 from lutcore.sw.compiler import compile_gemm
 from lutcore.spec.words import pack, unpack, word_format
-from lutcore.sw.iss import ExecutionError, Machine, run_program
+from lutcore.host import run_program
+from lutcore.sw.iss import ExecutionError, Machine
 from lutcore.sw.kernels import tables
 
 DEFAULT = PRESETS["default"]
@@ -207,5 +208,5 @@ def test_iss_backend(mode, cycles, lookups):
 
 def test_iss_backend_refuses_unknown_options():
     a, w = np.zeros((1, 4), np.int8), np.zeros((1, 4), np.int8)
-    with pytest.raises(LutcoreError, match=r"iss backend option\(s\) \['turbo'\] are unknown"):
+    with pytest.raises(LutcoreError, match=r"option 'turbo' is not taken by backend 'iss'"):
         backends.get_backend("iss").run_gemm(a, w, mode="bitserial", config="tiny", turbo=True)

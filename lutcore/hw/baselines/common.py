@@ -21,6 +21,7 @@ from ...errors import LutcoreError
 from ...spec import numerics as nx
 from ...spec.params import check_param
 from .._mux import select
+from .._params import parameters
 
 __all__ = ["check_int", "check_acc_bits", "tree_sum", "value_shape", "Finalizer",
            "finalize_layout", "row_layout"]
@@ -177,6 +178,7 @@ class Finalizer(wiring.Component):
         return m
 
 
+@parameters("m", "n", "g", "act_bits", "acc_bits", "weight_bits")
 class TileCore(wiring.Component):
     """Base of the baselines: ``m x n`` output-stationary units behind the LUT core's step
     and finalize interface (with one output row per beat, the LUT core's ``beats = 1``). A
@@ -213,12 +215,6 @@ class TileCore(wiring.Component):
         self._act_bits = check_int(owner, "act_bits", act_bits)
         return owner
 
-    m = property(lambda self: self._m)
-    n = property(lambda self: self._n)
-    g = property(lambda self: self._g)
-    act_bits = property(lambda self: self._act_bits)
-    acc_bits = property(lambda self: self._acc_bits)
-    weight_bits = property(lambda self: self._weight_bits)
 
     def __init__(self, *, m: int, n: int, acc_bits: int, correction_bits: int):
         self._correction_bits = correction_bits

@@ -59,12 +59,8 @@ class MACCore(TileCore):
         ``clear``: zero the accumulators before adding this step.
     finalize, rows, busy : as :class:`.TileCore`.
 
-    Raises
-    ------
-    TypeError
-        A parameter is not an integer.
-    LutcoreError
-        A parameter is out of range (the message names it and the bad value).
+    Raises ``TypeError`` for a parameter that is not an integer and :class:`LutcoreError`
+    for one out of range (the message names it and the bad value).
     """
 
     def __init__(self, *, m: int, n: int, g: int, act_bits: int = 8, acc_bits: int = 32,

@@ -21,6 +21,8 @@ __all__ = ["LutCore"]
 ELUT_SHIFT = 1
 
 
+@P.parameters("m", "n", "g", "elut_g", "act_bits", "acc_bits", "weight_bits", "symmetrize",
+              "broadcast_cols", "beats")
 class LutCore(wiring.Component):
     """m x n LUT units doing one lookup step per cycle, with finalize (DESIGN §2.1-§2.3).
 
@@ -173,18 +175,6 @@ class LutCore(wiring.Component):
                    act_bits=config.act_bits, acc_bits=config.acc_bits,
                    weight_bits=config.weight_bits, symmetrize=config.symmetrize,
                    broadcast_cols=BROADCAST_COLS, beats=config.out_beats, src_loc_at=1)
-
-    # -- parameters ---------------------------------------------------------------------
-    m = property(lambda self: self._m)
-    n = property(lambda self: self._n)
-    g = property(lambda self: self._g)
-    elut_g = property(lambda self: self._elut_g)
-    act_bits = property(lambda self: self._act_bits)
-    acc_bits = property(lambda self: self._acc_bits)
-    weight_bits = property(lambda self: self._weight_bits)
-    symmetrize = property(lambda self: self._symmetrize)
-    broadcast_cols = property(lambda self: self._broadcast_cols)
-    beats = property(lambda self: self._beats)
 
     @property
     def geometry(self) -> TableGeometry:

@@ -13,6 +13,7 @@ from .plan import TablePlan, bitserial_plan, elut_plan
 __all__ = ["TablePrecompute"]
 
 
+@P.parameters("m", "g", "elut_g", "act_bits", "symmetrize", "stage_levels")
 class TablePrecompute(wiring.Component):
     """Builds the m LUT tables of one K group from its activations (DESIGN §2.1, §2.2).
 
@@ -102,14 +103,6 @@ class TablePrecompute(wiring.Component):
         """The unit of a :class:`~lutcore.spec.config.CoreConfig`; ``kwargs`` as the constructor."""
         return cls(m=config.m, g=config.g, elut_g=config.elut_g, act_bits=config.act_bits,
                    symmetrize=config.symmetrize, src_loc_at=1, **kwargs)
-
-    # -- parameters ---------------------------------------------------------------------
-    m = property(lambda self: self._m)
-    g = property(lambda self: self._g)
-    elut_g = property(lambda self: self._elut_g)
-    act_bits = property(lambda self: self._act_bits)
-    symmetrize = property(lambda self: self._symmetrize)
-    stage_levels = property(lambda self: self._stage_levels)
 
     @property
     def geometry(self) -> TableGeometry:

@@ -33,7 +33,7 @@ the instruction memory or output buffer is full; device state carries over (see
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -42,10 +42,13 @@ from ...spec import isa
 from ...spec import numerics as nx
 from ...spec.config import ConfigError, CoreConfig, preset
 from ..kernels import tables
+from ..kernels.validate import (check_activations, check_int_matrix, check_k_match,
+                                check_ternary, check_weights)
 from .program import Load, Phase, Program
 from ...spec.words import make_codes, pack, word_format
 
-__all__ = ["KSPLITS", "compile_gemm", "resolve_config", "weight_params", "check_overflow"]
+__all__ = ["KSPLITS", "compile_gemm", "compile_gemm_parts", "resolve_config", "weight_params",
+           "check_overflow", "MAX_IMAGE_BYTES"]
 
 #: Values of the ``ksplit`` option.
 KSPLITS = ("auto", "device", "host")
@@ -53,6 +56,8 @@ KSPLITS = ("auto", "device", "host")
 _ACT, _WEIGHT = isa.Region.ACT, isa.Region.WEIGHT
 # Weights encoded per slice (bounds the encoder's temporary arrays).
 _ENCODE_WEIGHTS = 1 << 18
+#: Default bound of :func:`compile_gemm_parts` on one program's buffer images, in bytes.
+MAX_IMAGE_BYTES = 64 << 20
 
 
 def resolve_config(config) -> CoreConfig:
@@ -65,17 +70,6 @@ def resolve_config(config) -> CoreConfig:
         except ConfigError as e:
             raise LutcoreError(str(e)) from None
     raise LutcoreError(f"config {config!r} is neither a CoreConfig nor a preset name")
-
-
-def _int_matrix(x, name: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim != 2:
-        raise LutcoreError(f"{name} must be a 2-D matrix, got shape {arr.shape}")
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise LutcoreError(f"{name} dtype {arr.dtype} is not an integer type")
-    if 0 in arr.shape:
-        raise LutcoreError(f"{name} shape {arr.shape} is empty: every dimension must be >= 1")
-    return arr.astype(np.int64)
 
 
 def weight_params(w: np.ndarray, mode: isa.Mode, config: CoreConfig,
@@ -146,7 +140,7 @@ class _Operands:
     groups: int            # J
     row_blocks: int        # RB
     col_tiles: int         # NT
-    acts: np.ndarray       # int64 [RB*m, J, gs]
+    acts: np.ndarray       # int16 [RB*m, J, gs]
     codes: np.ndarray      # int64 [P, NT*n, J]
 
     @property
@@ -339,31 +333,26 @@ def _materialize(op: _Operands, phases: list, meta: dict, shape) -> Program:
     return Program(op.config, op.mode.mnemonic, shape, out_phases, images, meta)
 
 
-def compile_gemm(a, w, *, config="default", mode: str = "bitserial", weight_bits: int | None = None,
-                 zero_point: int | None = None, allow_wrap: bool = False,
-                 ksplit: str = "auto") -> Program:
-    """Compile ``O = A @ W.T`` for ``config``.
+@dataclass(frozen=True)
+class _Checked:
+    """A validated GEMM request: the inputs as given (no conversion yet) and what is
+    derived from all of K."""
 
-    Args:
-        a: activations, integer ``[M, K]`` within ``act_bits`` (int8 by default).
-        w: weights, integer ``[N, K]``: ternary, or in bit-serial mode any values that fit
-            ``weight_bits`` codes with ``zero_point`` (``w = q - z``).
-        config: a :class:`CoreConfig` or a preset name (default: the "default" preset).
-        mode: 'bitserial' or 'elut'.
-        weight_bits, zero_point: bit-serial weight code width B and zero point z (inferred
-            from the weights when None; see :func:`weight_params`).
-        allow_wrap: accept a GEMM whose worst case may overflow ``acc_bits`` (outputs then
-            wrap modulo 2^acc_bits, DESIGN §2.3).
-        ksplit: 'auto', 'device' or 'host': how K is split when a row block's tables do not
-            fit the buffers (see the module docstring).
+    config: CoreConfig
+    mode: isa.Mode
+    a: np.ndarray
+    w: np.ndarray
+    weight_bits: int
+    zero_point: int
+    max_weight: int
+    allow_wrap: bool
+    ksplit: str
 
-    Returns:
-        The :class:`Program`.
 
-    Raises:
-        LutcoreError: a one-line message naming the bad argument, its value and what is
-            allowed (shapes, dtypes, ranges, overflow, config limits).
-    """
+def _check(a, w, config, mode, weight_bits, zero_point, allow_wrap, ksplit) -> _Checked:
+    """Every check of :func:`compile_gemm`, on the inputs as given: integers of any dtype are
+    range-checked before anything converts them (an unsigned 64-bit value above 2^63 must be
+    refused, not read as a negative int64)."""
     cfg = resolve_config(config)
     try:
         isa_mode = isa.Mode.parse(mode)
@@ -377,33 +366,41 @@ def compile_gemm(a, w, *, config="default", mode: str = "bitserial", weight_bits
     if cfg.out_depth < cfg.m:
         raise LutcoreError(f"config '{cfg.name}' out_depth={cfg.out_depth} is below m={cfg.m}: "
                            f"a STORE writes m output words")
-    a = _int_matrix(a, "acts")
-    w = _int_matrix(w, "weights")
-    m_rows, k = a.shape
-    n_cols, kw = w.shape
-    if kw != k:
-        raise LutcoreError(f"weights shape {w.shape} does not match acts shape {a.shape}: "
-                           f"both need K = {k} columns")
-    lo_a, hi_a = -nx.max_abs_activation(cfg.act_bits), nx.max_abs_activation(cfg.act_bits) - 1
-    if a.min() < lo_a or a.max() > hi_a:
-        raise LutcoreError(f"acts values {a.min()}..{a.max()} are out of range for "
-                           f"act_bits={cfg.act_bits}: allowed {lo_a}..{hi_a}")
+    a = check_activations(a, cfg.act_bits, "acts")
+    w = check_int_matrix(w, "weights", "[N, K]")
+    k = check_k_match(a.shape, w.shape, "acts", "weights")
     b_bits, z = weight_params(w, isa_mode, cfg, weight_bits, zero_point)
+    if isa_mode is isa.Mode.ELUT:
+        check_ternary(w, "weights")
+    else:
+        check_weights(w, b_bits, z, "weights")
+    # The weights are compiled into the program: their own max|w| bounds the output (1 for
+    # ternary in either mode); activations are bounded by act_bits.
+    max_weight = max(-int(w.min()), int(w.max()))
+    check_overflow(k, cfg, max_weight, allow_wrap)
+    return _Checked(cfg, isa_mode, a, w, b_bits, z, max_weight, bool(allow_wrap), ksplit)
+
+
+def _compile(req: _Checked, k0: int, k1: int) -> Program:
+    """The program of K columns ``k0..k1`` of a checked request."""
+    cfg, isa_mode, b_bits, z = req.config, req.mode, req.weight_bits, req.zero_point
+    a, w = req.a[:, k0:k1], req.w[:, k0:k1]
+    m_rows, k = a.shape
+    n_cols = w.shape[0]
     if isa_mode is isa.Mode.ELUT:
         planes, correction = 1, 0
     else:
         planes, correction = b_bits, nx.correction_constant(b_bits, z)
-    # The weights are compiled into the program: their own max|w| bounds the output (1 for
-    # ternary in either mode); activations are bounded by act_bits.
-    worst = check_overflow(k, cfg, int(np.abs(w).max()), allow_wrap)
+    worst = check_overflow(k, cfg, req.max_weight, req.allow_wrap)
 
     gs = cfg.group(isa_mode.mnemonic)
     groups = tables.num_groups(k, gs)
     row_blocks = -(-m_rows // cfg.m)
     col_tiles = -(-n_cols // cfg.n)
-    acts = np.zeros((row_blocks * cfg.m, k), np.int64)
-    acts[:m_rows] = a
-    acts = tables.group_activations(acts, gs)
+    # int16 holds every act_bits (<= 16) activation; zero padding to whole rows and groups.
+    acts = np.zeros((row_blocks * cfg.m, groups * gs), np.int16)
+    acts[:m_rows, :k] = a
+    acts = acts.reshape(row_blocks * cfg.m, groups, gs)
     codes = np.zeros((planes, col_tiles * cfg.n, groups), np.uint8)   # code_bits <= 8
     # Encode in slices of columns: the golden encoder's temporaries grow with N*K*B*g.
     step = max(1, _ENCODE_WEIGHTS // k)
@@ -423,9 +420,9 @@ def compile_gemm(a, w, *, config="default", mode: str = "bitserial", weight_bits
     else:
         least = -(-groups // op.max_chunk)
         candidates = []
-        if ksplit in ("auto", "host"):
+        if req.ksplit in ("auto", "host"):
             candidates.append(("host", least, _schedule_passes(op, _balanced(groups, least))))
-        if ksplit in ("auto", "device"):
+        if req.ksplit in ("auto", "device"):
             for parts in sorted({least, least + 1, 2 * least, 3 * least, 4 * least}):
                 if parts <= groups:
                     candidates.append(("device", parts, _schedule_device(op, parts)))
@@ -435,7 +432,109 @@ def compile_gemm(a, w, *, config="default", mode: str = "bitserial", weight_bits
     meta = {
         "weight_bits": b_bits, "zero_point": z, "correction": correction, "group": gs,
         "planes": planes, "groups": groups, "row_blocks": row_blocks, "col_tiles": col_tiles,
-        "ksplit": strategy, "k_chunks": parts, "allow_wrap": bool(allow_wrap),
+        "ksplit": strategy, "k_chunks": parts, "allow_wrap": req.allow_wrap,
         "worst_case": worst,
     }
     return _materialize(op, phases, meta, (m_rows, n_cols, k))
+
+
+def compile_gemm(a, w, *, config="default", mode: str = "bitserial", weight_bits: int | None = None,
+                 zero_point: int | None = None, allow_wrap: bool = False,
+                 ksplit: str = "auto") -> Program:
+    """Compile ``O = A @ W.T`` for ``config``.
+
+    Args:
+        a: activations, integer ``[M, K]`` within ``act_bits`` (int8 by default).
+        w: weights, integer ``[N, K]``: ternary, or in bit-serial mode any values that fit
+            ``weight_bits`` codes with ``zero_point`` (``w = q - z``).
+        config: a :class:`CoreConfig` or a preset name (default: the "default" preset).
+        mode: 'bitserial' or 'elut'.
+        weight_bits, zero_point: bit-serial weight code width B and zero point z (inferred
+            from the weights when None; see :func:`weight_params`).
+        allow_wrap: accept a GEMM whose worst case may overflow ``acc_bits`` (outputs then
+            wrap modulo 2^acc_bits, DESIGN §2.3).
+        ksplit: 'auto', 'device' or 'host': how K is split when a row block's tables do not
+            fit the buffers (see the module docstring).
+
+    Returns:
+        The :class:`Program`. Its buffer images hold every weight code (``P * J * ceil(N/n)``
+        words), so they grow with K; :func:`compile_gemm_parts` bounds them.
+
+    Raises:
+        LutcoreError: a one-line message naming the bad argument, its value and what is
+            allowed (shapes, dtypes, ranges, overflow, config limits).
+    """
+    req = _check(a, w, config, mode, weight_bits, zero_point, allow_wrap, ksplit)
+    return _compile(req, 0, req.a.shape[1])
+
+
+def _image_bytes_per_group(req: _Checked) -> int:
+    """Bytes of buffer images and compile-time arrays per K group of a request."""
+    cfg = req.config
+    m_rows, n_cols = req.a.shape[0], req.w.shape[0]
+    planes = 1 if req.mode is isa.Mode.ELUT else req.weight_bits
+    rows = -(-m_rows // cfg.m) * cfg.m
+    cols = -(-n_cols // cfg.n) * cfg.n
+    weight_words = planes * cols // cfg.n
+    act_words = rows // cfg.m
+    host = 8 * (weight_words * word_format(_WEIGHT, cfg).limbs
+                + act_words * word_format(_ACT, cfg).limbs)
+    gs = cfg.group(req.mode.mnemonic)
+    return host + 2 * rows * gs + planes * cols         # + the int16 acts and uint8 codes
+
+
+def compile_gemm_parts(a, w, *, config="default", mode: str = "bitserial",
+                       max_image_bytes: int = MAX_IMAGE_BYTES, **options) -> Iterator[Program]:
+    """Compile ``O = A @ W.T`` as programs over consecutive ranges of K whose buffer images
+    stay within about ``max_image_bytes`` each.
+
+    A long-K GEMM has weight images of ``P * ceil(K/gs)`` words per column tile however it is
+    scheduled, so a bound on memory needs several programs. When the whole GEMM fits, the one
+    program yielded is the :func:`compile_gemm` program. Otherwise each range is a whole
+    number of K groups (whole passes of the buffers when a pass fits) and its program is
+    compiled like :func:`compile_gemm` on those columns, with the bit-serial ``weight_bits``
+    and ``zero_point`` of all of K.
+
+    The outputs, added and wrapped to ``acc_bits``, equal ``a @ w.T`` wrapped (DESIGN §2.3),
+    because every step is exact modulo ``2^acc_bits``: a part's output is its partial product
+    ``O_i = A[:, K_i] @ W[:, K_i].T`` reduced modulo ``2^acc_bits`` (each output word is the
+    wrapped partial), ``O = sum_i O_i`` exactly since the ranges ``K_i`` cover K once, and a
+    sum of residues is a residue of the sum. Wrap after each addition to keep the running sum
+    in int64 (:meth:`Program.gather` adds the passes of one program the same way).
+
+    Args:
+        a, w, config, mode: as for :func:`compile_gemm`.
+        max_image_bytes: bound on one program's buffer images and compile-time arrays, at
+            least 1; a single K group that does not fit is still compiled (one group per part).
+        options: ``weight_bits``, ``zero_point``, ``allow_wrap``, ``ksplit`` of
+            :func:`compile_gemm`; ``allow_wrap`` and the overflow check apply to all of K.
+
+    Returns:
+        An iterator of :class:`Program`, in K order. Every argument is checked when this
+        function is called, before the first program is compiled.
+
+    Raises:
+        LutcoreError: as :func:`compile_gemm`; an unknown option or a bad ``max_image_bytes``.
+    """
+    unknown = sorted(set(options) - {"weight_bits", "zero_point", "allow_wrap", "ksplit"})
+    if unknown:
+        raise LutcoreError(f"compile_gemm_parts option(s) {unknown} are unknown: allowed "
+                           f"weight_bits, zero_point, allow_wrap, ksplit")
+    if (isinstance(max_image_bytes, bool) or not isinstance(max_image_bytes, (int, np.integer))
+            or max_image_bytes < 1):
+        raise LutcoreError(f"max_image_bytes = {max_image_bytes!r} is invalid: allowed an "
+                           f"integer >= 1")
+    req = _check(a, w, config, mode, options.get("weight_bits"), options.get("zero_point"),
+                 options.get("allow_wrap", False), options.get("ksplit", "auto"))
+    k = req.a.shape[1]
+    gs = req.config.group(req.mode.mnemonic)
+    groups = tables.num_groups(k, gs)
+    per_part = max(1, int(max_image_bytes) // _image_bytes_per_group(req))
+    if per_part < groups:
+        planes = 1 if req.mode is isa.Mode.ELUT else req.weight_bits
+        cfg = req.config
+        pass_groups = min(cfg.table_depth, cfg.act_depth, cfg.weight_depth // planes)
+        if per_part >= pass_groups:
+            per_part -= per_part % pass_groups
+    return (_compile(req, j * gs, min(k, (j + per_part) * gs))
+            for j in range(0, groups, per_part))        # loop over ranges of K groups

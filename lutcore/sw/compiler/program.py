@@ -21,6 +21,10 @@ added, and the sum is wrapped to ``acc_bits`` (DESIGN §2.3).
 from __future__ import annotations
 
 import json
+import math
+import tokenize
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -30,8 +34,9 @@ import numpy as np
 from ...errors import LutcoreError
 from ...spec import isa
 from ...spec import numerics as nx
-from ...spec.config import ConfigError, CoreConfig
+from ...spec.config import CoreConfig
 from ...spec.words import host_words, unpack, word_format
+from ..kernels.validate import freeze
 
 __all__ = ["FORMAT", "Load", "Phase", "Program"]
 
@@ -260,55 +265,250 @@ class Program:
 
     @classmethod
     def load(cls, path) -> "Program":
-        """Read a program written by :meth:`save`; a bad file raises a one-line
-        :class:`LutcoreError`."""
-        path = Path(path)
-        try:
-            with open(path, "rb") as f:
-                if f.read(4) != b"PK\x03\x04":
-                    raise LutcoreError(f"program file '{path}' is not an .npz archive written "
-                                       f"by `lutcore compile`")
-            z = np.load(path, allow_pickle=False)
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise LutcoreError(f"program file '{path}' is a single .npy array: expected "
-                                   f"an .npz program written by `lutcore compile`")
-            with z:
-                arrays = {k: z[k] for k in z.files}
-        except LutcoreError:
-            raise
-        except FileNotFoundError:
-            raise LutcoreError(f"program file '{path}' does not exist") from None
-        except (OSError, ValueError) as e:
-            raise LutcoreError(f"program file '{path}' is not a readable .npz: {e}") from None
-        try:
-            header = json.loads(str(arrays["header"]))
-            if header.get("format") != FORMAT:
-                raise LutcoreError(f"program file '{path}' has format {header.get('format')!r}: "
-                                   f"expected {FORMAT!r}")
-            config = CoreConfig.from_dict(header["config"])
-            n_images = sum(1 for k in arrays if k.startswith("image_"))
-            images = [arrays[f"image_{i}"].astype(np.uint64) for i in range(n_images)]
-            io, ro, lo = (arrays["instruction_offsets"], arrays["read_offsets"],
-                          arrays["load_offsets"])
-            phases = []
-            for i in range(len(io) - 1):
-                loads = [Load(isa.Region(int(r)), int(a), int(im))
-                         for r, a, im in arrays["loads"][lo[i]:lo[i + 1]]]
-                for ld in loads:
-                    if not 0 <= ld.image < n_images:
-                        raise LutcoreError(f"program file '{path}': phase {i} loads missing "
-                                           f"image {ld.image}")
-                words = arrays["instructions"][io[i]:io[i + 1]].astype(np.uint64)
-                phases.append(Phase(loads, words, arrays["reads"][ro[i]:ro[i + 1]].astype(np.int64)))
-            return cls(config, header["mode"], tuple(header["shape"]), phases, images,
-                       header.get("meta", {}))
-        except LutcoreError:
-            raise
-        except ConfigError as e:
-            raise LutcoreError(f"program file '{path}' has a bad config: {e}") from None
-        except (KeyError, ValueError, TypeError, IndexError) as e:
-            raise LutcoreError(f"program file '{path}' is malformed: {type(e).__name__}: {e}") \
-                from None
+        """Read a program written by :meth:`save`, check it against every invariant of a
+        program (:meth:`validate`) and return it with read-only arrays.
+
+        Raises:
+            LutcoreError: one line naming the file and what is wrong: unreadable, not an
+                ``.npz`` (bad zip, bad compression, truncated), unknown or missing arrays,
+                arrays of the wrong dtype or rank, a header that is not the JSON object
+                :meth:`save` writes, or a program that breaks an invariant.
+        """
+        where = f"program file {str(path)!r}"
+        arrays, images = _read_npz(Path(path), where)
+        header = _header(arrays["header"], where)
+        config = CoreConfig.from_dict(header["config"], source=f"{where} header 'config'")
+        regions = {r.value: r for r in _LOADABLE}
+        phases = []
+        bounds = {}
+        for key in ("instruction", "read", "load"):
+            bounds[key] = _offsets_checked(arrays[f"{key}_offsets"],
+                                           len(arrays[_PLURAL[key]]), f"{where}: {key}_offsets")
+        if len({len(b) for b in bounds.values()}) != 1:
+            raise LutcoreError(f"{where}: instruction_offsets, read_offsets and load_offsets "
+                               f"have {', '.join(str(len(b)) for b in bounds.values())} "
+                               f"entries: allowed one more than the phase count, alike")
+        for i in range(len(bounds["instruction"]) - 1):
+            rows = arrays["loads"][bounds["load"][i]:bounds["load"][i + 1]]
+            bad = [int(r) for r in rows[:, 0] if int(r) not in regions]
+            if bad:
+                raise LutcoreError(f"{where}: phase {i} loads region {bad[0]}: allowed "
+                                   f"{', '.join(f'{r.value} ({r.name.lower()})' for r in _LOADABLE)}")
+            loads = [Load(regions[int(r)], int(a), int(im)) for r, a, im in rows]
+            span = slice(bounds["instruction"][i], bounds["instruction"][i + 1])
+            reads = slice(bounds["read"][i], bounds["read"][i + 1])
+            phases.append(Phase(loads, arrays["instructions"][span], arrays["reads"][reads]))
+        program = cls(config, header["mode"], tuple(header["shape"]), phases, images,
+                      header["meta"])
+        program.validate(where)
+        return program._frozen()
+
+    def validate(self, where: str = "program") -> None:
+        """Check the program against its invariants: the mode is built into the config; the
+        shape is three positive integers; every phase has instructions that the hardware
+        executes without a fault (:func:`lutcore.spec.isa.validate`), ending in HALT and
+        fitting the instruction buffer; every load writes an act or weight image of that
+        region's word format inside the buffer; every read names an output word inside the
+        buffer, a row below M and a first column below N; and the reads cover every element
+        of the ``[M, N]`` output.
+
+        Raises:
+            LutcoreError: the first broken invariant, in one line starting with ``where``.
+        """
+        cfg = self.config
+        if self.mode not in cfg.modes:
+            raise LutcoreError(f"{where}: mode {self.mode!r} is not built into config "
+                               f"'{cfg.name}': allowed {', '.join(cfg.modes)}")
+        shape = self.shape
+        if (len(shape) != 3 or any(isinstance(x, bool) or not isinstance(x, int) or x < 1
+                                   for x in shape)):
+            raise LutcoreError(f"{where}: shape {list(shape)} is invalid: allowed [M, N, K] "
+                               f"of positive integers")
+        if not self.phases:
+            raise LutcoreError(f"{where}: has no phases: allowed 1 or more")
+        for i, image in enumerate(self.images):
+            if image.dtype != np.uint64 or image.ndim != 2 or not len(image):
+                raise LutcoreError(f"{where}: image {i} is {image.dtype} shape {image.shape}: "
+                                   f"allowed uint64 [words >= 1, limbs]")
+        for i, p in enumerate(self.phases):
+            _check_phase(self, i, p, f"{where}: phase {i}")
+        m, n, _ = shape
+        covered = np.zeros((m, n), bool)
+        cols = np.arange(cfg.n)
+        for p in self.phases:
+            c = p.reads[:, 2][:, None] + cols
+            rows = np.broadcast_to(p.reads[:, 1][:, None], c.shape)
+            keep = c < n
+            covered[rows[keep], c[keep]] = True
+        if not covered.all():
+            row, col = (int(x) for x in np.argwhere(~covered)[0])
+            raise LutcoreError(f"{where}: no read gives output element [{row}, {col}] of the "
+                               f"header's shape M={m} N={n}: the header and the reads disagree")
+
+    def _frozen(self) -> "Program":
+        """This program with every array read-only for good (see :func:`freeze`)."""
+        self.images = [freeze(image) for image in self.images]
+        for p in self.phases:
+            p.instructions, p.reads = freeze(p.instructions), freeze(p.reads)
+        return self
+
+
+#: The arrays of a program file besides ``image_<i>``: name -> (dtype, rank, columns).
+_ARRAYS = {
+    "header": ("U", 0, None),
+    "instructions": (np.uint64, 1, None),
+    "instruction_offsets": (np.int64, 1, None),
+    "reads": (np.int64, 2, 3),
+    "read_offsets": (np.int64, 1, None),
+    "loads": (np.int64, 2, 3),
+    "load_offsets": (np.int64, 1, None),
+}
+_IMAGE = (np.uint64, 2, None)
+_PLURAL = {"instruction": "instructions", "read": "reads", "load": "loads"}
+#: What reading a damaged archive raises: zip structure, compression, CRC, truncation.
+_ARCHIVE_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error,
+                   NotImplementedError, RuntimeError, SyntaxError, TypeError, RecursionError,
+                   OverflowError, MemoryError, tokenize.TokenError)
+
+
+def _expected(name: str, where: str):
+    if name in _ARRAYS:
+        return _ARRAYS[name]
+    if name.startswith("image_") and name[6:].isdigit() and str(int(name[6:])) == name[6:]:
+        return _IMAGE
+    raise LutcoreError(f"{where} holds an unknown array {name!r}: allowed "
+                       f"{', '.join(_ARRAYS)} and image_0, image_1, ...")
+
+
+def _check_kind(name: str, dtype: np.dtype, shape: tuple, where: str) -> None:
+    want, rank, cols = _expected(name, where)
+    ok = (dtype.kind == want) if isinstance(want, str) else dtype == np.dtype(want)
+    if not ok or len(shape) != rank or (cols is not None and shape[-1] != cols):
+        what = "a string" if isinstance(want, str) else np.dtype(want).name
+        dims = {0: "a scalar", 1: "1-D", 2: f"2-D [rows, {cols or 'limbs'}]"}[rank]
+        raise LutcoreError(f"{where}: array {name!r} is {dtype} shape {shape}: allowed "
+                           f"{what}, {dims}")
+
+
+def _read_npz(path: Path, where: str) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """The named arrays and the images of a program archive, each array checked for its
+    dtype, rank and size before its data is read."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                raise LutcoreError(f"{where} is not an .npz archive written by "
+                                   f"`lutcore compile`")
+            f.seek(0)
+            arrays = {}
+            with zipfile.ZipFile(f) as zf:
+                for info in zf.infolist():
+                    if not info.filename.endswith(".npy"):
+                        raise LutcoreError(f"{where} holds {info.filename!r}: allowed .npy "
+                                           f"arrays only")
+                    name = info.filename[:-4]
+                    with zf.open(info) as member:
+                        version = np.lib.format.read_magic(member)
+                        shape, _, dtype = (np.lib.format.read_array_header_1_0(member)
+                                           if version == (1, 0) else
+                                           np.lib.format.read_array_header_2_0(member))
+                        _check_kind(name, dtype, shape, where)
+                        if math.prod(shape) * dtype.itemsize > info.file_size:
+                            raise LutcoreError(f"{where}: array {name!r} declares {dtype} "
+                                               f"shape {shape}, more data than it holds")
+                    with zf.open(info) as member:
+                        arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+    except LutcoreError:
+        raise
+    except FileNotFoundError:
+        raise LutcoreError(f"{where} does not exist") from None
+    except IsADirectoryError:
+        raise LutcoreError(f"{where} is a directory: expected an .npz program") from None
+    except _ARCHIVE_ERRORS as e:
+        kind = "bad compression" if isinstance(e, zlib.error) else type(e).__name__
+        raise LutcoreError(f"{where} is not a readable .npz program: {kind}: "
+                           f"{' '.join(str(e).split())}") from None
+    missing = [k for k in _ARRAYS if k not in arrays]
+    if missing:
+        raise LutcoreError(f"{where} lacks array(s) {', '.join(missing)}: not a program "
+                           f"written by `lutcore compile`")
+    n_images = len(arrays) - len(_ARRAYS)
+    if any(f"image_{i}" not in arrays for i in range(n_images)):
+        raise LutcoreError(f"{where}: images are not numbered 0..{n_images - 1}")
+    return arrays, [arrays[f"image_{i}"] for i in range(n_images)]
+
+
+def _header(array: np.ndarray, where: str) -> dict:
+    """The header object, checked for the fields :meth:`Program.save` writes."""
+    try:
+        header = json.loads(str(array))
+    except (ValueError, RecursionError) as e:
+        raise LutcoreError(f"{where}: header is not JSON: {' '.join(str(e).split())}") \
+            from None
+    if not isinstance(header, dict):
+        raise LutcoreError(f"{where}: header is a JSON {type(header).__name__}: allowed an "
+                           f"object")
+    if header.get("format") != FORMAT:
+        raise LutcoreError(f"{where} has format {header.get('format')!r}: expected {FORMAT!r}")
+    fields = {"config": dict, "mode": str, "shape": list, "meta": dict}
+    for key, kind in fields.items():
+        if not isinstance(header.get(key), kind):
+            raise LutcoreError(f"{where}: header field {key!r} is "
+                               f"{type(header.get(key)).__name__}: allowed a JSON "
+                               f"{ {dict: 'object', str: 'string', list: 'array'}[kind]}")
+    return header
+
+
+def _offsets_checked(offsets: np.ndarray, total: int, what: str) -> np.ndarray:
+    """Check phase offsets: at least two entries, from 0 up to ``total``, never decreasing."""
+    if (len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != total
+            or np.any(np.diff(offsets) < 0)):
+        raise LutcoreError(f"{what} = {_short(offsets)} are inconsistent: allowed a "
+                           f"non-decreasing run from 0 to {total} with one entry per phase "
+                           f"plus one")
+    return offsets
+
+
+def _short(x: np.ndarray) -> str:
+    values = [int(v) for v in x[:8]]
+    return str(values)[:-1] + (", ...]" if len(x) > 8 else "]")
+
+
+def _check_phase(program: "Program", i: int, p: Phase, where: str) -> None:
+    """One phase's invariants (see :meth:`Program.validate`)."""
+    cfg = program.config
+    m, n, _ = program.shape
+    words = p.instructions
+    if not 1 <= len(words) <= cfg.instr_depth:
+        raise LutcoreError(f"{where} has {len(words)} instructions: allowed "
+                           f"1..{cfg.instr_depth} (instr_depth)")
+    for pc, word in enumerate(words):
+        fault = isa.validate(int(word), cfg)
+        if fault is not None:
+            raise LutcoreError(f"{where}: instruction {pc} ({int(word):#x}) faults: "
+                               f"{fault.message}")
+    if not isinstance(isa.decode(int(words[-1])), isa.Halt):
+        raise LutcoreError(f"{where}: the last instruction is not HALT")
+    for load in p.loads:
+        if not 0 <= load.image < len(program.images):
+            raise LutcoreError(f"{where} loads image {load.image}: allowed "
+                               f"0..{len(program.images) - 1}")
+        image = program.images[load.image]
+        fmt = word_format(load.region, cfg)
+        depth = isa.region_depth(load.region, cfg)
+        name = load.region.name.lower()
+        if image.shape[1] != fmt.limbs:
+            raise LutcoreError(f"{where} loads image {load.image} of {image.shape[1]} limbs "
+                               f"into the {name} buffer: allowed {fmt.limbs}")
+        if not 0 <= load.addr <= depth - len(image):
+            raise LutcoreError(f"{where} loads {len(image)} words at {name} address "
+                               f"{load.addr}: allowed addresses 0..{depth - len(image)} "
+                               f"(depth {depth})")
+    reads = p.reads
+    for col, name, limit in ((0, "output word", cfg.out_depth), (1, "row", m), (2, "column", n)):
+        values = reads[:, col]
+        if len(values) and (values.min() < 0 or values.max() >= limit):
+            bad = int(values[(values < 0) | (values >= limit)][0])
+            raise LutcoreError(f"{where} reads {name} {bad}: allowed 0..{limit - 1}")
 
 
 def _offsets(sizes: list[int]) -> np.ndarray:

@@ -24,6 +24,13 @@ Two paths compute the same integers:
     held in the narrowest integer type their entries need (int16 for int8 activations), the
     sums in int32 whenever the worst case fits, and the gather runs over cache blocks of output
     columns (see :func:`_lookup_sum`).
+
+Memory is bounded for any shape: both paths run over consecutive chunks of K (a multiple of
+every byte and group size, so a chunk is whole storage bytes and whole groups) and over
+blocks of activation rows, and add the chunks' exact int64 partial products; the tables and
+temporaries of one chunk are a fixed budget (:data:`_CHUNK_ELEMENTS`, :data:`_CORE_ELEMENTS`),
+so the peak is the inputs, the output and that budget. A K that fits one chunk (every BitNet
+shape) runs as one piece.
 """
 
 from __future__ import annotations
@@ -57,6 +64,14 @@ _BLOCK_ELEMENTS = 1 << 16
 # Table entries built at a time (int16: 32 MiB): activation rows are taken in blocks so that
 # the tables of a large M never exceed this.
 _TABLE_ELEMENTS = 1 << 24
+# K per chunk is a multiple of this: 8 weights per plane byte, 5 per ELUT byte and every core
+# group size g (2..6) divide it, so a chunk boundary falls on whole bytes and whole groups.
+_K_ALIGN = 120
+# Fast path: table entries of one activation row over one K chunk (int16: 8 MiB). Every
+# BitNet K (<= 6912, about 0.4 M entries) is one chunk.
+_CHUNK_ELEMENTS = 1 << 22
+# Core path: table entries and weight codes of one K chunk (int64: about 30 MiB).
+_CORE_ELEMENTS = 1 << 19
 # Up to this many activation rows, each row's tables are gathered element by element;
 # beyond it, a lookup fetches one table entry for all rows at once (a row of M values).
 _ROWWISE_MAX_M = 32
@@ -248,6 +263,49 @@ def _core_elut(a: np.ndarray, packed: ElutWeights) -> np.ndarray:
     return _core_lookup(h, u[None], s[None])
 
 
+# -- chunks of K and blocks of rows ----------------------------------------------------------
+
+def _chunk_k(packed, m: int, path: str) -> int:
+    """K per chunk: the fast path's tables of one activation row, or the core path's tables
+    of M rows and codes of N columns, stay within their element budget."""
+    if path == "fast":
+        per_k = _BYTE_ENTRIES * packed.weight_bits / PLANE_GROUP \
+            if isinstance(packed, BitSerialWeights) else _BYTE_ENTRIES / ELUT_BYTE_GROUP
+        step = int(_CHUNK_ELEMENTS // per_k)
+    else:
+        step = _CORE_ELEMENTS // max(m, packed.n)
+    return max(_K_ALIGN, step - step % _K_ALIGN)
+
+
+def _k_slice(packed, k0: int, k1: int):
+    """The packed weights of K columns ``k0..k1`` (``k0`` a multiple of :data:`_K_ALIGN`):
+    a view of the storage bytes, or ``packed`` itself when that is all of K."""
+    if k0 == 0 and k1 == packed.k:
+        return packed
+    if isinstance(packed, BitSerialWeights):
+        per = PLANE_GROUP
+        return BitSerialWeights(packed.planes[:, :, k0 // per:-(-k1 // per)], k1 - k0,
+                                packed.g, packed.weight_bits, packed.zero_point)
+    per = ELUT_BYTE_GROUP
+    return ElutWeights(packed.data[:, k0 // per:-(-k1 // per)], k1 - k0, packed.g)
+
+
+def _gemm_chunk(a: np.ndarray, packed, act_bits: int, path: str, symmetrize: bool) -> np.ndarray:
+    """Exact int64 ``a @ W.T`` (no wrap) of one K chunk, by blocks of activation rows."""
+    bitserial = isinstance(packed, BitSerialWeights)
+    if path == "core":
+        return _core_bitserial(a, packed, symmetrize) if bitserial else _core_elut(a, packed)
+    kernel = _fast_bitserial if bitserial else _fast_elut
+    positions = packed.planes.shape[0] * packed.planes.shape[2] if bitserial \
+        else packed.data.shape[1]
+    rows = max(1, _TABLE_ELEMENTS // (positions * _BYTE_ENTRIES))
+    if rows >= a.shape[0]:
+        return kernel(a, packed, act_bits)
+    # loop over cache blocks of activation rows (one block unless M is large)
+    return np.concatenate([kernel(a[r:r + rows], packed, act_bits)
+                           for r in range(0, a.shape[0], rows)])
+
+
 # -- public entry points ---------------------------------------------------------------------
 
 def lut_gemm(a, packed, acc_bits: int = 32, *, act_bits: int = 8, path: str = "fast",
@@ -280,17 +338,15 @@ def lut_gemm(a, packed, acc_bits: int = 32, *, act_bits: int = 8, path: str = "f
     check_choice("path", path, PATHS)
     a = check_activations(a, act_bits, "a")
     check_k_match(a.shape, packed.shape, "a", "packed")
-    bitserial = isinstance(packed, BitSerialWeights)
-    if path == "core":
-        out = _core_bitserial(a, packed, bool(symmetrize)) if bitserial else _core_elut(a, packed)
-    else:
-        kernel = _fast_bitserial if bitserial else _fast_elut
-        positions = packed.planes.shape[0] * packed.planes.shape[2] if bitserial \
-            else packed.data.shape[1]
-        rows = max(1, _TABLE_ELEMENTS // (positions * _BYTE_ENTRIES))
-        # loop over cache blocks of activation rows (one block unless M is large)
-        out = np.concatenate([kernel(a[r:r + rows], packed, act_bits)
-                              for r in range(0, a.shape[0], rows)])
+    m, k = a.shape
+    step = _chunk_k(packed, m, path)
+    out = None
+    for k0 in range(0, k, step):        # loop over chunks of K (one unless K is long)
+        part = _gemm_chunk(a[:, k0:k0 + step], _k_slice(packed, k0, min(k, k0 + step)),
+                           act_bits, path, bool(symmetrize))
+        # Each part is the exact int64 product over its K range; a sum past int64 wraps
+        # modulo 2^64, which 2^acc_bits divides, so the wrapped total is still exact.
+        out = part if out is None else np.add(out, part, out=out)
     return nx.wrap(out, acc_bits)
 
 

@@ -28,7 +28,7 @@ from ...spec import numerics as nx
 from ...spec.config import CoreConfig
 from . import tables
 from .validate import (BITSERIAL_G_RANGE, ELUT_G_RANGE, WEIGHT_BITS_RANGE, check_range,
-                       check_ternary, check_weights)
+                       check_ternary, check_weights, freeze)
 
 __all__ = [
     "BitSerialWeights", "ElutWeights", "pack_bitserial", "pack_elut", "pack_weights",
@@ -54,11 +54,6 @@ def _num_bytes(k: int, per_byte: int) -> int:
     return tables.num_groups(k, per_byte)
 
 
-def _readonly(x: np.ndarray) -> np.ndarray:
-    x.setflags(write=False)
-    return x
-
-
 @dataclass(frozen=True, eq=False)
 class BitSerialWeights:
     """B-bit weights ``w = q - z`` held as bit planes, 8 weights per byte (B bits/weight).
@@ -71,9 +66,12 @@ class BitSerialWeights:
         weight_bits: B, 1..4 (ternary: 2).
         zero_point: z, 0..2^B - 1 (ternary: 1).
 
+    The object keeps a frozen copy of ``planes`` (:func:`~.validate.freeze`): changing the
+    array it was built from changes nothing, and its own array cannot be written.
+
     Raises:
-        LutcoreError: on construction, if a field is out of range or ``planes`` has the wrong
-            dtype or shape.
+        LutcoreError: on construction, if a field is out of range, ``planes`` has the wrong
+            dtype or shape, or a padding bit is set.
     """
 
     planes: np.ndarray
@@ -94,6 +92,11 @@ class BitSerialWeights:
             raise LutcoreError(
                 f"planes must be a uint8 array [B={want[0]}, N, ceil(K/8)={want[2]}], got "
                 f"{getattr(p, 'dtype', type(p).__name__)} shape {getattr(p, 'shape', None)}")
+        pad = want[2] * PLANE_GROUP - self.k          # padding bits of the last byte
+        if pad and np.any(p[..., -1] >> np.uint8(PLANE_GROUP - pad)):
+            raise LutcoreError(f"planes has nonzero padding bits past K = {self.k}: they "
+                               f"must be 0")
+        object.__setattr__(self, "planes", freeze(p))
 
     mode = "bitserial"
 
@@ -157,9 +160,13 @@ class ElutWeights:
     Ternary weights are the codes ``q = w + 1`` of B = 2, z = 1; :attr:`weight_bits` and
     :attr:`zero_point` report that so both packed forms answer the same questions.
 
+    The object keeps a frozen copy of ``data`` (:func:`~.validate.freeze`): changing the
+    array it was built from changes nothing, and its own array cannot be written.
+
     Raises:
         LutcoreError: on construction, if a field is out of range, ``data`` has the wrong
-            dtype or shape, or a byte is not a valid base-3 code (>= 243).
+            dtype or shape, a byte is not a valid base-3 code (>= 243), or a padded weight is
+            not 0.
     """
 
     data: np.ndarray
@@ -180,6 +187,11 @@ class ElutWeights:
         if top >= ELUT_BYTE_CODES:
             raise LutcoreError(f"data has byte {top}: allowed 0..{ELUT_BYTE_CODES - 1} "
                                f"(5 base-3 digits)")
+        pad = cols * ELUT_BYTE_GROUP - self.k         # padded weights of the last byte: 0
+        if pad and np.any(d[:, -1] % 3 ** pad != (3 ** pad - 1) // 2):
+            raise LutcoreError(f"data has nonzero padded weights past K = {self.k}: they "
+                               f"must be 0 (base-3 digit 1)")
+        object.__setattr__(self, "data", freeze(d))
 
     mode = "elut"
     weight_bits = TERNARY_WEIGHT_BITS
@@ -247,7 +259,7 @@ def pack_bitserial(w, *, g: int = DEFAULT_BITSERIAL_G, weight_bits: int = TERNAR
     q = (w.astype(np.int16) + zero_point).astype(np.uint8)
     planes = np.stack([np.packbits((q >> b) & 1, axis=-1, bitorder="little")
                        for b in range(weight_bits)])         # loop over bit planes only
-    return BitSerialWeights(_readonly(planes), w.shape[1], g, weight_bits, zero_point)
+    return BitSerialWeights(planes, w.shape[1], g, weight_bits, zero_point)
 
 
 def pack_elut(w, *, g: int = DEFAULT_ELUT_G, name: str = "w") -> ElutWeights:
@@ -271,7 +283,7 @@ def pack_elut(w, *, g: int = DEFAULT_ELUT_G, name: str = "w") -> ElutWeights:
     data = np.zeros((n, cols), np.uint8)
     for i in range(ELUT_BYTE_GROUP):                         # Horner over the 5 digits
         data = data * np.uint8(3) + d[..., i]                # < 243: no uint8 overflow
-    return ElutWeights(_readonly(data), k, g)
+    return ElutWeights(data, k, g)
 
 
 def pack_weights(w, mode: str = "elut", *, g: int | None = None,

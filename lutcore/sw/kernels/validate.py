@@ -14,8 +14,8 @@ from ...spec.params import PARAMS
 from ...spec import numerics as nx
 
 __all__ = [
-    "check_int_matrix", "check_activations", "check_weights", "check_ternary", "check_k_match",
-    "check_range", "check_choice", "check_overflow", "activation_range", "weight_range",
+    "check_int_matrix", "check_in_range", "check_activations", "check_weights", "check_ternary", "check_k_match",
+    "check_range", "check_bool", "check_choice", "check_overflow", "freeze", "activation_range", "weight_range",
     "ACT_BITS_RANGE", "ACC_BITS_RANGE", "BITSERIAL_G_RANGE", "ELUT_G_RANGE",
     "WEIGHT_BITS_RANGE",
 ]
@@ -47,6 +47,18 @@ def check_range(name: str, value, lo: int, hi: int) -> int:
     return int(value)
 
 
+def check_bool(name: str, value) -> bool:
+    """Check that ``value`` is a bool (Python or NumPy); return it as ``bool``. Strings such
+    as ``"no"`` and integers are refused rather than read by their truth value.
+
+    Raises:
+        LutcoreError: ``value`` is not a bool.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise LutcoreError(f"{name} = {value!r} is invalid: allowed True or False")
+    return bool(value)
+
+
 def check_choice(name: str, value, allowed) -> str:
     """Check that ``value`` is one of ``allowed`` (strings); return it."""
     if value not in allowed:
@@ -55,7 +67,7 @@ def check_choice(name: str, value, allowed) -> str:
     return value
 
 
-def check_int_matrix(x, name: str, dims: str = "[M, K]") -> np.ndarray:
+def check_int_matrix(x, name: str, dims: str = "[rows, cols]") -> np.ndarray:
     """Check that ``x`` is a non-empty 2-D integer array; return it as an ndarray.
 
     Args:
@@ -78,12 +90,39 @@ def check_int_matrix(x, name: str, dims: str = "[M, K]") -> np.ndarray:
 
 
 def _first_outside(x: np.ndarray, lo: int, hi: int):
-    """Index and value of the first element outside ``lo..hi``, or None."""
+    """Index and value (a Python int, exact for every dtype) of the first element outside
+    ``lo..hi``, or None. The bounds are clipped to the dtype's own range first, so no value
+    is converted and an unsigned 64-bit value above 2^63 is compared as what it is."""
+    info = np.iinfo(x.dtype)
+    if lo > info.max or hi < info.min:            # every value is outside
+        return (0,) * x.ndim, int(x.flat[0])
+    lo_x, hi_x = x.dtype.type(max(lo, info.min)), x.dtype.type(min(hi, info.max))
     # min/max first: one cheap pass in the common, valid case.
-    if x.min() >= lo and x.max() <= hi:
+    if x.min() >= lo_x and x.max() <= hi_x:
         return None
-    idx = tuple(int(i) for i in np.argwhere((x < lo) | (x > hi))[0])
+    idx = tuple(int(i) for i in np.argwhere((x < lo_x) | (x > hi_x))[0])
     return idx, int(x[idx])
+
+
+def check_in_range(x, lo: int, hi: int, name: str, what: str,
+                   dims: str = "[rows, cols]") -> np.ndarray:
+    """Check that ``x`` is a non-empty 2-D integer array (any integer dtype, unsigned 64-bit
+    included) with every value in ``lo..hi``, without converting it; return it.
+
+    Args:
+        what: what the range is, for the message (``"act_bits = 8"``).
+        dims: the expected dimension names, e.g. ``"[N, K]"``.
+
+    Raises:
+        LutcoreError: wrong rank, dtype, empty, or a value out of range (the first one, its
+            index and value printed exactly).
+    """
+    x = check_int_matrix(x, name, dims)
+    bad = _first_outside(x, lo, hi)
+    if bad is not None:
+        raise LutcoreError(f"{name} has value {bad[1]} at {list(bad[0])}: allowed {lo}..{hi} "
+                           f"({what})")
+    return x
 
 
 def activation_range(act_bits: int) -> tuple[int, int]:
@@ -98,24 +137,22 @@ def weight_range(weight_bits: int, zero_point: int) -> tuple[int, int]:
 
 
 def check_activations(a, act_bits: int = 8, name: str = "a") -> np.ndarray:
-    """Check activations: a non-empty integer [M, K] array within the signed ``act_bits``
-    range (-128..127 for int8). Returns the array.
+    """Check activations: a non-empty integer [M, K] array (any integer dtype) within the
+    signed ``act_bits`` range (-128..127 for int8), checked without converting. Returns the
+    array unchanged.
 
     Raises:
-        LutcoreError: wrong rank, dtype, empty, or a value out of range.
+        LutcoreError: ``act_bits`` out of range; wrong rank, dtype, empty, or a value out of
+            range.
     """
     check_range("act_bits", act_bits, *ACT_BITS_RANGE)
     a = check_int_matrix(a, name, "[M, K]")
-    lo, hi = activation_range(act_bits)
-    bad = _first_outside(a, lo, hi)
-    if bad is not None:
-        raise LutcoreError(f"{name} has value {bad[1]} at {list(bad[0])}: "
-                           f"allowed {lo}..{hi} (act_bits = {act_bits})")
-    return a
+    return check_in_range(a, *activation_range(act_bits), name, f"act_bits = {act_bits}")
 
 
 def check_ternary(w, name: str = "w") -> np.ndarray:
-    """Check ternary weights: a non-empty integer [N, K] array of -1, 0, +1. Returns it.
+    """Check ternary weights: a non-empty integer [N, K] array of -1, 0, +1 (any integer
+    dtype). Returns it unchanged.
 
     Raises:
         LutcoreError: wrong rank, dtype, empty, or a value other than -1, 0, 1.
@@ -129,18 +166,19 @@ def check_ternary(w, name: str = "w") -> np.ndarray:
 
 
 def check_weights(w, weight_bits: int, zero_point: int, name: str = "w") -> np.ndarray:
-    """Check B-bit weights ``w = q - z``: integers in ``-z .. 2^B - 1 - z``. Returns them.
+    """Check B-bit weights ``w = q - z``: a non-empty integer [N, K] array (any integer
+    dtype) with values in ``-z .. 2^B - 1 - z``, checked without converting. Returns it
+    unchanged.
 
     Raises:
-        LutcoreError: wrong rank, dtype, empty, or a value outside the code range.
+        LutcoreError: ``weight_bits`` or ``zero_point`` out of range; wrong rank, dtype,
+            empty, or a value outside the code range.
     """
+    check_range("weight_bits", weight_bits, *WEIGHT_BITS_RANGE)
+    check_range("zero_point", zero_point, 0, (1 << weight_bits) - 1)
     w = check_int_matrix(w, name, "[N, K]")
-    lo, hi = weight_range(weight_bits, zero_point)
-    bad = _first_outside(w, lo, hi)
-    if bad is not None:
-        raise LutcoreError(f"{name} has value {bad[1]} at {list(bad[0])}: allowed {lo}..{hi} "
-                           f"(weight_bits = {weight_bits}, zero_point = {zero_point})")
-    return w
+    return check_in_range(w, *weight_range(weight_bits, zero_point), name,
+                          f"weight_bits = {weight_bits}, zero_point = {zero_point}")
 
 
 def check_k_match(a_shape, w_shape, a_name: str = "a", w_name: str = "w") -> int:
@@ -171,3 +209,17 @@ def check_overflow(k: int, act_bits: int, max_weight: int, acc_bits: int,
             f"K = {k} could overflow acc_bits = {acc_bits}: worst case |O| = {worst} > "
             f"{(1 << (acc_bits - 1)) - 1}; allow wrapping (--allow-wrap / allow_wrap=True) "
             f"to get the result modulo 2^{acc_bits}")
+
+
+def freeze(x: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``x`` whose memory is an immutable ``bytes`` object, so that
+    neither ``x``'s owner nor the copy's holder can change it (NumPy refuses to make it
+    writable again). Validated objects keep their arrays this way."""
+    x = np.asarray(x)
+    root = x
+    while isinstance(root, np.ndarray) and root.base is not None:
+        root = root.base
+    if not x.flags.writeable and isinstance(root, bytes):
+        return x                                  # frozen already
+    data = np.ascontiguousarray(x).tobytes()
+    return np.frombuffer(data, x.dtype).reshape(x.shape)

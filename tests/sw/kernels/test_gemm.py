@@ -213,3 +213,25 @@ def test_fast_path_blocking(monkeypatch, block, rowwise_max_m, table_elements, m
     for m, n, k in [(1, 23, 17), (3, 29, 40), (5, 11, 3)]:
         a, w = acts(rng, (m, k)), ternary(rng, (n, k))
         np.testing.assert_array_equal(ternary_gemm(a, w, mode=mode), oracle(a, w))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("bits,z,g", [(2, 1, 4), (4, 3, 5), (1, 0, 6)])
+def test_k_chunks(monkeypatch, path, bits, z, g):
+    # Tiny chunk budgets cut K into many chunks of 120 columns (whole plane bytes, ELUT bytes
+    # and groups of every g) with a partial last one; the exact partial sums add up, and a
+    # narrow acc_bits wraps only the total.
+    import lutcore.sw.kernels.gemm as gemm
+    monkeypatch.setattr(gemm, "_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(gemm, "_CORE_ELEMENTS", 1)
+    rng = np.random.default_rng(bits)
+    for m, n, k in [(1, 3, 121), (4, 9, 1001), (2, 1, 360)]:
+        a = acts(rng, (m, k))
+        w = rng.integers(-z, (1 << bits) - z, (n, k))
+        packed = pack_bitserial(w, g=g, weight_bits=bits, zero_point=z)
+        np.testing.assert_array_equal(lut_gemm(a, packed, 62, path=path), oracle(a, w))
+        np.testing.assert_array_equal(lut_gemm(a, packed, 12, path=path),
+                                      wrapped(oracle(a, w), 12))
+        t = ternary(rng, (n, k))
+        np.testing.assert_array_equal(lut_gemm(a, pack_elut(t, g=min(g, 5)), 62, path=path),
+                                      oracle(a, t))

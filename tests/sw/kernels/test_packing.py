@@ -53,6 +53,24 @@ def test_packed_arrays_are_read_only():
         p.data[0, 0] = 7
 
 
+@pytest.mark.parametrize("make", [
+    lambda x: ElutWeights(x, k=5),
+    lambda x: BitSerialWeights(np.stack([x, x]), k=8),
+], ids=["elut", "bitserial"])
+def test_hand_built_weights_are_frozen_copies(make):
+    # One byte per row: ELUT byte 121 = weights (0, 0, 0, 0, 0); bit-serial byte 0b11 sets
+    # bits 0 and 1 of both planes: codes q = 3 -> w = 2 at k = 0, 1.
+    source = np.array([[121], [3]], np.uint8)
+    packed = make(source)
+    before = packed.unpack().copy()
+    source[:] = 0                                   # the caller's array changes ...
+    np.testing.assert_array_equal(packed.unpack(), before)   # ... the packed one does not
+    array = packed.data if packed.mode == "elut" else packed.planes
+    assert not array.flags.writeable
+    with pytest.raises(ValueError):
+        array.setflags(write=True)
+
+
 def test_known_bytes():
     # ELUT byte = sum_i 3^(4-i) (w_i + 1): weights (1, -1, 0, 0, 1) -> 2*81 + 0 + 9 + 3 + 2.
     el = pack_elut(np.array([[1, -1, 0, 0, 1, -1]]))
@@ -96,6 +114,10 @@ def test_round_trip_and_codes(bits, n, k, data):
      "data must be a uint8 array [N, ceil(K/5)=3], got uint8 shape (1, 2)"),
     (lambda: ElutWeights(np.full((1, 1), 243, np.uint8), k=5),
      "data has byte 243: allowed 0..242 (5 base-3 digits)"),
+    (lambda: ElutWeights(np.zeros((1, 1), np.uint8), k=3),
+     "data has nonzero padded weights past K = 3: they must be 0 (base-3 digit 1)"),
+    (lambda: BitSerialWeights(np.full((2, 1, 1), 8, np.uint8), k=3),
+     "planes has nonzero padding bits past K = 3: they must be 0"),
     (lambda: ElutWeights(np.zeros((1, 1), np.uint8), k=5, g=6),
      "g = 6 is out of range: allowed 2..5"),
     (lambda: pack_bitserial(np.zeros((1, 2)), g=4),

@@ -7,6 +7,8 @@ import pytest
 from lutcore.errors import LutcoreError
 from lutcore.sw.kernels import (check_overflow, lut_gemm, pack_elut, reference_gemm,
                                 ternary_gemm)
+from lutcore.sw.kernels.validate import (check_activations, check_bool, check_ternary,
+                                         check_weights)
 
 A = np.zeros((2, 5), np.int8)
 W = np.zeros((3, 5), np.int8)
@@ -68,3 +70,47 @@ def test_overflow_check_boundary():
     with pytest.raises(LutcoreError):
         check_overflow(65536, 8, 1, 24, allow_wrap=False)
     check_overflow(65536, 8, 1, 24, allow_wrap=True)
+
+
+INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+@pytest.mark.parametrize("check,lo,hi,what", [
+    (lambda x: check_activations(x, 8, "a"), -128, 127, "(act_bits = 8)"),
+    (lambda x: check_weights(x, 3, 2, "w"), -2, 5, "(weight_bits = 3, zero_point = 2)"),
+], ids=["acts", "weights"])
+def test_every_integer_dtype_is_range_checked_before_conversion(dtype, check, lo, hi, what):
+    info = np.iinfo(dtype)
+    # In range: accepted unchanged (same dtype, no copy made by the check).
+    ok = np.array([[max(lo, info.min), min(hi, info.max)]], dtype)
+    assert check(ok) is ok
+    # The dtype's largest value (2^64 - 1 for uint64, read as -1 by a cast to int64) and,
+    # for signed dtypes, its smallest: refused, printed exactly.
+    extremes = [info.max] + ([info.min] if info.min < 0 else [])
+    for value in extremes:
+        if lo <= value <= hi:
+            continue
+        bad = np.array([[0, 0], [0, value]], dtype)
+        with pytest.raises(LutcoreError) as e:
+            check(bad)
+        assert str(e.value).endswith(f"has value {value} at [1, 1]: allowed {lo}..{hi} {what}")
+
+
+def test_uint64_above_2_63_is_not_ternary():
+    w = np.array([[1, (1 << 64) - 1]], np.uint64)        # int64 cast: [1, -1], ternary
+    with pytest.raises(LutcoreError) as e:
+        check_ternary(w, "w")
+    assert str(e.value) == ("w is not ternary: value 18446744073709551615 at [0, 1]; "
+                            "allowed -1, 0, 1")
+
+
+@pytest.mark.parametrize("value", ["no", 0, 1, None, 1.0])
+def test_check_bool_refuses_truthy_values(value):
+    with pytest.raises(LutcoreError) as e:
+        check_bool("allow_wrap", value)
+    assert str(e.value) == f"allow_wrap = {value!r} is invalid: allowed True or False"
+
+
+def test_check_bool_accepts_bools():
+    assert check_bool("check", np.bool_(True)) is True and check_bool("check", False) is False

@@ -1,10 +1,10 @@
-"""The ``numpy`` backend through lutcore.backends: every preset and mode, the overflow
+"""The ``numpy`` backend of lutcore.host.run_gemm: every preset and mode, the overflow
 refusal of DESIGN §2.3, options."""
 
 import numpy as np
 import pytest
 
-from lutcore.backends import GemmResult, get_backend
+from lutcore.host import GemmResult, get_backend
 from lutcore.errors import ConfigError, LutcoreError
 from lutcore.spec import PRESETS, preset
 
@@ -59,5 +59,5 @@ def test_unknown_option():
     with pytest.raises(LutcoreError) as e:
         backend.run_gemm(np.ones((1, 3), np.int8), np.ones((1, 3), np.int8),
                          mode="elut", config="default", port="/dev/null")
-    assert str(e.value) == ("backend 'numpy' does not take option(s) ['port']: allowed "
+    assert str(e.value) == ("option 'port' is not taken by backend 'numpy': allowed "
                             "allow_wrap, path")

@@ -1,0 +1,295 @@
+"""Devices, sessions and the one GEMM entry point.
+
+``with open_device(backend, config, **options) as dev:`` keeps a device alive across many
+programs and GEMMs (``dev.run(program)``, ``dev.gemm(a, w, mode=...)``): for ``iss`` one
+:class:`~lutcore.host.iss.AcceleratorModel`, for ``rtl`` one Verilator simulation process,
+for ``uart`` one open port; ``numpy`` runs the golden kernels on the host and has no device
+state. :func:`run_gemm` opens a device for one GEMM. Options follow the one table of
+:mod:`lutcore.host.options`; :class:`GemmResult` has the same ``info`` fields on every
+backend (:data:`INFO_FIELDS`, None where a backend has no value).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import LutcoreError
+from ..spec.config import CoreConfig
+from ..sw.compiler import Program, resolve_config
+from .iss import IssTransport
+from .options import BACKEND_NAMES, OPTIONS, check_mode, check_options
+from .runtime import ProgramRun, Runtime, add_parts, compile_parts
+
+__all__ = ["GemmResult", "INFO_FIELDS", "Device", "CompiledGemm", "open_device", "run_gemm",
+           "run_program", "backend_names", "get_backend", "Backend"]
+
+#: The keys of :attr:`GemmResult.info`, the same on every backend.
+INFO_FIELDS = (
+    "backend",        # the backend's name
+    "config",         # the configuration's name
+    "mode",           # 'bitserial' or 'elut'
+    "seconds",        # wall-clock seconds of the GEMM (compile, run, gather, checks)
+    "path",           # numpy: 'fast' or 'core'
+    "lookup_group",   # numpy: activations per table lookup
+    "weight_bytes",   # numpy: packed weight bytes
+    "programs",       # compiled: programs the GEMM was compiled to (their outputs add)
+    "phases",         # compiled: phases over all programs
+    "instructions",   # compiled: instruction words over all programs
+    "ksplit",         # compiled: how K was split ('none', 'device', 'host')
+    "phase_cycles",   # compiled: the CYCLES CSR after every phase
+    "host_writes",    # compiled: host-port words written
+    "host_reads",     # compiled: host-port output words read
+    "iss_cycles",     # rtl with check: the ISS's cycles of every phase
+    "bit_exact",      # rtl with check: output equal to the ISS and the int64 reference
+    "waves",          # rtl with waves: the waveform file
+    "device",         # facts about the device: rtl {pid, model_dir, run_dir}, uart link counts
+)
+
+
+@dataclass
+class GemmResult:
+    """Output of a GEMM: ``output`` int64 [M, N]; ``cycles`` (the CYCLES CSRs summed) and
+    ``utilization`` (LMMA steps / cycles) where hardware time is modelled or measured, else
+    None; ``info`` with the keys :data:`INFO_FIELDS`."""
+
+    output: np.ndarray
+    cycles: int | None = None
+    utilization: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _info(**given) -> dict[str, Any]:
+    unknown = set(given) - set(INFO_FIELDS)
+    if unknown:
+        raise AssertionError(f"info fields {sorted(unknown)} are not in INFO_FIELDS")
+    return {key: given.get(key) for key in INFO_FIELDS}
+
+
+class Device:
+    """A device of one backend on one configuration, kept open across programs.
+
+    ``run(program)`` runs a compiled program (raises
+    :class:`~lutcore.sw.iss.ExecutionError` when the core faults); ``gemm(a, w, mode=...,
+    **options)`` compiles and runs a GEMM (options of scope ``gemm`` in the table);
+    ``close()`` (or leaving the ``with`` block) releases the device.
+    """
+
+    backend = ""
+    #: The waveform file of a traced device (rtl with ``waves``), else None.
+    waves: str | None = None
+
+    def __init__(self, config: CoreConfig, transport):
+        self.config = config
+        self.transport = transport
+        self.runtime = Runtime(transport, config) if transport is not None else None
+
+    def __enter__(self) -> "Device":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def run(self, program: Program) -> ProgramRun:
+        """Run ``program`` phase by phase; its gathered output is ``.output``."""
+        return self.runtime.run(program).raise_on_fault()
+
+    def device_info(self) -> dict[str, Any] | None:
+        """Facts about the device for ``info['device']``."""
+        return None
+
+    def verify(self, programs, runs, a, w, output) -> dict[str, Any]:
+        """Checks of a GEMM's result a backend adds (``info`` fields); none by default."""
+        return {}
+
+    def gemm(self, a, w, *, mode: str = "bitserial", **options) -> GemmResult:
+        """``O = A @ W.T`` compiled for this device's configuration and run on it."""
+        gemm = CompiledGemm.compile(self.backend, self.config, a, w, mode, options)
+        return self.execute(gemm)
+
+    def execute(self, gemm: "CompiledGemm") -> GemmResult:
+        """Run a compiled GEMM's programs, add their outputs, check (rtl), report."""
+        runs = [self.run(p) for p in gemm.programs]
+        output = add_parts([r.output for r in runs], self.config.acc_bits)
+        checks = self.verify(gemm.programs, runs, gemm.a, gemm.w, output) if gemm.check else {}
+        records = [p for r in runs for p in r.phases]
+        cycles = sum(r.cycles for r in runs)
+        lookups = sum(p.lookups() for p in gemm.programs)
+        info = _info(backend=self.backend, config=self.config.name, mode=gemm.mode,
+                     programs=len(gemm.programs), phases=len(records),
+                     instructions=sum(p.num_instructions for p in gemm.programs),
+                     ksplit=gemm.programs[0].meta.get("ksplit"),
+                     phase_cycles=[p.cycles for p in records],
+                     host_writes=sum(p.writes for p in records),
+                     host_reads=sum(p.reads for p in records),
+                     device=self.device_info(), waves=self.waves, **checks,
+                     seconds=time.perf_counter() - gemm.started)
+        return GemmResult(output, cycles, lookups / cycles if cycles else None, info)
+
+
+@dataclass
+class CompiledGemm:
+    """A GEMM compiled for a device (:meth:`compile`, options checked first): its operands,
+    mode, programs (:func:`compile_parts`), whether to check the result, and when the work
+    started; :meth:`Device.execute` runs it."""
+
+    a: Any
+    w: Any
+    mode: str
+    programs: list[Program]
+    check: bool
+    started: float
+
+    @classmethod
+    def compile(cls, backend, config, a, w, mode, options) -> "CompiledGemm":
+        options = check_options(backend, options, "gemm")
+        check_mode(mode)
+        started = time.perf_counter()
+        check = options.pop("check", OPTIONS["check"].default)
+        programs = compile_parts(a, w, config=config, mode=mode, **options)
+        return cls(a, w, mode, programs, check, started)
+
+
+class IssDevice(Device):
+    """The instruction-set simulator behind the modelled host port."""
+
+    backend = "iss"
+
+    def __init__(self, config: CoreConfig):
+        super().__init__(config, IssTransport(config))
+
+
+class NumpyDevice(Device):
+    """The golden kernels on the host CPU (no device state; ``run`` is not available)."""
+
+    backend = "numpy"
+
+    def __init__(self, config: CoreConfig):
+        super().__init__(config, None)
+
+    def run(self, program: Program) -> ProgramRun:
+        raise LutcoreError("backend 'numpy' runs GEMMs, not compiled programs: use "
+                           "backend 'iss', 'rtl' or 'uart'")
+
+    def gemm(self, a, w, *, mode: str = "bitserial", **options) -> GemmResult:
+        from ..sw.kernels.gemm import FAST_GROUP, lut_gemm
+        from ..sw.kernels.packing import pack_bitserial, pack_elut
+        from ..sw.kernels.validate import check_activations, check_k_match, check_overflow, \
+            check_ternary
+
+        options = check_options(self.backend, options, "gemm")
+        check_mode(mode)
+        cfg = self.config
+        path = options.get("path", OPTIONS["path"].default)
+        g = cfg.group(mode)                   # ConfigError if the mode is not built
+        started = time.perf_counter()
+        a = check_activations(a, cfg.act_bits, "a")
+        w = check_ternary(w, "w")
+        k = check_k_match(a.shape, w.shape)
+        check_overflow(k, cfg.act_bits, 1, cfg.acc_bits,
+                       options.get("allow_wrap", OPTIONS["allow_wrap"].default))
+        packed = pack_bitserial(w, g=g) if mode == "bitserial" else pack_elut(w, g=g)
+        out = lut_gemm(a, packed, cfg.acc_bits, act_bits=cfg.act_bits, path=path,
+                       symmetrize=cfg.symmetrize)
+        return GemmResult(out, info=_info(
+            backend="numpy", config=cfg.name, mode=mode, path=path,
+            lookup_group=FAST_GROUP[mode] if path == "fast" else g,
+            weight_bytes=packed.nbytes, seconds=time.perf_counter() - started))
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A backend by name: ``run_gemm(a, w, mode=..., config=..., **options)`` and
+    ``open(config, **options)``."""
+
+    name: str
+
+    def run_gemm(self, a, w, **kwargs) -> GemmResult:
+        return run_gemm(a, w, backend=self.name, **kwargs)
+
+    def open(self, config="default", **options) -> Device:
+        return open_device(self.name, config, **options)
+
+
+#: Device classes by backend; rtl and uart as module paths, so that their optional
+#: dependencies (cocotb and Verilator, pyserial) load only when used.
+BACKENDS: dict[str, str | type] = {
+    "numpy": NumpyDevice,
+    "iss": IssDevice,
+    "rtl": "lutcore.host.rtl:RtlDevice",
+    "uart": "lutcore.host.uart:UartDevice",
+}
+
+
+def backend_names() -> list[str]:
+    """The backends, in the order of the option table."""
+    return list(BACKEND_NAMES)
+
+
+def _device_class(name: str) -> type:
+    check_options(name, {})                  # the name is known
+    entry = BACKENDS[name]
+    if isinstance(entry, type):
+        return entry
+    module, _, attr = entry.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ImportError as e:
+        raise LutcoreError(f"--backend {name!r} is not available in this build: {e}") from None
+
+
+def get_backend(name: str) -> Backend:
+    """The backend ``name`` (one line if unknown or not available in this build)."""
+    _device_class(name)
+    return Backend(name)
+
+
+def open_device(backend: str, config="default", **options) -> Device:
+    """Open a device of ``backend`` on ``config`` (a CoreConfig or a preset name), kept
+    alive until closed: use it as ``with open_device(...) as dev:``. ``options`` are the
+    device options of the table (rtl: seed, idle, stall, monitor, waves; uart: port, baud,
+    transport, timeout, run_timeout)."""
+    options = check_options(backend, options, "device")
+    cls = _device_class(backend)
+    return cls(resolve_config(config), **options)
+
+
+def run_gemm(a, w, *, backend: str = "numpy", mode: str = "bitserial", config="default",
+             **options) -> GemmResult:
+    """``O = A @ W.T`` (int8 activations [M, K], ternary weights [N, K]) on ``backend``:
+    ``"numpy"`` (golden kernels on the host), ``"iss"`` (compiled, instruction-set
+    simulator), ``"rtl"`` (compiled, Verilator model), ``"uart"`` (compiled, a board).
+
+    Every option is checked against the one table (:mod:`lutcore.host.options`) before any
+    work starts; an option the backend does not take, or a value of the wrong type or range,
+    is one :class:`~lutcore.errors.LutcoreError` line.
+    """
+    checked = check_options(backend, options)
+    check_mode(mode)
+    device_options = {k: v for k, v in checked.items() if OPTIONS[k].scope == "device"}
+    gemm_options = {k: v for k, v in checked.items() if OPTIONS[k].scope == "gemm"}
+    if backend == "numpy":
+        with open_device(backend, config) as dev:
+            return dev.gemm(a, w, mode=mode, **gemm_options)
+    # The operands are checked (compiled) before a device opens: no simulator starts for a
+    # GEMM that would be refused.
+    cfg = resolve_config(config)
+    gemm = CompiledGemm.compile(backend, cfg, a, w, mode, gemm_options)
+    with open_device(backend, cfg, **device_options) as dev:
+        return dev.execute(gemm)
+
+
+def run_program(program: Program) -> ProgramRun:
+    """Run ``program`` on a fresh ISS device (raises
+    :class:`~lutcore.sw.iss.ExecutionError` naming the phase when the core faults)."""
+    with IssDevice(program.config) as dev:
+        return dev.run(program)
