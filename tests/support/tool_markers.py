@@ -1,9 +1,9 @@
 """Markers for tests that need an external tool, and the skip when the tool is missing.
 
 A test that runs YoWASP Yosys, nextpnr or a Verilator model carries the marker ``yosys``,
-``nextpnr`` or ``rtl``: in its own module (``pytestmark``, ``@pytest.mark.rtl``) or from
+``nextpnr`` or ``rtl``: in its own module (``pytestmark``, ``@pytest.mark.rtl``), from
 :data:`NEEDS`, which ``tests/conftest.py`` applies by folder, module or test name at
-collection. A marked test whose tool is not installed is skipped with a reason naming the
+collection, or from :data:`FIXTURES` by a fixture it uses. A marked test whose tool is not installed is skipped with a reason naming the
 tool and how to install it, instead of failing.
 
 Tools are looked up the way the package looks them up (``lutcore.fpga.flow.tool_command``,
@@ -68,6 +68,12 @@ NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Fixtures that need a tool: a test that uses one gets its markers.
+FIXTURES: dict[str, tuple[str, ...]] = {
+    "model_of": ("rtl",),                 # builds a Verilator model (tests/support/rtlmodels.py)
+}
+
+
 def search_path() -> str:
     """Where executables are looked for: the running Python's directory, then ``PATH``."""
     return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -112,8 +118,8 @@ def needed_markers(relative: str) -> list[str]:
 
 
 def apply(items, tests_root: Path, path: str | None = None) -> None:
-    """``pytest_collection_modifyitems``: add the markers of :data:`NEEDS`, then skip every
-    item whose tool is missing (looked up once per run)."""
+    """``pytest_collection_modifyitems``: add the markers of :data:`NEEDS` and
+    :data:`FIXTURES`, then skip every item whose tool is missing (looked up once per run)."""
     import pytest
 
     reasons: dict[tuple[str, ...], str | None] = {}
@@ -122,10 +128,12 @@ def apply(items, tests_root: Path, path: str | None = None) -> None:
             where = Path(item.path).resolve().relative_to(tests_root.resolve()).as_posix()
         except ValueError:
             where = None
-        if where is not None:
-            for marker in needed_markers(f"{where}::{item.name}"):
-                if item.get_closest_marker(marker) is None:
-                    item.add_marker(marker)
+        needed = needed_markers(f"{where}::{item.name}") if where is not None else []
+        for fixture in getattr(item, "fixturenames", ()):
+            needed += [m for m in FIXTURES.get(fixture, ()) if m not in needed]
+        for marker in needed:
+            if item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
         names = tuple(sorted({m.name for m in item.iter_markers()} & set(TOOLS)))
         if names not in reasons:
             reasons[names] = skip_reason(names, path)
