@@ -50,9 +50,9 @@ __all__ = [
     "DesignSpec", "SynthResult", "elaborate", "synthesize", "synthesize_all", "parse_tile",
     "add_run_arguments", "check_designs", "density", "sum_or_none",
     "lut_spec", "precompute_spec", "mac_spec", "adder_spec", "floor_spec",
-    "comparison_designs", "full_tile_designs", "elut_group", "comparison_summary",
-    "report_markdown", "report_json", "run_comparison", "run_single", "COMPARISON_TILE",
-    "ABC_SCRIPT",
+    "comparison_designs", "full_tile_designs", "config_designs", "elut_group",
+    "comparison_summary", "report_markdown", "report_json", "run_comparison", "run_single",
+    "COMPARISON_TILE", "ABC_SCRIPT", "LUT_CORE", "PRECOMPUTE",
 ]
 
 
@@ -114,7 +114,8 @@ class DesignSpec:
     """One design of the comparison: plain data, so it can be sent to a worker process.
 
     ``component`` names the design in the hw component registry
-    (:data:`lutcore.hw.verilog.COMPONENTS`), ``params`` its keyword arguments.
+    (:data:`lutcore.hw.verilog.COMPONENTS`); it is built from ``config`` when one is given
+    (as ``lutcore verilog`` builds it), else from the keyword arguments ``params``.
     ``products_per_step`` counts weight-activation products (bit planes for bit-serial cores)
     per cycle; ``w2a8_products`` ternary x int8 products per cycle, or None if the design
     cannot run ternary weights.
@@ -126,7 +127,7 @@ class DesignSpec:
     params: dict[str, Any]
     products_per_step: int
     w2a8_products: float | None
-    note: str = ""
+    config: CoreConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -135,7 +136,7 @@ class DesignSpec:
 def elaborate(spec: DesignSpec):
     """The Amaranth component of ``spec``, built by the hw component registry."""
     from ..hw.verilog import build_component
-    return build_component(spec.component, **spec.params)
+    return build_component(spec.component, spec.config, **spec.params)
 
 
 # ---------------------------------------------------------------------------------------
@@ -205,7 +206,8 @@ class SynthResult:
                 d[f.name] = getattr(self, f.name)
         d["lut4_equiv"] = self.lut4_equiv
         d["density"] = {
-            "per_step_per_ktransistor": density(self.spec.products_per_step, self.transistors, 1000),
+            "per_step_per_ktransistor": density(self.spec.products_per_step, self.transistors,
+                                                1000),
             "per_step_per_lut4": density(self.spec.products_per_step, self.lut4_equiv),
             "w2a8_per_ktransistor": density(self.spec.w2a8_products, self.transistors, 1000),
             "w2a8_per_lut4": density(self.spec.w2a8_products, self.lut4_equiv),
@@ -234,7 +236,8 @@ def synthesize(spec: DesignSpec, out: Path, flows: Iterable[str] = ("cmos", "ecp
     top = spec.component
     try:
         verilog = f"{spec.key}.v"
-        (workdir / verilog).write_text(generate_verilog(spec.component, **spec.params))
+        (workdir / verilog).write_text(generate_verilog(spec.component, spec.config,
+                                                        **spec.params))
         for flow in flows:
             report = f"{flow}.stat.txt"
             try:
@@ -315,24 +318,27 @@ def synthesize_all(specs: list[DesignSpec], out: Path, jobs: int = 1,
 #: Weight bits of the headline comparison (ternary BitNet b1.58 weights as 2-bit codes).
 W2 = 2
 
+#: The registered components (:data:`lutcore.hw.verilog.COMPONENTS`) of the LUT core and its
+#: table precompute unit.
+LUT_CORE, PRECOMPUTE = "lutcore_lut_core", "lutcore_table_precompute"
+
 
 def lut_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc_bits: int,
-             weight_bits: int = W2, symmetrize: bool = True, elut_g: int = 0,
-             w2a8: bool = True) -> DesignSpec:
+             weight_bits: int = W2, symmetrize: bool = True, elut_g: int = 0) -> DesignSpec:
     """The LUT core of a tile. Bit-serial: ``m*n*g`` plane-products per step, ternary weights
     take two planes. With ELUT built in, ternary weights go through ELUT: ``m*n*elut_g``
     products a cycle."""
     params = dict(m=m, n=n, g=g, elut_g=elut_g, act_bits=act_bits, acc_bits=acc_bits,
                   weight_bits=weight_bits, symmetrize=symmetrize)
     ternary = m * n * elut_g if elut_g else m * n * g / W2
-    return DesignSpec(key, label, "lutcore_lut_core", params, m * n * g, ternary if w2a8 else None)
+    return DesignSpec(key, label, LUT_CORE, params, m * n * g, ternary)
 
 
 def precompute_spec(key: str, label: str, *, m: int, g: int, act_bits: int,
                     symmetrize: bool = True, elut_g: int = 0) -> DesignSpec:
     """The table precompute unit feeding an ``m``-row LUT core (no products of its own)."""
     params = dict(m=m, g=g, elut_g=elut_g, act_bits=act_bits, symmetrize=symmetrize)
-    return DesignSpec(key, label, "lutcore_table_precompute", params, 0, None)
+    return DesignSpec(key, label, PRECOMPUTE, params, 0, None)
 
 
 def mac_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc_bits: int,
@@ -652,8 +658,9 @@ def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: in
         c, p = full["lut_sym_full_tile"], full["pre_sym_full_tile"]
         row = _row("lut_sym+pre_full_tile",
                    f"LUT core + precompute, symmetrized (M{config.m} N{config.n} K{config.g})",
-                   c.spec, sum_or_none(c.transistors, p.transistors), sum_or_none(c.lut4_equiv, p.lut4_equiv),
-                   sum_or_none(c.ff, p.ff), components=[c.spec.key, p.spec.key])
+                   c.spec, sum_or_none(c.transistors, p.transistors),
+                   sum_or_none(c.lut4_equiv, p.lut4_equiv), sum_or_none(c.ff, p.ff),
+                   components=[c.spec.key, p.spec.key])
         summary["rows"].append(row)
         mac = next((r for r in summary["rows"] if r["key"] == "mac_int8"), None)
         if mac and mac["density_w2a8_kT"] and row["density_w2a8_kT"]:
@@ -681,22 +688,26 @@ def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: in
     return doc | {"markdown": md}
 
 
+def config_designs(config: CoreConfig) -> list[DesignSpec]:
+    """The configuration's own LUT core and table precompute unit, built from it by the hw
+    registry exactly as ``lutcore verilog`` builds them."""
+    c = config
+    core = lut_spec(f"lut_{c.name}", f"LUT core ({c.name})", m=c.m, n=c.n, g=c.g,
+                    act_bits=c.act_bits, acc_bits=c.acc_bits, weight_bits=c.weight_bits,
+                    symmetrize=c.symmetrize, elut_g=c.elut_g)
+    pre = precompute_spec(f"pre_{c.name}", f"table precompute ({c.name})", m=c.m, g=c.g,
+                          act_bits=c.act_bits, symmetrize=c.symmetrize, elut_g=c.elut_g)
+    return [dataclasses.replace(spec, params={}, config=config) for spec in (core, pre)]
+
+
 def run_single(config: CoreConfig, out: Path, *, jobs: int = 1,
                flows: Iterable[str] = ("cmos", "ecp5"), timeout: float | None = None,
                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Synthesize just the config's LUT core and precompute unit (no baselines)."""
+    """Synthesize just the config's LUT core and precompute unit (:func:`config_designs`;
+    no baselines)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    key = config.name
-    specs = [
-        lut_spec(f"lut_{key}", f"LUT core ({config.name})", m=config.m, n=config.n, g=config.g,
-                 act_bits=config.act_bits, acc_bits=config.acc_bits,
-                 weight_bits=config.weight_bits, symmetrize=config.symmetrize,
-                 elut_g=config.elut_g),
-        precompute_spec(f"pre_{key}", f"table precompute ({config.name})", m=config.m,
-                        g=config.g, act_bits=config.act_bits, symmetrize=config.symmetrize,
-                        elut_g=config.elut_g),
-    ]
+    specs = config_designs(config)
     results = synthesize_all(specs, out, jobs, flows, timeout, progress)
     lines = [f"# Area: {config.name} (M{config.m} N{config.n} K{config.g})", "",
              "| design | products/step | transistors | step /kT | LUT4 eq | step /LUT4 | FF |",

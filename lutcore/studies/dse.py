@@ -44,9 +44,6 @@ DESCRIPTION = "LUT core tile-shape / group-size / weight-bit exploration with Yo
 #: The paper's tile: M2 N64 K4.
 PAPER_POINT = {"m": 2, "n": 64, "g": 4}
 
-# The registered components of the LUT core and its precompute unit.
-LUT_CORE, PRECOMPUTE = "lutcore_lut_core", "lutcore_table_precompute"
-
 
 def tile_shapes(lookups: int) -> list[tuple[int, int]]:
     """Every ``(m, n)`` with ``m * n == lookups`` and both within their ranges of
@@ -116,7 +113,7 @@ def analyse(tile_results, bits_results, lookups: int, bits_tile) -> dict[str, An
     by_key = {r.spec.key: r for r in list(tile_results) + list(bits_results)}
     points = []
     for r in tile_results:
-        if r.spec.component != LUT_CORE:
+        if r.spec.component != synth.LUT_CORE:
             continue
         p = r.spec.params
         pre = by_key.get(f"pre_m{p['m']}_g{p['g']}")
@@ -144,9 +141,9 @@ def analyse(tile_results, bits_results, lookups: int, bits_tile) -> dict[str, An
 
     rows = []
     for r in bits_results:
-        if r.spec.component == PRECOMPUTE:
+        if r.spec.component == synth.PRECOMPUTE:
             continue
-        with_pre = r.spec.component == LUT_CORE
+        with_pre = r.spec.component == synth.LUT_CORE
         pre = by_key.get("bits_pre_elut" if r.spec.key == "bits_lut_elut" else "bits_pre")
         t = synth.sum_or_none(r.transistors, pre.transistors if pre else None) if with_pre \
             else r.transistors
