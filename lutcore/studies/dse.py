@@ -104,7 +104,6 @@ def bits_specs(m: int, n: int, g: int, bits=PARAMS["weight_bits"].values, act_bi
 
 
 def _with_products(spec: synth.DesignSpec, products: float) -> synth.DesignSpec:
-    from dataclasses import replace
     return replace(spec, w2a8_products=products)
 
 
