@@ -10,6 +10,7 @@ import pytest
 from amaranth.hdl import Fragment
 
 from lutcore.cli import main
+from lutcore.errors import LutcoreError
 from lutcore.hw import verilog as hv
 from lutcore.spec.config import preset
 from lutcore.studies import area as synth
@@ -100,7 +101,7 @@ def test_a_yosys_failure_is_kept_in_the_result(tmp_path):
     spec = synth.precompute_spec("pre", "pre", m=1, g=2, act_bits=4)
     result = synth.synthesize(spec, tmp_path, flows=("cmos",), timeout=1e-3)
     assert result.error == f"YosysError: yosys cmos timed out after 0 s in {tmp_path / 'pre'}"
-    with pytest.raises(Exception, match=r"^synthesis failed for pre \(see out\)$"):
+    with pytest.raises(LutcoreError, match=r"^synthesis failed for pre \(see out\)$"):
         synth.check_designs([result.to_dict()], "out")
 
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from lutcore.cli import main
+from lutcore.errors import LutcoreError
 from lutcore.spec import params
 from lutcore.spec.config import preset
 from lutcore.spec.params import Range
@@ -23,9 +24,9 @@ def test_tile_shapes():
     # n is at most 512 columns: 1 x 1024 is out, and m = 16 is the tallest tile.
     assert dse.tile_shapes(1024) == [(2, 512), (4, 256), (8, 128), (16, 64)]
     assert dse.tile_shapes(12) == [(1, 12), (2, 6), (3, 4), (4, 3), (6, 2), (12, 1)]
-    with pytest.raises(dse.LutcoreError, match=r"^--lookups 0 is invalid: must be an integer"):
+    with pytest.raises(LutcoreError, match=r"^--lookups 0 is invalid: must be an integer"):
         dse.tile_shapes(0)
-    with pytest.raises(dse.LutcoreError, match=r"^--lookups 8209 is invalid: no m x n tile"):
+    with pytest.raises(LutcoreError, match=r"^--lookups 8209 is invalid: no m x n tile"):
         dse.tile_shapes(8209)                       # a prime above 512
 
 
