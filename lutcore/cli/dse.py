@@ -7,6 +7,8 @@ import argparse
 
 from ..studies import dse
 from ._config import add_config_arguments, load_config
+from .inputs import output_dir
+from .synth import add_run_arguments
 
 __all__ = ["register", "run"]
 
@@ -19,9 +21,13 @@ def register(subparsers) -> argparse.ArgumentParser:
                     f"the weight-bit sweep and the ELUT group.")
     add_config_arguments(parser)
     dse.add_arguments(parser)
+    add_run_arguments(parser, "build/dse")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args) -> int:
-    return dse.main(args, load_config(args))
+    """Execute ``lutcore dse`` into ``--out`` (or, with ``--replot``, redraw from it)."""
+    config = load_config(args)
+    output_dir("--out", args.out, {"--config": args.config})
+    return dse.main(args, config)

@@ -5,10 +5,24 @@ from __future__ import annotations
 
 import argparse
 
+from pathlib import Path
+
 from ..studies import area
 from ._config import add_config_arguments, load_config
+from .inputs import int_in, output_dir, positive_float
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "add_run_arguments"]
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, out: str) -> None:
+    """The options of every Yosys study (``lutcore synth``, ``lutcore dse``): ``--out DIR``
+    (default ``out``), ``--jobs N`` and ``--timeout S``."""
+    parser.add_argument("--out", metavar="DIR", type=Path, default=Path(out),
+                        help=f"output directory (created if missing; default {out})")
+    parser.add_argument("--jobs", "-j", metavar="N", type=int_in(1), default=2,
+                        help="parallel Yosys runs (default 2)")
+    parser.add_argument("--timeout", metavar="S", type=positive_float, default=None,
+                        help="give up on one Yosys run after S seconds")
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -28,13 +42,15 @@ def register(subparsers) -> argparse.ArgumentParser:
                              "the preset's full tile takes too long on a small machine)")
     parser.add_argument("--no-ecp5", action="store_true",
                         help="skip the ECP5 flow (CMOS transistor estimate only)")
-    area.add_run_arguments(parser, "build/area")
+    add_run_arguments(parser, "build/area")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args) -> int:
+    """Execute ``lutcore synth``: synthesize into ``--out`` and print the report."""
     config = load_config(args)
+    output_dir("--out", args.out, {"--config": args.config})
     flows = ("cmos",) if args.no_ecp5 else ("cmos", "ecp5")
     if args.all:
         m, n = args.tile or (min(config.m, area.COMPARISON_TILE["m"]),

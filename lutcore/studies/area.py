@@ -48,7 +48,7 @@ from ..spec.params import check_param
 
 __all__ = [
     "DesignSpec", "SynthResult", "elaborate", "synthesize", "synthesize_all", "parse_tile",
-    "add_run_arguments", "check_designs", "density", "sum_or_none",
+    "check_designs", "density", "sum_or_none",
     "lut_spec", "precompute_spec", "mac_spec", "adder_spec", "floor_spec",
     "comparison_designs", "full_tile_designs", "config_designs", "elut_group",
     "comparison_summary", "report_markdown", "report_json", "run_comparison", "run_single",
@@ -78,27 +78,6 @@ def parse_tile(text: str) -> tuple[int, int]:
         return check_param("m", m), check_param("n", n)
     except LutcoreError as e:
         raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
-
-
-def _jobs(text: str) -> int:
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: must be an integer of at least 1")
-    return jobs
-
-
-def add_run_arguments(parser: argparse.ArgumentParser, out: str) -> None:
-    """The options of every Yosys study: ``--out DIR`` (default ``out``), ``--jobs N`` and
-    ``--timeout S``."""
-    parser.add_argument("--out", metavar="DIR", type=Path, default=Path(out),
-                        help=f"output directory (default {out})")
-    parser.add_argument("--jobs", "-j", metavar="N", type=_jobs, default=2,
-                        help="parallel Yosys runs (default 2)")
-    parser.add_argument("--timeout", metavar="S", type=float, default=None,
-                        help="give up on one Yosys run after S seconds")
 
 
 def check_designs(designs: Iterable[dict[str, Any]], out: Path) -> None:

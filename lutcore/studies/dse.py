@@ -343,7 +343,8 @@ def _values(key: str):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``lutcore dse`` (the configuration comes from --preset/--config)."""
+    """The options of ``lutcore dse`` (the configuration comes from --preset/--config; the
+    output directory, jobs and timeout options from the command line's Yosys runs)."""
     parser.add_argument("--lookups", type=int, default=PAPER_POINT["m"] * PAPER_POINT["n"],
                         help="m x n of the tile-shape sweep (default 128, the paper's M2 N64)")
     groups, bits = PARAMS["g"], PARAMS["weight_bits"]
@@ -366,18 +367,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replot", action="store_true",
                         help="redraw dse.png and rewrite dse.md from an earlier dse.json in "
                              "--out, without synthesizing")
-    synth.add_run_arguments(parser, "build/dse")
 
 
 def main(args: argparse.Namespace, config: CoreConfig) -> int:
     """``lutcore dse``: run both sweeps on ``config``'s widths and write the report."""
     if args.replot:
-        return _replot(args.out)
+        return _replot(Path(args.out))
     bm, bn = args.bits_tile
     tspecs = tile_specs(args.lookups, args.groups, config.act_bits, config.acc_bits)
     bspecs = bits_specs(bm, bn, config.g, args.bits, config.act_bits, config.acc_bits,
                         synth.elut_group(config))
-    out = args.out
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tile_flows = ("cmos", "ecp5") if args.tile_ecp5 else ("cmos",)
     bits_flows = ("cmos",) if args.no_bits_ecp5 else ("cmos", "ecp5")
