@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 
 from ..studies import dse
-from ._config import add_config_arguments, load_config
-from .inputs import output_dir
-from .synth import add_run_arguments
+from ._config import add_config_arguments
+from .synth import add_run_arguments, study_config
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``dse`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "dse", help="tile-shape, group-size and weight-bit exploration of the LUT core",
         description=f"{dse.DESCRIPTION} Writes dse.md, dse.json and dse.png into OUT; the "
@@ -28,6 +28,4 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Execute ``lutcore dse`` into ``--out`` (or, with ``--replot``, redraw from it)."""
-    config = load_config(args)
-    output_dir("--out", args.out, {"--config": args.config})
-    return dse.main(args, config)
+    return dse.main(args, study_config(args))

@@ -11,7 +11,7 @@ from ..studies import area
 from ._config import add_config_arguments, load_config
 from .inputs import int_in, output_dir, positive_float
 
-__all__ = ["register", "run", "add_run_arguments"]
+__all__ = ["register", "run", "add_run_arguments", "study_config"]
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, out: str) -> None:
@@ -25,7 +25,16 @@ def add_run_arguments(parser: argparse.ArgumentParser, out: str) -> None:
                         help="give up on one Yosys run after S seconds")
 
 
+def study_config(args):
+    """The configuration of a Yosys study (``--preset/--config``), once its ``--out`` is
+    checked to be a directory it can write (created if missing)."""
+    config = load_config(args)
+    output_dir("--out", args.out, {"--config": args.config})
+    return config
+
+
 def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``synth`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "synth",
         help="synthesize the LUT core and baselines; report area and compute density",
@@ -49,8 +58,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Execute ``lutcore synth``: synthesize into ``--out`` and print the report."""
-    config = load_config(args)
-    output_dir("--out", args.out, {"--config": args.config})
+    config = study_config(args)
     flows = ("cmos",) if args.no_ecp5 else ("cmos", "ecp5")
     if args.all:
         m, n = args.tile or (min(config.m, area.COMPARISON_TILE["m"]),
