@@ -47,10 +47,10 @@ bench-rtl: $(STAMP)
 	$(BIN)/lutcore bench rtl
 
 area: $(STAMP)
-	$(BIN)/lutcore synth --all --out build/area
+	$(BIN)/lutcore synth --all --jobs $(JOBS) --out build/area
 
 dse: $(STAMP)
-	$(BIN)/python -m lutcore.studies.dse --jobs $(JOBS) --out build/dse
+	$(BIN)/lutcore dse --jobs $(JOBS) --out build/dse
 
 fpga: $(STAMP)
 	$(BIN)/lutcore fpga --board $(BOARD) --out build/fpga/$(BOARD)

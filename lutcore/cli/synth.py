@@ -4,24 +4,37 @@ baselines) with Yosys and report area and compute density."""
 from __future__ import annotations
 
 import argparse
+
 from pathlib import Path
 
-from ..spec.config import preset_names
-from ._config import load_config
+from ..studies import area
+from ._config import add_config_arguments, load_config
+from .inputs import int_in, output_dir, positive_float
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "add_run_arguments", "study_config"]
 
 
-def _tile(text: str) -> tuple[int, int]:
-    try:
-        m, n = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: expected MxN, e.g. 2x8") \
-            from None
-    return m, n
+def add_run_arguments(parser: argparse.ArgumentParser, out: str) -> None:
+    """The options of every Yosys study (``lutcore synth``, ``lutcore dse``): ``--out DIR``
+    (default ``out``), ``--jobs N`` and ``--timeout S``."""
+    parser.add_argument("--out", metavar="DIR", type=Path, default=Path(out),
+                        help=f"output directory (created if missing; default {out})")
+    parser.add_argument("--jobs", "-j", metavar="N", type=int_in(1), default=2,
+                        help="parallel Yosys runs (default 2)")
+    parser.add_argument("--timeout", metavar="S", type=positive_float, default=None,
+                        help="give up on one Yosys run after S seconds")
+
+
+def study_config(args):
+    """The configuration of a Yosys study (``--preset/--config``), once its ``--out`` is
+    checked to be a directory it can write (created if missing)."""
+    config = load_config(args)
+    output_dir("--out", args.out, {"--config": args.config})
+    return config
 
 
 def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``synth`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "synth",
         help="synthesize the LUT core and baselines; report area and compute density",
@@ -29,52 +42,36 @@ def register(subparsers) -> argparse.ArgumentParser:
                     "gates with a CMOS transistor estimate, and ECP5 LUT4s) and write area.md "
                     "and area.json into OUT. Without --all only the preset's LUT core and "
                     "table precompute unit are synthesized.")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--preset", metavar="P", default=None,
-                        help=f"preset configuration ({', '.join(preset_names())}; "
-                             f"default 'default')")
-    source.add_argument("--config", metavar="FILE.json", type=Path,
-                        help="a configuration file (CoreConfig fields as a JSON object)")
+    add_config_arguments(parser)
     parser.add_argument("--all", action="store_true",
                         help="the W2A8 comparison: LUT core symmetrized, unsymmetrized and "
                              "with ELUT, their precompute units, MAC and adder baselines")
-    parser.add_argument("--out", metavar="DIR", type=Path, default=Path("build/area"),
-                        help="output directory (default build/area)")
-    parser.add_argument("--tile", metavar="MxN", type=_tile, default=None,
+    parser.add_argument("--tile", metavar="MxN", type=area.parse_tile, default=None,
                         help="tile of the --all comparison (default 2x8: the MAC baseline at "
                              "the preset's full tile takes too long on a small machine)")
-    parser.add_argument("--jobs", "-j", metavar="N", type=int, default=2,
-                        help="parallel Yosys runs (default 2)")
     parser.add_argument("--no-ecp5", action="store_true",
                         help="skip the ECP5 flow (CMOS transistor estimate only)")
-    parser.add_argument("--timeout", metavar="S", type=float, default=None,
-                        help="give up on one Yosys run after S seconds")
+    add_run_arguments(parser, "build/area")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args) -> int:
-    from . import CliError
-    from ..studies import area as synth
-
-    config = load_config(args)
-    if args.jobs < 1:
-        raise CliError(f"--jobs {args.jobs} is invalid: must be at least 1")
+    """Execute ``lutcore synth``: synthesize into ``--out`` and print the report."""
+    config = study_config(args)
     flows = ("cmos",) if args.no_ecp5 else ("cmos", "ecp5")
     if args.all:
-        m, n = args.tile or (min(config.m, synth.COMPARISON_TILE["m"]),
-                             min(config.n, synth.COMPARISON_TILE["n"]))
-        doc = synth.run_comparison(config, args.out, m=m, n=n, jobs=args.jobs, flows=flows,
-                                   timeout=args.timeout)
+        m, n = args.tile or (min(config.m, area.COMPARISON_TILE["m"]),
+                             min(config.n, area.COMPARISON_TILE["n"]))
+        doc = area.run_comparison(config, args.out, m=m, n=n, jobs=args.jobs, flows=flows,
+                                  timeout=args.timeout)
     else:
         if args.tile:
             config = config.replace(m=args.tile[0], n=args.tile[1])
-        doc = synth.run_single(config, args.out, jobs=args.jobs, flows=flows,
-                               timeout=args.timeout)
+        doc = area.run_single(config, args.out, jobs=args.jobs, flows=flows,
+                              timeout=args.timeout)
     print()
     print(doc["markdown"])
     print(f"wrote {args.out / 'area.md'} and {args.out / 'area.json'}")
-    failed = [d["spec"]["key"] for d in doc["designs"] if d["error"]]
-    if failed:
-        raise CliError(f"synthesis failed for {', '.join(failed)} (see {args.out})")
+    area.check_designs(doc["designs"], args.out)
     return 0

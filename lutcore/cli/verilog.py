@@ -28,11 +28,11 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     """Execute ``lutcore verilog``: write the files into ``--out``."""
     # Imported here so that `lutcore --help` does not pay for Amaranth.
-    from ..hw.verilog import COMPONENTS, CONFIG_FILE, write_verilog
+    from ..hw.verilog import CONFIG_FILE, config_components, write_verilog
 
     config = load_config(args)
     out = output_dir("--out", args.out, {"--config": args.config},
-                     files=(*(f"{name}.v" for name in COMPONENTS), CONFIG_FILE))
+                     files=(*(f"{name}.v" for name in config_components()), CONFIG_FILE))
     with writing("--out", out):
         paths = write_verilog(config, out)
     for path in paths:

@@ -5,5 +5,7 @@
   output);
 - :mod:`.board`: the accelerator (or a stand-in device) behind the UART link
   (:mod:`lutcore.link`) on a board, with its clocking (:mod:`.clocks`);
-- :mod:`.harness`: a registered shell around the bare LUT core for its timing.
+- :mod:`.harness`: a registered shell around the bare LUT core for its timing;
+- :mod:`.yosys`: running YoWASP Yosys and reading its ``stat`` reports (the flow and the area
+  studies share it).
 """

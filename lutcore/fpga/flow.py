@@ -28,6 +28,7 @@ from ..errors import LutcoreError
 from ..hw.lut_core.core import COLUMN_GROUP_PREFIX
 from ..spec.config import CoreConfig
 from . import nextpnr as npr
+from .yosys import module_cells, parse_stat
 
 __all__ = [
     "FlowError", "Board", "BOARDS", "board", "TOOL_ENV", "tool_command", "Progress",
@@ -376,7 +377,6 @@ def _relative_source(src: str) -> str:
 def _netlist_cells(rpt: Path) -> dict[str, int]:
     """Cell counts of the whole synthesized netlist from the yosys log (kept hierarchy
     included)."""
-    from ..studies.area import module_cells, parse_stat
     cells = module_cells(parse_stat(rpt.read_text(errors="replace")), DESIGN_NAME)
     return {k: v for k, v in sorted(cells.items())
             if not k.startswith("$scopeinfo") and not k.startswith(f"{DESIGN_NAME}.")}

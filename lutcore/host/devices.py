@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -107,8 +107,14 @@ class Device:
         """Facts about the device for ``info['device']``."""
         return None
 
-    def verify(self, programs, runs, a, w, output) -> dict[str, Any]:
-        """Checks of a GEMM's result a backend adds (``info`` fields); none by default."""
+    def check_part(self, run: ProgramRun) -> Any:
+        """A backend's check of one program's run, kept for :meth:`verify` (the run itself
+        is not kept, so that a long GEMM holds one part at a time); none by default."""
+        return None
+
+    def verify(self, parts: list, a, w, output, mode: str) -> dict[str, Any]:
+        """Checks of a GEMM's result from its parts' :meth:`check_part` results (``info``
+        fields); none by default."""
         return {}
 
     def gemm(self, a, w, *, mode: str = "bitserial", **options) -> GemmResult:
@@ -117,18 +123,27 @@ class Device:
         return self.execute(gemm)
 
     def execute(self, gemm: "CompiledGemm") -> GemmResult:
-        """Run a compiled GEMM's programs, add their outputs, check (rtl), report."""
-        runs = [self.run(p) for p in gemm.programs]
-        output = add_parts([r.output for r in runs], self.config.acc_bits)
-        checks = self.verify(gemm.programs, runs, gemm.a, gemm.w, output) if gemm.check else {}
-        records = [p for r in runs for p in r.phases]
-        cycles = sum(r.cycles for r in runs)
-        lookups = sum(p.lookups() for p in gemm.programs)
+        """Run a compiled GEMM's programs one at a time (a long K is compiled part by part
+        as it runs), add their outputs, check (rtl), report."""
+        output, parts, records = None, [], []
+        programs = instructions = lookups = 0
+        ksplit = None
+        for program in gemm.programs:
+            run = self.run(program)
+            output = run.output if output is None else \
+                add_parts([output, run.output], self.config.acc_bits)
+            if gemm.check:
+                parts.append(self.check_part(run))
+            records += run.phases
+            programs += 1
+            instructions += program.num_instructions
+            lookups += program.lookups()
+            ksplit = ksplit or program.meta.get("ksplit")
+        checks = self.verify(parts, gemm.a, gemm.w, output, gemm.mode) if gemm.check else {}
+        cycles = sum(p.cycles for p in records)
         info = _info(backend=self.backend, config=self.config.name, mode=gemm.mode,
-                     programs=len(gemm.programs), phases=len(records),
-                     instructions=sum(p.num_instructions for p in gemm.programs),
-                     ksplit=gemm.programs[0].meta.get("ksplit"),
-                     phase_cycles=[p.cycles for p in records],
+                     programs=programs, phases=len(records), instructions=instructions,
+                     ksplit=ksplit, phase_cycles=[p.cycles for p in records],
                      host_writes=sum(p.writes for p in records),
                      host_reads=sum(p.reads for p in records),
                      device=self.device_info(), waves=self.waves, **checks,
@@ -139,13 +154,14 @@ class Device:
 @dataclass
 class CompiledGemm:
     """A GEMM compiled for a device (:meth:`compile`, options checked first): its operands,
-    mode, programs (:func:`compile_parts`), whether to check the result, and when the work
-    started; :meth:`Device.execute` runs it."""
+    mode, programs (:func:`compile_parts`: checked when compiled, then produced one at a time
+    as they run), whether to check the result, and when the work started;
+    :meth:`Device.execute` runs it."""
 
     a: Any
     w: Any
     mode: str
-    programs: list[Program]
+    programs: Iterable[Program]
     check: bool
     started: float
 

@@ -27,7 +27,7 @@ from ..sim.runner import SimModel, run_bench, run_dir, top_model
 from ..spec import numerics as nx
 from .devices import Device
 from .runtime import DeviceError
-from .scoreboard import Score, SimulationError, first_difference, score
+from .scoreboard import SimulationError, first_difference, score
 
 __all__ = ["SimTransport", "RtlDevice", "BENCH_MODULE"]
 
@@ -176,14 +176,18 @@ class RtlDevice(Device):
         return {"pid": t.pid, "model_dir": str(t.model.build_dir), "run_dir": str(t.run_dir),
                 "build_seconds": t.model.build_seconds}
 
-    def verify(self, programs, runs, a, w, output) -> dict[str, Any]:
-        scores: list[Score] = [score(r) for r in runs]
-        bad = [m for s in scores for m in s.mismatches]
+    def check_part(self, run) -> tuple[list[str], list[int]]:
+        """The part's mismatches against the ISS and its prediction, and the ISS's cycles."""
+        result = score(run)
+        return result.mismatches, result.iss_cycles
+
+    def verify(self, parts, a, w, output, mode: str) -> dict[str, Any]:
+        bad = [m for mismatches, _ in parts for m in mismatches]
         reference = nx.wrap(np.asarray(a, np.int64) @ np.asarray(w, np.int64).T,
                             self.config.acc_bits)
         bad += filter(None, [first_difference(output, reference, "the int64 reference")])
         if bad:
             more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
-            raise SimulationError(f"rtl backend ({self.config.name}, {programs[0].mode}): "
+            raise SimulationError(f"rtl backend ({self.config.name}, {mode}): "
                                   + "; ".join(bad[:3]) + more)
-        return {"iss_cycles": [c for s in scores for c in s.iss_cycles], "bit_exact": True}
+        return {"iss_cycles": [c for _, cycles in parts for c in cycles], "bit_exact": True}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from ..errors import LutcoreError
 from ..spec import isa
 from ..spec import numerics as nx
 from ..spec.words import limbs_from_host_words, word_format
-from ..sw.compiler import Program, compile_gemm
+from ..sw.compiler import Program, compile_gemm_parts
 from ..sw.iss import ExecutionError
 from .transport import Read, Steps, WaitDone, Write, drive, drive_async
 
@@ -179,11 +180,14 @@ class Runtime:
         return await drive_async(self.steps(program), self.transport)
 
 
-def compile_parts(a, w, **options) -> list[Program]:
+def compile_parts(a, w, **options) -> Iterator[Program]:
     """The programs of ``O = A @ W.T`` whose outputs add (modulo 2^acc_bits, see
     :func:`add_parts`) to the result; every compiled backend gets its programs here.
-    ``options`` are :func:`lutcore.sw.compiler.compile_gemm`'s."""
-    return [compile_gemm(a, w, **options)]
+    ``options`` are :func:`lutcore.sw.compiler.compile_gemm_parts`'s. Every argument is
+    checked now; the programs are compiled one at a time as they are consumed, each with
+    buffer images of at most about ``MAX_IMAGE_BYTES``, so a long-K GEMM holds one part in
+    memory (one program, the :func:`~lutcore.sw.compiler.compile_gemm` one, when it fits)."""
+    return compile_gemm_parts(a, w, **options)
 
 
 def add_parts(outputs: list[np.ndarray], acc_bits: int) -> np.ndarray:

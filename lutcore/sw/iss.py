@@ -27,7 +27,7 @@ from ..spec.config import CoreConfig
 from ..spec.words import pack, split_codes, unpack, word_format
 from .kernels import tables
 
-__all__ = ["ExecutionError", "PhaseStats", "IssResult", "Machine"]
+__all__ = ["ExecutionError", "PhaseStats", "Machine"]
 
 
 class ExecutionError(LutcoreError):
@@ -53,26 +53,6 @@ class PhaseStats:
     lookups: int = 0                  # sum of planes*count over LMMAs
     instructions: int = 0             # executed, HALT included
     by_opcode: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def utilization(self) -> float:
-        return self.lookups / self.cycles if self.cycles else 0.0
-
-
-@dataclass
-class IssResult:
-    """Output matrix and timing of a program run."""
-
-    output: np.ndarray
-    phases: list[PhaseStats]
-
-    @property
-    def cycles(self) -> int:
-        return sum(p.cycles for p in self.phases)
-
-    @property
-    def lookups(self) -> int:
-        return sum(p.lookups for p in self.phases)
 
     @property
     def utilization(self) -> float:

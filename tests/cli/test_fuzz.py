@@ -22,7 +22,7 @@ from hypothesis import given, settings, strategies as st
 from lutcore.cli import main
 from lutcore.spec.config import preset
 from lutcore.sw.compiler import Program, compile_gemm
-from lutcore.sw.iss import run_program
+from lutcore.host import run_program
 
 RNG = np.random.default_rng(18)
 A = RNG.integers(-128, 128, (3, 21)).astype(np.int8)

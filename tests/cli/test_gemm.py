@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -156,8 +155,9 @@ def test_unavailable_backend(files, capsys, tmp_path, monkeypatch):
 
 
 def fake_backend(monkeypatch, run_gemm):
-    monkeypatch.setattr(cli_gemm, "get_backend", lambda name: types.SimpleNamespace(
-        run_gemm=run_gemm))
+    """Replace the command line's one call into the backends (``lutcore.host.run_gemm``)."""
+    monkeypatch.setattr(cli_gemm, "run_gemm",
+                        lambda a, w, *, backend, **kwargs: run_gemm(a, w, **kwargs))
 
 
 def test_backend_options_cycles_and_utilization(files, capsys, tmp_path, monkeypatch):

@@ -1,173 +1,25 @@
 # amaranth: UnusedElaboratable=no
-"""Area flow: the Yosys ``stat`` parser on a real run of a tiny design (checked against
-Yosys' own JSON report), the older report layout, and the density arithmetic."""
-
+"""Area study: the density arithmetic and report, the designs of the comparison, the Verilog
+the study synthesizes (the hw entry's, the same as ``lutcore verilog`` writes), and a quick
+``lutcore synth`` on the tiny preset."""
 
 import json
+import re
 
 import pytest
-from amaranth.hdl import Fragment, Module, signed
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Fragment
 
+from lutcore.cli import main
+from lutcore.errors import LutcoreError
+from lutcore.hw import verilog as hv
+from lutcore.spec.config import preset
 from lutcore.studies import area as synth
-from lutcore.studies.area import (DesignSpec, SynthError, SynthResult, comparison_summary,
-                                density, design_total, module_cells, parse_stat,
-                                report_markdown)
+from lutcore.studies.area import (DesignSpec, SynthResult, comparison_summary, density,
+                                  report_markdown)
 
 
-class TinyMac(wiring.Component):
-    """4-bit x 4-bit multiply-accumulate into 12 bits with a clear: a real, small design."""
-
-    a: In(signed(4))
-    b: In(signed(4))
-    clear: In(1)
-    acc: Out(signed(12))
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.sync += self.acc.eq((self.acc & ~self.clear.replicate(12)) + self.a * self.b)
-        return m
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """One Yosys run of TinyMac: text reports of both flows and Yosys' JSON for the CMOS one."""
-    work = tmp_path_factory.mktemp("tiny")
-    (work / "tiny.v").write_text(synth.to_verilog(TinyMac()))
-    script = synth.GENERIC_SCRIPT.format(verilog="tiny.v", top="top", report="cmos.txt")
-    script += "tee -q -o cmos.json stat -json -tech cmos\n"
-    synth.run_yosys(script, work, "cmos")
-    synth.run_yosys(synth.ECP5_SCRIPT.format(verilog="tiny.v", top="top", report="ecp5.txt"),
-                    work, "ecp5")
-    return work
-
-
-def test_parser_matches_yosys_json(tiny_run):
-    text = (tiny_run / "cmos.txt").read_text()
-    reference = json.loads((tiny_run / "cmos.json").read_text())["modules"]
-    stats = parse_stat(text)
-    assert list(stats) == ["top"]
-    total = design_total(stats)
-    ref = reference.get("\\top") or reference["top"]
-    assert total.cells == ref["num_cells_by_type"]
-    assert total.num_cells == ref["num_cells"] == sum(total.cells.values())
-    assert total.transistors == int(ref["estimated_num_transistors"])
-    assert not total.transistors_lower_bound          # every cell has a CMOS cost
-    # A 4x4 multiplier and a 12-bit accumulator: real logic, 12 flip-flops.
-    assert total.cells["$_DFF_P_"] == 12
-    assert 500 < total.transistors < 5000
-
-
-def test_parser_reads_ecp5_cells(tiny_run):
-    total = design_total(parse_stat((tiny_run / "ecp5.txt").read_text()))
-    assert total.count("TRELLIS_FF") == 12
-    assert total.count("LUT4") > 10
-    assert total.count("LUT4", "CCU2C") == total.cells["LUT4"] + total.cells.get("CCU2C", 0)
-    assert total.transistors is None
-
-
-# Yosys 0.4x layout and a hierarchy summary (tabular layout), as Yosys prints them.
-OLD_LAYOUT = """
-2.25. Printing statistics.
-
-=== top ===
-
-   Number of wires:                 12
-   Number of wire bits:             40
-   Number of cells:                 7
-     $_AND_                          3
-     $_DFF_P_                        2
-     $_XOR_                          2
-
-   Estimated number of transistors:         74+
-"""
-
-HIERARCHY_LAYOUT = """
-=== top ===
-
-        +----------Local Count, excluding submodules.
-        | 
-        5 wires
-        2 submodules
-        2   sub
-
-   Estimated number of transistors:        412
-
-=== sub ===
-
-        +----------Local Count, excluding submodules.
-        | 
-       22 cells
-        1   $_AND_
-        5   $_DFF_P_
-        9   $_NAND_
-        7   $_XOR_
-
-   Estimated number of transistors:        206
-
-=== design hierarchy ===
-
-        +----------Count including submodules.
-        | 
-       44 top
-       22 sub
-
-        +----------Count including submodules.
-        | 
-       43 wires
-        - memories
-       44 cells
-        2   $_AND_
-       10   $_DFF_P_
-       18   $_NAND_
-       14   $_XOR_
-        2 submodules
-        2   sub
-
-   Estimated number of transistors:        412
-"""
-
-
-def test_parser_old_layout():
-    top = design_total(parse_stat(OLD_LAYOUT))
-    assert top.cells == {"$_AND_": 3, "$_DFF_P_": 2, "$_XOR_": 2}
-    assert top.num_cells == 7 and top.counters["wires"] == 12
-    assert top.transistors == 74 and top.transistors_lower_bound
-
-
-def test_module_cells_expand_kept_hierarchy():
-    stats = parse_stat(HIERARCHY_LAYOUT)
-    # top holds two instances of sub and nothing else; sub's 22 cells count twice.
-    assert module_cells(stats, "top") == {"$_AND_": 2, "$_DFF_P_": 10, "$_NAND_": 18,
-                                          "$_XOR_": 14}
-    assert module_cells(stats, "sub") == stats["sub"].cells
-    with pytest.raises(SynthError, match="no module 'nope'"):
-        module_cells(stats, "nope")
-
-
-def test_parser_hierarchy_totals():
-    stats = parse_stat(HIERARCHY_LAYOUT)
-    assert stats["sub"].cells == {"$_AND_": 1, "$_DFF_P_": 5, "$_NAND_": 9, "$_XOR_": 7}
-    total = design_total(stats)
-    assert total is stats["design hierarchy"]
-    assert total.num_cells == 44 and total.transistors == 412
-    assert total.cells == {"$_AND_": 2, "$_DFF_P_": 10, "$_NAND_": 18, "$_XOR_": 14, "sub": 2}
-    assert total.counters["memories"] == 0
-
-
-def test_parser_rejects_non_report():
-    with pytest.raises(SynthError, match="no '=== module ===' section"):
-        parse_stat("ERROR: something else entirely\n")
-
-
-def test_yosys_failure_is_reported(tmp_path):
-    with pytest.raises(SynthError, match=r"yosys bad failed \(exit 1\)"):
-        synth.run_yosys("read_verilog missing.v\n", tmp_path, "bad")
-
-
-def _result(key, kind, transistors, lut4, products, w2a8, ccu2c=0):
-    spec = DesignSpec(key, key, kind, {}, products, w2a8)
+def _result(key, component, transistors, lut4, products, w2a8, ccu2c=0):
+    spec = DesignSpec(key, key, component, {}, products, w2a8)
     return SynthResult(spec, transistors=transistors, lut4=lut4, ccu2c=ccu2c, ff=10)
 
 
@@ -176,11 +28,11 @@ def test_density_and_ratios():
     assert density(64, 0) is None and density(None, 10) is None
     results = [
         # LUT: 64 plane-products/step, 32 ternary products/cycle (two planes)
-        _result("lut_sym", "lut_core", 6000, 500, 64, 32.0, ccu2c=50),
-        _result("pre_sym", "precompute", 2000, 100, 0, None),
-        _result("lut_full", "lut_core", 7000, 650, 64, 32.0),
-        _result("pre_full", "precompute", 3000, 150, 0, None),
-        _result("mac_int8", "mac", 32000, 3200, 64, 64),
+        _result("lut_sym", "lutcore_lut_core", 6000, 500, 64, 32.0, ccu2c=50),
+        _result("pre_sym", "lutcore_table_precompute", 2000, 100, 0, None),
+        _result("lut_full", "lutcore_lut_core", 7000, 650, 64, 32.0),
+        _result("pre_full", "lutcore_table_precompute", 3000, 150, 0, None),
+        _result("mac_int8", "lutcore_mac_core", 32000, 3200, 64, 64),
     ]
     s = comparison_summary(results)
     row = {r["key"]: r for r in s["rows"]}
@@ -199,7 +51,7 @@ def test_density_and_ratios():
     assert "floor_share_lut" not in r
     meta = dict(preset="test", tile="M2 N8 K4", g=4, act_bits=8, acc_bits=32,
                 table_word_bits={"symmetrized": 176, "unsymmetrized": 352})
-    floored = comparison_summary(results + [_result("floor", "floor", 4000, 300, 0, None)])
+    floored = comparison_summary(results + [_result("floor", "lutcore_accumulator_array", 4000, 300, 0, None)])
     f = floored["ratios"]
     assert f["floor_share_lut"] == 0.5 and f["floor_share_mac"] == 0.125
     # compute only: LUT 32 / 4000, MAC 64 / 28000
@@ -212,17 +64,97 @@ def test_density_and_ratios():
 
 
 def test_comparison_designs_share_the_tile():
-    from lutcore.spec.config import preset
-
     specs = synth.comparison_designs(preset("default"), 2, 8)
     keys = [s.key for s in specs]
     assert keys == ["lut_sym", "lut_full", "lut_elut", "pre_sym", "pre_full", "pre_elut",
                     "mac_int8", "mac_w2", "add_ternary", "add_bitserial", "floor"]
-    cores = [s for s in specs if s.kind not in ("precompute", "floor")]
-    assert {s.products_per_step for s in cores} == {2 * 8 * 4}
+    assert [s.component for s in specs] == (
+        ["lutcore_lut_core"] * 3 + ["lutcore_table_precompute"] * 3 + ["lutcore_mac_core"] * 2
+        + ["lutcore_adder_core"] * 2 + ["lutcore_accumulator_array"])
+    cores = [s for s in specs if s.products_per_step]
+    assert len(cores) == 7 and {s.products_per_step for s in cores} == {2 * 8 * 4}
     w2a8 = {s.key: s.w2a8_products for s in specs}
     assert w2a8["lut_sym"] == w2a8["add_bitserial"] == 32      # two planes per ternary weight
     assert w2a8["mac_int8"] == w2a8["add_ternary"] == 64
     assert w2a8["lut_elut"] == 2 * 8 * 3                         # one ELUT lookup per 3 weights
     for s in specs:                                              # every spec elaborates
         Fragment.get(synth.elaborate(s), None)
+
+
+def test_study_writes_the_verilog_of_lutcore_verilog(tmp_path):
+    """The study's Verilog comes from the hw entry: for the tiny preset it is the file
+    `lutcore verilog` writes, and a baseline's top module carries its registered name."""
+    tiny = preset("tiny")
+    hv.write_verilog(tiny, tmp_path / "verilog")
+    for spec in synth.config_designs(tiny):
+        result = synth.synthesize(spec, tmp_path / "study", flows=())
+        assert result.error is None and result.transistors is None
+        study = (tmp_path / "study" / spec.key / f"{spec.key}.v").read_text()
+        assert study == (tmp_path / "verilog" / f"{spec.component}.v").read_text()
+    floor = synth.floor_spec("floor", "floor", m=1, n=2, term_bits=4, acc_bits=16)
+    synth.synthesize(floor, tmp_path / "study", flows=())
+    text = (tmp_path / "study" / "floor" / "floor.v").read_text()
+    assert re.search(r"^module lutcore_accumulator_array\(", text, re.M)
+
+
+def test_a_yosys_failure_is_kept_in_the_result(tmp_path):
+    spec = synth.precompute_spec("pre", "pre", m=1, g=2, act_bits=4)
+    result = synth.synthesize(spec, tmp_path, flows=("cmos",), timeout=1e-3)
+    assert result.error == f"YosysError: yosys cmos timed out after 0 s in {tmp_path / 'pre'}"
+    with pytest.raises(LutcoreError, match=r"^synthesis failed for pre \(see out\)$"):
+        synth.check_designs([result.to_dict()], "out")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("2x8", None), ("16X512", None),
+    ("2x", "'2x' is invalid: expected MxN"),
+    ("0x8", "'0x8': m = 0 is invalid: allowed 1..16"),
+    ("2x513", "'2x513': n = 513 is invalid: allowed 1..512"),
+])
+def test_parse_tile(text, message):
+    import argparse
+    if message is None:
+        m, n = (int(x) for x in text.lower().split("x"))
+        assert synth.parse_tile(text) == (m, n)
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(message)):
+            synth.parse_tile(text)
+
+
+def test_cli_synth_tiny(tmp_path, capsys):
+    """`lutcore synth --preset tiny` (CMOS only): the tiny core and its precompute unit."""
+    out = tmp_path / "area"
+    assert main(["synth", "--preset", "tiny", "--no-ecp5", "--out", str(out), "-j", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out / 'area.md'} and {out / 'area.json'}" in printed
+    doc = json.loads((out / "area.json").read_text())
+    assert doc["meta"]["config"] == preset("tiny").to_dict()
+    core, pre = doc["designs"]
+    assert (core["spec"]["key"], pre["spec"]["key"]) == ("lut_tiny", "pre_tiny")
+    # Tiny: M1 N4 K4, so 16 products per step; the precompute unit has none of its own.
+    assert core["spec"]["products_per_step"] == 16 and pre["spec"]["products_per_step"] == 0
+    for d in (core, pre):
+        assert d["error"] is None and d["transistors"] > 1000 and d["lut4"] is None
+    per_kt = 16 / (core["transistors"] / 1000)
+    assert core["density"]["per_step_per_ktransistor"] == pytest.approx(per_kt)
+    md = (out / "area.md").read_text()
+    total = core["transistors"] + pre["transistors"]
+    assert f"| LUT core + precompute | 16 | {total:,} |" in md
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config", "missing.json"], "--config 'missing.json' cannot be read: no such file"),
+    (["--tile", "0x8"], "argument --tile: '0x8': m = 0 is invalid: allowed 1..16"),
+    (["--jobs", "0"], "argument --jobs/-j: 0 is out of range: allowed >= 1"),
+    (["--timeout", "-1"], "argument --timeout: "),
+    (["--preset", "tiny", "--config", "c.json"], "argument --config: not allowed with argument"),
+    (["--out", "file"], "--out 'file' is an existing file: expected a directory"),
+])
+def test_cli_synth_errors_are_one_line(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("")
+    assert main(["synth", *(args if "--out" in args else [*args, "--out", "out"])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lutcore synth: error: {message}")
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

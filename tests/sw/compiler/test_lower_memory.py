@@ -9,7 +9,7 @@ from lutcore.errors import LutcoreError
 from lutcore.spec import numerics as nx
 from lutcore.spec.config import preset
 from lutcore.sw.compiler import compile_gemm, compile_gemm_parts
-from lutcore.sw.iss import run_program
+from lutcore.host import run_program
 
 ACC_BITS = preset("default").acc_bits
 

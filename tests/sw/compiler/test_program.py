@@ -11,7 +11,7 @@ import pytest
 
 from lutcore.errors import LutcoreError
 from lutcore.sw.compiler import Program, compile_gemm
-from lutcore.sw.iss import run_program
+from lutcore.host import run_program
 
 RNG = np.random.default_rng(11)
 A = RNG.integers(-128, 128, (3, 40))

@@ -6,7 +6,7 @@ import pytest
 
 from longk import MIB, chunked_reference, long_k_operands, traced_peak
 from lutcore.spec.config import preset
-from lutcore.sw.kernels.backend import run_gemm
+from lutcore.host import run_gemm
 
 # Tables and temporaries of one K chunk, whatever K (the unchunked kernels needed 62 MB on
 # the core path and 330 MB on the fast bit-serial path at K = 2^20).
