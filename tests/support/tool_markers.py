@@ -62,9 +62,13 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "fpga/test_flow.py::test_full_flow": ("yosys", "nextpnr"),
     "fpga/test_flow.py::test_tiny_accelerator_fits_icebreaker": ("yosys", "nextpnr"),
     "fpga/test_nextpnr.py::test_live_ice40_run": ("yosys", "nextpnr"),
-    "studies/test_area.py::test_parser_matches_yosys_json": ("yosys",),
-    "studies/test_area.py::test_parser_reads_ecp5_cells": ("yosys",),
-    "studies/test_area.py::test_yosys_failure_is_reported": ("yosys",),
+    "fpga/test_yosys.py::test_parser_matches_yosys_json": ("yosys",),
+    "fpga/test_yosys.py::test_parser_reads_ecp5_cells": ("yosys",),
+    "fpga/test_yosys.py::test_yosys_failure_is_one_line_with_the_log_tail": ("yosys",),
+    "fpga/test_yosys.py::test_yosys_version_is_the_installed_package": ("yosys",),
+    "studies/test_area.py::test_a_yosys_failure_is_kept_in_the_result": ("yosys",),
+    "studies/test_area.py::test_cli_synth_tiny": ("yosys",),
+    "studies/test_dse.py::test_quick_sweep_through_yosys": ("yosys",),
 }
 
 
