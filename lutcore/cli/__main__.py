@@ -1,3 +1,5 @@
+"""``python -m lutcore.cli``: the ``lutcore`` command."""
+
 import sys
 
 from . import main

