@@ -213,13 +213,10 @@ class Controller(wiring.Component):
             self.activations.valid.eq(s_valid & run_pre),
             self.activations.payload.word.eq(ops.act),
             self.activations.payload.mode.eq(cur_mode),
-            self.tables.ready.eq(1),
-            self.table_write.addr.eq(tw_ptr),
-            self.table_write.data.eq(self.tables.payload.word),
-            self.table_write.en.eq(self.tables.valid),
         ]
+        _store_words(m, self.tables, self.table_write, tw_ptr)
         with m.If(self.tables.valid):
-            m.d.sync += [tw_ptr.eq(tw_ptr + 1), tw_left.eq(tw_left - 1)]
+            m.d.sync += tw_left.eq(tw_left - 1)
 
         # LMMA: table and weight words into the LUT core as steps.
         m.d.comb += [
@@ -240,13 +237,8 @@ class Controller(wiring.Component):
         m.d.comb += [
             self.finalize.valid.eq(fin_valid),
             self.finalize.payload.correction.eq(cur_c),
-            self.rows.ready.eq(1),
-            self.out_write.addr.eq(o_ptr),
-            self.out_write.data.eq(self.rows.payload.word),
-            self.out_write.en.eq(self.rows.valid),
         ]
-        with m.If(self.rows.valid):
-            m.d.sync += o_ptr.eq(o_ptr + 1)
+        _store_words(m, self.rows, self.out_write, o_ptr)
 
         m.d.comb += x_done.eq(
             Mux(cur_op == Opcode.PRECOMP, run_pre & self.tables.valid & ~tw_left.any(),
@@ -287,3 +279,16 @@ class Controller(wiring.Component):
             m.d.sync += [f_valid.eq(0), w_valid.eq(0), d_valid.eq(0), cur_valid.eq(0),
                          fetch_end.eq(0)]
         return m
+
+
+def _store_words(m: Module, words, port, ptr):
+    """Every ``word`` of the stream ``words`` (always ready) into the buffer write ``port`` at
+    ``ptr``, which then advances."""
+    m.d.comb += [
+        words.ready.eq(1),
+        port.addr.eq(ptr),
+        port.data.eq(words.payload.word),
+        port.en.eq(words.valid),
+    ]
+    with m.If(words.valid):
+        m.d.sync += ptr.eq(ptr + 1)

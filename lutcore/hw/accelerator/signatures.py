@@ -45,8 +45,9 @@ def equals(value, k: int):
 
 
 class HostReadLayout(data.StructLayout):
-    """One decoded host read: its ``source``, the ``sub``-word, the ``csr`` offset and the
-    word address in each readable buffer (``out`` counts output beats)."""
+    """One decoded host read: its ``source``, the ``sub``-word of the region's word (for the
+    output buffer its low bits are the sub-word in the beat), the ``csr`` offset and the word
+    address in each readable buffer (``out`` counts output beats)."""
 
     def __init__(self, config: CoreConfig):
         sub = max(1, max(region_sub_bits(r, config) for r in READ_REGIONS))
