@@ -1,15 +1,15 @@
-"""The accelerator top: host port, on-chip buffers, instruction controller, table precompute
-unit and LUT core (docs/architecture.md).
+"""The accelerator top: the parts of :mod:`lutcore.hw.accelerator`, the on-chip buffers, the
+table precompute unit and the LUT core, connected (docs/architecture.md, docs/rtl.md).
 
 ::
 
-    host port ─► request decode ─┬─► CSRs (ID, CTRL, STATUS, CYCLES, PC)
-                                 ├─► sub-word staging ─► instruction / activation / weight buffer
-                                 └─► buffer read ─► sub-word select ─► response register
-    fetch (instruction buffer) ─► instruction register ─► decode + validate ─► execute
-    PRECOMP: activation buffer ─► read register ─► TablePrecompute ─► table buffer
-    LMMA:    table + weight buffer ─► read register ─► LutCore steps
-    STORE:   LutCore finalize ─► rows ─► output buffer
+    host req ─► HostInterface ─┬─► ControlStatus (CTRL, STATUS, CYCLES, PC) ◄─► Controller
+                               ├─► instruction / activation / weight buffer write ports
+                               └─► ReadPath ─► host resp
+    Controller: instruction buffer ─► decode ─► execute
+      PRECOMP: activation buffer ─► ReadPath register ─► TablePrecompute ─► table buffer
+      LMMA:    table + weight buffer ─► ReadPath registers ─► LutCore steps
+      STORE:   LutCore finalize ─► rows ─► output buffer
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from .table_precompute import TablePrecompute
 
 __all__ = ["Accelerator", "Top"]
 
+
 class Accelerator(wiring.Component):
     """The LUT tensor core accelerator of one :class:`~lutcore.spec.config.CoreConfig`.
 
@@ -42,39 +43,14 @@ class Accelerator(wiring.Component):
     buffer. Semantics, word layouts and the memory map are those of docs/architecture.md;
     cycle counts equal :func:`lutcore.spec.isa.phase_cycles` exactly.
 
-    Controller: a four-stage instruction pipeline (instruction-buffer read, instruction
-    register, two decode registers) runs ahead of an in-order execute stage, so the next
-    instruction is fetched, decoded and validated (the rules of :func:`lutcore.spec.isa.validate`,
-    same error codes and priority) while the current one executes, and a start pays the
-    fetch only once (``TIMING.START``). One instruction executes at a time and finishes
-    completely (its last table word, step or output row) before the next starts, so no
-    hazard checks are needed:
-
-    - PRECOMP issues one activation-buffer read per cycle; each word goes through a read
-      register into the :class:`~lutcore.hw.table_precompute.TablePrecompute` unit, whose
-      tables are written to the table buffer as they come out;
-    - LMMA issues one table and one weight-buffer read per cycle (planes outer, groups
-      inner); each pair goes through a read register into the
-      :class:`~lutcore.hw.lut_core.LutCore` as one step;
-    - STORE offers the finalize request from a register one cycle after issue, then writes
-      the m rows to the output buffer as the core emits them.
-
-    Every buffer is a :class:`~lutcore.hw.memory.BufferMemory` (memories split by width into
-    block-RAM slices) with a synchronous (registered) read port, followed by a read register
-    where its data enters a block. The activation,
-    table and weight buffers have one read port each, shared between the controller (while
-    busy) and host reads (while idle): a host read of those buffers waits while the core is
-    busy. The output buffer has its own host read port.
-
-    Host port: requests are decoded from their address (region ``addr[31:28]``, buffer word
-    and sub-word). Writes are accepted every cycle; sub-words below the last are staged per
-    buffer and the last one commits the word. Requests enter through a register; reads answer
-    four cycles after the port accepts them, one
-    in flight at a time; backpressure on ``resp`` holds the response. Faults follow the
-    memory map: a write of a buffer while busy sets BUSY_WRITE and is dropped; an unmapped
-    address, a write of a read-only or a read of a write-only location sets HOST_ADDR (writes
-    dropped, reads return 0). The first error is kept until CTRL.clear or the next start;
-    host faults neither stop nor restart the controller.
+    Parts (each a :class:`~amaranth.lib.wiring.Component` of :mod:`lutcore.hw.accelerator`):
+    :class:`~lutcore.hw.accelerator.host_interface.HostInterface` (request register, address
+    decode, sub-word staging, host faults), :class:`~lutcore.hw.accelerator.csr.ControlStatus`,
+    :class:`~lutcore.hw.accelerator.read_path.ReadPath` (the shared read ports and the host
+    read pipeline: a read answers four cycles after the port accepts it, one in flight; a read
+    of the activation, table or weight buffer waits while the core is busy) and
+    :class:`~lutcore.hw.accelerator.controller.Controller` (fetch, decode, execute), with
+    every buffer a :class:`~lutcore.hw.memory.BufferMemory`.
 
     Parameters
     ----------

@@ -22,5 +22,5 @@ from .host_interface import HostInterface
 from .read_path import ReadPath
 from .signatures import ReadSource
 
-__all__ = ["Controller", "ControlStatus", "Validate", "ValidateWeights", "HostInterface", "ReadPath",
-           "ReadSource"]
+__all__ = ["Controller", "ControlStatus", "Validate", "ValidateWeights", "HostInterface",
+           "ReadPath", "ReadSource"]

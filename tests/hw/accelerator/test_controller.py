@@ -84,6 +84,7 @@ def _program(rng, cfg, kind: str) -> list[int]:
                               c=rng.randrange(-cmax, cmax + 1)))
         else:
             prog.append(Nop())
+    prog.insert(rng.randrange(len(prog) + 1), Store(out_addr=0))     # at least one STORE
     words = [i.encode() for i in prog]
     if kind == "halt":
         words.append(Halt().encode())

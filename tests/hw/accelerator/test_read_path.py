@@ -10,7 +10,7 @@ import dataclasses
 import random
 
 import pytest
-from amaranth.hdl import Array, Const, Elaboratable, Module, Value
+from amaranth.hdl import Array, Const, Elaboratable, Module
 from amaranth.lib import wiring
 
 import hwbench
