@@ -3,13 +3,12 @@ CTRL writes, host faults, overruns and controller stops, every CSR read every cy
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import pytest
 
 import hwbench
-from hwbench import CONFIGS
+from hwbench import CONFIGS, HOST_BITS_CONFIGS
 
 from lutcore.hw.accelerator.csr import ControlStatus
 from lutcore.spec import isa
@@ -18,9 +17,7 @@ from lutcore.spec.isa import Csr, ErrorCode
 FAULTS = [ErrorCode.HOST_ADDR, ErrorCode.BUSY_WRITE]
 STOP_FAULTS = [ErrorCode.ILLEGAL_OPCODE, ErrorCode.ADDR_RANGE, ErrorCode.PC_RANGE]
 
-_TINY = CONFIGS["tiny"]
-HOST_CONFIGS = {f"tiny_h{hb}": dataclasses.replace(_TINY, name=f"tiny_h{hb}", host_bits=hb)
-                for hb in (8, 16, 32, 64)}
+HOST_CONFIGS = {"tiny": CONFIGS["tiny"], **HOST_BITS_CONFIGS}
 
 
 class Model:

@@ -5,14 +5,13 @@ most one effect, in order: a buffer word committed, a CTRL pulse, a fault, a dec
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import pytest
 from amaranth.hdl import Value
 
 import hwbench
-from hwbench import CONFIGS
+from hwbench import CONFIGS, HOST_BITS_CONFIGS
 
 from lutcore.hw.accelerator.host_interface import HostInterface
 from lutcore.hw.accelerator.signatures import HostReadLayout, ReadSource
@@ -26,9 +25,8 @@ READABLE = {Region.ACT: ReadSource.ACT, Region.TABLE: ReadSource.TABLE,
 READABLE_CSRS = {Csr.ID, Csr.STATUS, Csr.CYCLES_LO, Csr.CYCLES_HI, Csr.PC}
 SHARED = {Region.ACT, Region.TABLE, Region.WEIGHT}
 
-_TINY = CONFIGS["tiny"]
-TESTED = {"tiny": _TINY, "default": CONFIGS["default"],
-          "tiny_h8": dataclasses.replace(_TINY, name="tiny_h8", host_bits=8)}
+TESTED = {"tiny": CONFIGS["tiny"], "default": CONFIGS["default"],
+          "tiny_h8": HOST_BITS_CONFIGS["tiny_h8"]}
 
 
 class Model:

@@ -6,7 +6,6 @@ operand reads; every response value, the order, the latency and one read in flig
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import pytest
@@ -14,7 +13,7 @@ from amaranth.hdl import Array, Const, Elaboratable, Module
 from amaranth.lib import wiring
 
 import hwbench
-from hwbench import CONFIGS
+from hwbench import CONFIGS, HOST_BITS_CONFIGS
 
 from lutcore.hw.accelerator.read_path import ReadPath
 from lutcore.hw.accelerator.signatures import HostReadLayout, ReadSource
@@ -24,9 +23,8 @@ from lutcore.spec.isa import Region
 
 REGIONS = {ReadSource.ACT: Region.ACT, ReadSource.TABLE: Region.TABLE,
            ReadSource.WEIGHT: Region.WEIGHT}
-_TINY = CONFIGS["tiny"]
-TESTED = {"tiny": _TINY, "m3n20": CONFIGS["m3n20"],
-          "tiny_h8": dataclasses.replace(_TINY, name="tiny_h8", host_bits=8)}
+TESTED = {"tiny": CONFIGS["tiny"], "m3n20": CONFIGS["m3n20"],
+          "tiny_h64": HOST_BITS_CONFIGS["tiny_h64"]}
 
 
 class Harness(Elaboratable):
@@ -107,11 +105,15 @@ def test_read_path(name):
                 await ctx.tick()
             ctx.set(mem.write.en, 0)
 
+    busy = []                              # the bench's busy request (applied per cycle)
+
     async def operands(ctx):
-        """While busy: a random address per cycle; the read register two cycles later."""
+        """busy as requested; while busy a random address per cycle, checked in the read
+        registers two cycles later."""
         history = []
         while True:
-            if ctx.get(path.busy):
+            ctx.set(path.busy, bool(busy))
+            if busy:
                 addrs = {s: rng.randrange(dut.mems[s].depth) for s in REGIONS}
                 for s, a in addrs.items():
                     ctx.set(getattr(path.operands, f"{s.name.lower()}_addr"), a)
@@ -137,9 +139,9 @@ def test_read_path(name):
     async def bench(ctx):
         await load(ctx)
         wants = await reads(ctx, list(ReadSource), 50)
-        ctx.set(path.busy, 1)
+        busy.append(1)
         wants += await reads(ctx, [ReadSource.ZERO, ReadSource.CSR, ReadSource.OUT], 20)
-        ctx.set(path.busy, 0)
+        busy.clear()
         await ctx.tick().repeat(20)
         assert [raw for _, raw in responses] == wants
         assert len(operand_checks) > 40
