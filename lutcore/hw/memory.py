@@ -1,11 +1,15 @@
-"""On-chip buffers as simple dual-port memories split by width into block-RAM sized slices."""
+"""On-chip buffers as simple dual-port memories split by width into block-RAM sized slices,
+and the signatures of their write and read ports."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import Module
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
 
-__all__ = ["BLOCK_RAM_BITS", "BufferMemory", "slice_bits"]
+__all__ = ["BLOCK_RAM_BITS", "BufferWriteSignature", "BufferReadSignature", "BufferMemory",
+           "slice_bits"]
 
 #: Bits of one block RAM (ECP5 DP16KD: 16 Kbit plus parity, as 512 x 36 .. 16384 x 1).
 BLOCK_RAM_BITS = 18432
@@ -23,17 +27,26 @@ def slice_bits(width: int, depth: int) -> int:
     return max(1, min(width, BLOCK_RAM_BITS // depth))
 
 
-class _Port:
-    def __init__(self, name: str, width: int, depth: int):
-        self.addr = Signal(range(depth), name=f"{name}_addr")
-        self.data = Signal(width, name=f"{name}_data")
-        self.en = Signal(name=f"{name}_en")
+class BufferWriteSignature(wiring.Signature):
+    """A buffer's write port seen from the writer: ``addr`` (``range(depth)``), ``data``
+    (``width``) and ``en``, all out; the word is written at the clock edge while ``en``."""
+
+    def __init__(self, width: int, depth: int):
+        super().__init__({"addr": Out(range(depth)), "data": Out(width), "en": Out(1)})
 
 
-class BufferMemory(Elaboratable):
+class BufferReadSignature(wiring.Signature):
+    """A buffer's synchronous read port seen from the reader: ``addr`` and ``en`` out,
+    ``data`` in (the word at ``addr`` one cycle after ``en``, held while ``en`` is low)."""
+
+    def __init__(self, width: int, depth: int):
+        super().__init__({"addr": Out(range(depth)), "en": Out(1), "data": In(width)})
+
+
+class BufferMemory(wiring.Component):
     """A ``width`` x ``depth`` memory with one write port and one synchronous read port
-    (``write`` and ``read``: ``addr``, ``data``, ``en``), built from
-    :class:`~amaranth.lib.memory.Memory` slices of :func:`slice_bits` each.
+    (``write``: ``In(BufferWriteSignature)``, ``read``: ``In(BufferReadSignature)``), built
+    from :class:`~amaranth.lib.memory.Memory` slices of :func:`slice_bits` each.
 
     Behaviour is that of one memory: a read with ``en`` high returns the word at ``addr``
     in the next cycle (the old word when it is written in the same cycle) and holds it
@@ -44,8 +57,8 @@ class BufferMemory(Elaboratable):
 
     def __init__(self, name: str, width: int, depth: int):
         self.name, self.width, self.depth = name, width, depth
-        self.write = _Port(f"{name}_w", width, depth)
-        self.read = _Port(f"{name}_r", width, depth)
+        super().__init__({"write": In(BufferWriteSignature(width, depth)),
+                          "read": In(BufferReadSignature(width, depth))})
 
     @property
     def slices(self) -> list[tuple[int, int]]:

@@ -132,6 +132,8 @@ def run(dut, main, background=()):
 
 # -- configurations under test ----------------------------------------------------------------
 
+import dataclasses  # noqa: E402
+
 from lutcore.spec.config import CoreConfig, preset  # noqa: E402
 
 CONFIGS: dict[str, CoreConfig] = {
@@ -164,3 +166,9 @@ SLOW_CONFIGS: dict[str, CoreConfig] = {
                        elut_g=5),
 }
 ALL_CONFIGS = {**CONFIGS, **SLOW_CONFIGS}
+
+# The tiny preset with each other host word width (address decode, sub-words, CSR widths).
+HOST_BITS_CONFIGS: dict[str, CoreConfig] = {
+    f"tiny_h{hb}": dataclasses.replace(CONFIGS["tiny"], name=f"tiny_h{hb}", host_bits=hb)
+    for hb in (8, 16, 64)
+}
