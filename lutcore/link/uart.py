@@ -130,12 +130,8 @@ class UARTRx(wiring.Component):
 
 
 class UARTTx(wiring.Component):
-    """8N1 UART transmitter.
-
-    Parameters
-    ----------
-    divisor : int
-        Clock cycles per bit, at least :data:`MIN_DIVISOR`.
+    """8N1 UART transmitter, ``divisor`` clock cycles per bit (at least
+    :data:`MIN_DIVISOR`), like :class:`UARTRx`.
 
     Members
     -------

@@ -36,12 +36,9 @@ class MACCore(TileCore):
 
     Parameters
     ----------
-    m, n : int
-        Rows (1..16) and columns (1..512) of units.
-    g : int
-        Activations per step and row (1..8).
-    act_bits : int
-        Signed activation width (2..16).
+    m, n, g, act_bits : int
+        The tile, as for :class:`~lutcore.hw.baselines.adder.AdderCore`: rows, columns,
+        activations per step and row, signed activation width.
     acc_bits : int
         Output width (at least one doubled dot product's width, at most 48); accumulators
         are ``acc_bits + 1``.

@@ -72,12 +72,8 @@ class TablePrecompute(wiring.Component):
     tables : ``Out(stream.Signature(table_layout))``
         ``word``: one table-buffer word; ``mode``: the mode of the word it was built from.
 
-    Raises
-    ------
-    TypeError
-        A parameter has the wrong type.
-    LutcoreError
-        A parameter is out of range.
+    Raises ``TypeError`` for a parameter of the wrong type and :class:`LutcoreError` for one
+    out of range.
     """
 
     def __init__(self, *, m: int, g: int, elut_g: int, act_bits: int,

@@ -227,13 +227,18 @@ def _mode_post_init(self):
 
 
 @dataclass(frozen=True)
-class Nop(Instruction):
+class _NoOperands(Instruction):
+    """An instruction with no fields but its reserved bits."""
+    ASM_KEYS: ClassVar[dict[str, str]] = {}
+    reserved: int = 0
+
+
+@dataclass(frozen=True)
+class Nop(_NoOperands):
     """Does nothing; costs its fetch."""
     OPCODE: ClassVar[Opcode] = Opcode.NOP
     LAYOUT: ClassVar[data.StructLayout] = NOP_LAYOUT
-    ASM_KEYS: ClassVar[dict[str, str]] = {}
     SUMMARY: ClassVar[str] = "no operation"
-    reserved: int = 0
 
 
 @dataclass(frozen=True)
@@ -298,13 +303,11 @@ class Store(Instruction):
 
 
 @dataclass(frozen=True)
-class Halt(Instruction):
+class Halt(_NoOperands):
     """Stop; status becomes done (busy drops)."""
     OPCODE: ClassVar[Opcode] = Opcode.HALT
     LAYOUT: ClassVar[data.StructLayout] = HALT_LAYOUT
-    ASM_KEYS: ClassVar[dict[str, str]] = {}
     SUMMARY: ClassVar[str] = "stop, status done"
-    reserved: int = 0
 
 
 @dataclass(frozen=True)
