@@ -76,23 +76,16 @@ def _run_limit(words, config) -> int:
 async def _load(port: HostPort, region: isa.Region, first: int, limbs: np.ndarray) -> None:
     """Write buffer words (limbs ``[count, L]``) from word ``first`` of ``region``."""
     cfg = port.config
-    bits = isa.region_word_bits(region, cfg)
-    subs = host_words(limbs, bits, cfg.host_bits)                        # [count, S]
-    base = isa.host_address(region, first, config=cfg)
-    shift = isa.sub_bits(bits, cfg.host_bits)
-    addrs = [base + ((w << shift) | s) for w in range(len(subs)) for s in range(subs.shape[1])]
-    await port.write_many(addrs, subs.reshape(-1).tolist())
+    subs = host_words(limbs, isa.region_word_bits(region, cfg), cfg.host_bits)   # [count, S]
+    addrs = isa.host_addresses(region, np.arange(first, first + len(subs)), config=cfg)
+    await port.write_many(addrs.reshape(-1).tolist(), subs.reshape(-1).tolist())
 
 
 async def _read_words(port: HostPort, region: isa.Region, first: int, count: int) -> np.ndarray:
     """Read ``count`` buffer words as host sub-words ``uint64 [count, S]``."""
-    cfg = port.config
-    bits = isa.region_word_bits(region, cfg)
-    n_sub = isa.sub_words(bits, cfg.host_bits)
-    base = isa.host_address(region, first, config=cfg)
-    shift = isa.sub_bits(bits, cfg.host_bits)
-    addrs = [base + ((w << shift) | s) for w in range(count) for s in range(n_sub)]
-    return np.array(await port.read_many(addrs), np.uint64).reshape(count, n_sub)
+    addrs = isa.host_addresses(region, np.arange(first, first + count), config=port.config)
+    return np.array(await port.read_many(addrs.reshape(-1).tolist()),
+                    np.uint64).reshape(addrs.shape)
 
 
 def _expected_words(machine: Machine, region: isa.Region, first: int, count: int) -> np.ndarray:
