@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from ..host import backend_names, run_gemm
+from ..host import OPTIONS, backend_names, run_gemm
 from ..spec import numerics as nx
 from ..sw.kernels.validate import check_overflow
 from ._config import load_config
@@ -23,8 +23,8 @@ from .operands import add_operand_arguments, load_operands, weight_options
 
 __all__ = ["register", "run", "run_backend"]
 
-# Options only one backend uses: (option, backend that uses it).
-_BACKEND_OPTIONS = {"port": "uart", "waves": "rtl"}
+# Command-line options only some backends take; which ones is the host's option table's.
+_BACKEND_OPTIONS = ("port", "waves")
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -52,12 +52,13 @@ def _options(args) -> dict:
     """The backend options of ``args``, refusing one given to a backend that does not use
     it."""
     options = {"allow_wrap": args.allow_wrap, **weight_options(args)}
-    for option, owner in _BACKEND_OPTIONS.items():
+    for option in _BACKEND_OPTIONS:
         value = getattr(args, option)
         if value not in (None, False):
-            if args.backend != owner:
-                raise CliError(f"--{option} is only used by --backend {owner}, not "
-                               f"{args.backend!r}")
+            owners = OPTIONS[option].backends
+            if args.backend not in owners:
+                raise CliError(f"--{option} is only used by --backend {', '.join(owners)}, "
+                               f"not {args.backend!r}")
             options[option] = value
     return options
 

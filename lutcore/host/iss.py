@@ -99,18 +99,7 @@ class AcceleratorModel:
     def _commit(self, region, first: int, subs: np.ndarray) -> None:
         """Write whole buffer words given as host sub-words ``[count, sub_words]``."""
         bits = isa.region_word_bits(region, self.config)
-        hb, n_limbs = self.config.host_bits, -(-bits // LIMB_BITS)
-        per = LIMB_BITS // hb
-        if per * hb == LIMB_BITS:
-            # Host words tile the limbs: shift and OR them in place (the general path packs
-            # field by field and is several times slower on large images).
-            padded = np.zeros((len(subs), n_limbs * per), np.uint64)
-            padded[:, :subs.shape[1]] = subs[:, :n_limbs * per]
-            shifts = (np.arange(per, dtype=np.uint64) * np.uint64(hb))
-            limbs = np.bitwise_or.reduce(padded.reshape(len(subs), n_limbs, per) << shifts,
-                                         axis=2)
-        else:
-            limbs = limbs_from_host_words(subs, hb, n_limbs)
+        limbs = limbs_from_host_words(subs, self.config.host_bits, -(-bits // LIMB_BITS))
         if bits % LIMB_BITS:
             limbs[:, -1] &= np.uint64((1 << (bits % LIMB_BITS)) - 1)
         self.machine.write(region, first, limbs)
@@ -147,13 +136,11 @@ class AcceleratorModel:
             return None
         if region is isa.Region.CSR:
             return None
-        bits = isa.region_word_bits(region, self.config)
-        shift = isa.sub_bits(bits, self.config.host_bits)
-        n_sub = isa.sub_words(bits, self.config.host_bits)
-        offset = (addrs & np.uint64((1 << isa.REGION_SHIFT) - 1)).astype(np.int64)
-        words, subs = offset >> shift, offset & ((1 << shift) - 1)
-        if words.max() >= isa.region_depth(region, self.config) or subs.max() >= n_sub:
+        where = isa.buffer_words(region, addrs, self.config)
+        if where is None:
             return None
+        words, subs = where
+        n_sub = isa.sub_words(isa.region_word_bits(region, self.config), self.config.host_bits)
         return region, words, subs, n_sub
 
     def write_words(self, addrs, data) -> None:

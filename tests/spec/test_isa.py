@@ -340,6 +340,18 @@ def test_host_addresses():
         isa.host_address(9, 0, config=c)
 
 
+def test_buffer_words_and_decode_address_invert_the_map():
+    c = DEFAULT                     # weight words: 4 sub bits, 10 sub-words, depth 4096
+    base = 4 << 28
+    words, subs = isa.buffer_words(isa.Region.WEIGHT, [base | 3 << 4 | 9, base | 5 << 4], c)
+    assert words.tolist() == [3, 5] and subs.tolist() == [9, 0]
+    assert isa.buffer_words(isa.Region.WEIGHT, [base | 3 << 4 | 10], c) is None     # sub 10
+    assert isa.buffer_words(isa.Region.WEIGHT, [base | 4096 << 4], c) is None       # depth
+    assert isa.decode_address(base | 3 << 4 | 9, c) == (isa.Region.WEIGHT, 3, 9, 10)
+    assert isa.decode_address(2, c) == (isa.Region.CSR, isa.Csr.STATUS, 0, 1)
+    assert isa.decode_address(6 << 28, c) is None
+
+
 # Word widths by hand from docs/architecture.md, "Buffers" (act m*act_slots*act_bits, table
 # m*entries*table_bits, weight n*code_bits, output n*acc_bits): every preset has g = 4 and
 # elut_g = 3, so 4 activation slots, 14 table entries (ELUT's (27 + 1) / 2 > 8) of 11 bits

@@ -20,7 +20,7 @@ from .encoding import INSTR_BITS, ErrorCode
 __all__ = [
     "Region", "Csr", "CTRL_LAYOUT", "STATUS_LAYOUT", "HOST_ADDR_BITS", "REGION_SHIFT",
     "ID_VALUE", "region_depth", "region_word_bits", "sub_words", "sub_bits", "host_addresses",
-    "host_address", "HostAddress", "decode_address", "split_host_words", "join_host_words",
+    "host_address", "HostAddress", "buffer_words", "decode_address", "split_host_words", "join_host_words",
 ]
 
 
@@ -166,6 +166,22 @@ class HostAddress(NamedTuple):
     sub_words: int
 
 
+def buffer_words(region, addrs, config: CoreConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """The inverse of :func:`host_addresses` for addresses all in buffer ``region``:
+    ``(words, subs)`` int64 arrays, or None when one of them is unmapped (a word past the
+    depth or a sub-word past the word). Vectorised; :func:`decode_address` is its scalar
+    form."""
+    region = _region(region)
+    bits = region_word_bits(region, config)
+    n_sub = sub_words(bits, config.host_bits)
+    shift = sub_bits(bits, config.host_bits)
+    offset = (np.asarray(addrs, np.uint64) & np.uint64((1 << REGION_SHIFT) - 1)).astype(np.int64)
+    words, subs = offset >> shift, offset & ((1 << shift) - 1)
+    if words.size and (words.max() >= region_depth(region, config) or subs.max() >= n_sub):
+        return None
+    return words, subs
+
+
 def decode_address(addr: int, config: CoreConfig) -> HostAddress | None:
     """The inverse of :func:`host_address`; None for an unmapped address (an unknown region,
     a word past the depth, a sub-word past the word)."""
@@ -176,13 +192,11 @@ def decode_address(addr: int, config: CoreConfig) -> HostAddress | None:
     offset = addr & ((1 << REGION_SHIFT) - 1)
     if region is Region.CSR:
         return HostAddress(region, offset, 0, 1) if offset < len(Csr) else None
-    bits = region_word_bits(region, config)
-    n_sub = sub_words(bits, config.host_bits)
-    shift = sub_bits(bits, config.host_bits)
-    word, sub = offset >> shift, offset & ((1 << shift) - 1)
-    if word >= region_depth(region, config) or sub >= n_sub:
+    where = buffer_words(region, [addr], config)
+    if where is None:
         return None
-    return HostAddress(region, word, sub, n_sub)
+    n_sub = sub_words(region_word_bits(region, config), config.host_bits)
+    return HostAddress(region, int(where[0][0]), int(where[1][0]), n_sub)
 
 
 def split_host_words(value: int, word_bits: int, host_bits: int) -> list[int]:
