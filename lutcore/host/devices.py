@@ -170,6 +170,8 @@ class CompiledGemm:
         options = check_options(backend, options, "gemm")
         check_mode(mode)
         started = time.perf_counter()
+        if is_packed(w):
+            w = _check_packed(w, mode, resolve_config(config)).unpack()
         check = options.pop("check", OPTIONS["check"].default)
         programs = compile_parts(a, w, config=config, mode=mode, **options)
         return cls(a, w, mode, programs, check, started)
@@ -209,17 +211,43 @@ class NumpyDevice(Device):
         g = cfg.group(mode)                   # ConfigError if the mode is not built
         started = time.perf_counter()
         a = check_activations(a, cfg.act_bits, "a")
-        w = check_ternary(w, "w")
-        k = check_k_match(a.shape, w.shape)
+        if is_packed(w):
+            packed = _check_packed(w, mode, cfg)
+            k = check_k_match(a.shape, packed.shape)
+        else:
+            w = check_ternary(w, "w")
+            k = check_k_match(a.shape, w.shape)
+            packed = None
         check_overflow(k, cfg.act_bits, 1, cfg.acc_bits,
                        options.get("allow_wrap", OPTIONS["allow_wrap"].default))
-        packed = pack_bitserial(w, g=g) if mode == "bitserial" else pack_elut(w, g=g)
+        if packed is None:
+            packed = pack_bitserial(w, g=g) if mode == "bitserial" else pack_elut(w, g=g)
         out = lut_gemm(a, packed, cfg.acc_bits, act_bits=cfg.act_bits, path=path,
                        symmetrize=cfg.symmetrize)
         return GemmResult(out, info=_info(
             backend="numpy", config=cfg.name, mode=mode, path=path,
             lookup_group=FAST_GROUP[mode] if path == "fast" else g,
             weight_bytes=packed.nbytes, seconds=time.perf_counter() - started))
+
+
+def is_packed(w) -> bool:
+    """Whether ``w`` is packed weights (:class:`~lutcore.sw.kernels.packing.BitSerialWeights`
+    or :class:`~lutcore.sw.kernels.packing.ElutWeights`) rather than an int8 matrix."""
+    from ..sw.kernels.packing import BitSerialWeights, ElutWeights
+    return isinstance(w, (BitSerialWeights, ElutWeights))
+
+
+def _check_packed(packed, mode: str, cfg: CoreConfig):
+    """Packed weights given as ``w``: ternary, of ``mode``, laid out for ``cfg``'s group."""
+    if packed.mode != mode:
+        raise LutcoreError(f"w is packed for mode {packed.mode!r}: the GEMM's mode is {mode!r}")
+    if (packed.weight_bits, packed.zero_point) != (2, 1):
+        raise LutcoreError(f"w is packed with weight_bits {packed.weight_bits}, zero_point "
+                           f"{packed.zero_point}: the devices run ternary weights (2, 1)")
+    if packed.g != cfg.group(mode):
+        raise LutcoreError(f"w is packed for group size g = {packed.g}: configuration "
+                           f"{cfg.name!r} has g = {cfg.group(mode)} in mode {mode!r}")
+    return packed
 
 
 @dataclass(frozen=True)
@@ -281,7 +309,8 @@ def open_device(backend: str, config="default", **options) -> Device:
 
 def run_gemm(a, w, *, backend: str = "numpy", mode: str = "bitserial", config="default",
              **options) -> GemmResult:
-    """``O = A @ W.T`` (int8 activations [M, K], ternary weights [N, K]) on ``backend``:
+    """``O = A @ W.T`` (int8 activations [M, K], ternary weights [N, K], or packed ternary
+    weights of ``mode`` and the configuration's group size) on ``backend``:
     ``"numpy"`` (golden kernels on the host), ``"iss"`` (compiled, instruction-set
     simulator), ``"rtl"`` (compiled, Verilator model), ``"uart"`` (compiled, a board).
 

@@ -5,5 +5,19 @@ chosen backend (``numpy``, ``iss``, ``rtl``, ``uart``), tokenization and generat
 - :mod:`.checkpoint`: what every loader hands the model (config, tensors by name);
 - :mod:`.hf`: the Hugging Face directory loader; :mod:`.gguf`: the GGUF loader;
 - :mod:`.bitnet`: the decoder (RMSNorm, RoPE, GQA attention, KV cache, BitLinear layers);
-- :mod:`.generate`: sampling.
+- :mod:`.generate`: sampling; :mod:`.tokenizer`: tokenizers and prompt ids;
+- :mod:`.loader`: :func:`load_model`, the one way in; :mod:`.cache`: the load cache.
+
+Typical use::
+
+    from lutcore.models import load_model
+    with load_model("path/to/bitnet", backend="numpy", mode="elut") as m:
+        logits = m.forward([1, 2, 3])             # float32 [3, vocab]
+        new_ids = m.generate([1, 2, 3], 16)
 """
+
+from .bitnet import BitNetModel
+from .checkpoint import ModelConfig, Ternary
+from .loader import FORMATS, load_model, open_checkpoint
+
+__all__ = ["load_model", "open_checkpoint", "BitNetModel", "ModelConfig", "Ternary", "FORMATS"]

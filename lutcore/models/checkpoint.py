@@ -152,3 +152,23 @@ class Checkpoint:
 
     def tensors(self) -> Iterator[tuple[str, "np.ndarray | Ternary"]]:
         raise NotImplementedError
+
+
+def ternary_from_float(read_rows, shape: tuple[int, int], chunk_rows: int = 1024) -> Ternary:
+    """Absmean ternary quantization (BitNet b1.58) of a float projection read in row chunks,
+    so a bf16 matrix is never converted whole: ``scale = max(mean|W|, 1e-5)``, ``codes =
+    clip(round_half_even(W / scale), -1, 1)``. ``read_rows(r0, r1)`` returns rows r0..r1 as
+    a float array."""
+    from ..sw.kernels.bitnet import EPS
+    n, k = shape
+    total = 0.0
+    for r0 in range(0, n, chunk_rows):
+        total += float(np.abs(np.asarray(read_rows(r0, min(n, r0 + chunk_rows)),
+                                         np.float64)).sum())
+    scale = max(total / (n * k), EPS)
+    codes = np.empty((n, k), np.int8)
+    for r0 in range(0, n, chunk_rows):
+        r1 = min(n, r0 + chunk_rows)
+        rows = np.asarray(read_rows(r0, r1), np.float64)
+        codes[r0:r1] = np.clip(np.rint(rows / scale), -1, 1)
+    return Ternary(codes, scale, "multiply")

@@ -60,29 +60,32 @@ def quantize_weights_absmean(w, eps: float = EPS) -> tuple[np.ndarray, float]:
     return wq, scale
 
 
-def quantize_activations_absmax(x, act_bits: int = 8,
-                                eps: float = EPS) -> tuple[np.ndarray, np.ndarray]:
+def quantize_activations_absmax(x, act_bits: int = 8, eps: float = EPS,
+                                dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
     """Per-token absmax quantization of float activations (BitNet b1.58).
 
     Args:
         x: real array [M, K] (one token per row).
         act_bits: activation width, 2..16; int8 gives ``qmax = 127``.
         eps: lower bound of ``max|x|`` per row.
+        dtype: the float type the scaling is computed in (``float64``; the models use
+            ``float32``, the precision of their forward pass).
 
     Returns:
         ``(xq, s)``: integers [M, K] in ``-qmax..qmax`` (int8 for act_bits <= 8, else int16)
-        and the float64 per-row scales ``s = qmax / max|x|`` [M, 1], with ``x ~ xq / s``.
+        and the per-row scales ``s = qmax / max|x|`` [M, 1] of type ``dtype``, with
+        ``x ~ xq / s``.
 
     Raises:
         LutcoreError: ``x`` is not a non-empty 2-D real array of finite values, or act_bits is
             out of range.
     """
     check_range("act_bits", act_bits, *ACT_BITS_RANGE)
-    x = _float_array(x, "x", 2).astype(np.float64)
+    x = _float_array(x, "x", 2).astype(dtype, copy=False)
     qmax = nx.max_abs_activation(act_bits) - 1     # symmetric range: -128 is never produced
-    s = qmax / np.maximum(np.abs(x).max(axis=1, keepdims=True), eps)
-    dtype = np.int8 if act_bits <= 8 else np.int16
-    xq = np.clip(np.rint(x * s), -qmax, qmax).astype(dtype)
+    s = dtype(qmax) / np.maximum(np.abs(x).max(axis=1, keepdims=True), dtype(eps))
+    int_type = np.int8 if act_bits <= 8 else np.int16
+    xq = np.clip(np.rint(x * s), -qmax, qmax).astype(int_type)
     return xq, s
 
 
