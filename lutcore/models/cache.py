@@ -62,7 +62,7 @@ def read_cache(path, source, fmt_hint: str | None, mode: str, group: int):
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode())
             want = _meta(source, meta.get("format", ""), mode, group)
             if any(meta.get(k) != v for k, v in want.items()):
