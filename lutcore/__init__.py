@@ -10,6 +10,7 @@ The folders, one concern each (docs/architecture.md opens with the map and the d
   compiler (``sw.compiler``) and the instruction-set simulator (``sw.iss``);
 - :mod:`lutcore.host`: the runtime that runs a compiled program over a transport (ISS,
   Verilator, UART) and the public ``run_gemm``;
+- :mod:`lutcore.models`: real models: BitNet b1.58 checkpoints through every backend;
 - :mod:`lutcore.hw`: the Amaranth gateware and its Verilog;
 - :mod:`lutcore.link`: the UART link (gateware, protocol, client, device model);
 - :mod:`lutcore.sim`: the Verilator runner and the cocotb benches;

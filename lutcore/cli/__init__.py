@@ -37,14 +37,16 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The ``lutcore`` parser with every subcommand registered."""
     # Imported here: each module registers its subcommand; a missing one is an ImportError.
-    from . import bench, compile, disasm, docs, dse, fpga, gemm, synth, verilog
+    from . import (bench, compile, disasm, docs, dse, fpga, gemm, generate, inspect, synth,
+                   verilog)
 
     parser = _Parser(
         prog="lutcore",
         description="LUT tensor core kit: golden GEMM, RTL generation, compiler, simulation, FPGA.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (gemm, compile, disasm, verilog, synth, dse, fpga, bench, docs):
+    for module in (gemm, compile, disasm, verilog, synth, dse, fpga, bench, docs, generate,
+                   inspect):
         module.register(sub)
     return parser
 

@@ -21,7 +21,7 @@ from ._config import load_config
 from .inputs import CliError, output_file, write_npy
 from .operands import add_operand_arguments, load_operands, weight_options
 
-__all__ = ["register", "run", "run_backend"]
+__all__ = ["register", "run", "run_backend", "backend_options", "add_backend_arguments"]
 
 # Command-line options only some backends take; which ones is the host's option table's.
 _BACKEND_OPTIONS = ("port", "waves")
@@ -35,12 +35,17 @@ def register(subparsers) -> argparse.ArgumentParser:
                     "weights W [N, K] on a backend; write O [M, N] (int32, wrapped to "
                     "acc_bits).")
     add_operand_arguments(p, "O.npy", "output, int32 [M, N]")
+    add_backend_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def add_backend_arguments(p) -> None:
+    """``--backend``, ``--port`` and ``--waves`` (see :func:`backend_options`)."""
     p.add_argument("--backend", choices=backend_names(), default="numpy",
                    help="where to run it (default: numpy, the host kernels)")
     p.add_argument("--port", metavar="PORT", help="serial port (uart backend)")
     p.add_argument("--waves", action="store_true", help="dump waveforms (rtl backend)")
-    p.set_defaults(func=run)
-    return p
 
 
 def run_backend(a, w, *, backend: str, mode: str, config, **options):
@@ -49,9 +54,14 @@ def run_backend(a, w, *, backend: str, mode: str, config, **options):
 
 
 def _options(args) -> dict:
-    """The backend options of ``args``, refusing one given to a backend that does not use
-    it."""
-    options = {"allow_wrap": args.allow_wrap, **weight_options(args)}
+    """The GEMM options of ``args`` and its backend options."""
+    return {"allow_wrap": args.allow_wrap, **weight_options(args), **backend_options(args)}
+
+
+def backend_options(args) -> dict:
+    """``--port`` and ``--waves`` of ``args`` where given, refusing one given to a backend
+    that does not use it (the host's option table says which do)."""
+    options = {}
     for option in _BACKEND_OPTIONS:
         value = getattr(args, option)
         if value not in (None, False):
