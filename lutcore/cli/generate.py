@@ -116,7 +116,7 @@ def run(args) -> int:
         print(f"lutcore generate: {model.format} model, {model.config.num_hidden_layers} "
               f"layers, {size(model.weight_bytes)} packed ({model.mode}), backend "
               f"{model.backend}, loaded in {model.load_seconds:.2f} s; prompt "
-              f"{len(ids)} tokens", file=sys.stderr)
+              f"{len(ids)} tokens")
         rows: list = []
         stream = _Stream(model.tokenizer)
         started = time.perf_counter()

@@ -318,8 +318,11 @@ class BitNetModel:
         if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ModelError(f"max_new_tokens {max_new_tokens!r}: must be an integer >= 0")
         self.reset()
-        self._check_ids(np.concatenate([np.asarray(ids, np.int64).reshape(-1),
-                                        np.zeros(max(0, max_new_tokens - 1), np.int64)]))
+        n_prompt = self._check_ids(ids).size
+        if n_prompt + max_new_tokens - 1 > self.config.max_position_embeddings:
+            raise ModelError(f"a prompt of {n_prompt} tokens and {max_new_tokens} new tokens "
+                             f"exceed max_position_embeddings "
+                             f"{self.config.max_position_embeddings} of the model")
         logits = self.step(ids, all_logits=False)[-1]
         new: list[int] = []
         for n in range(max_new_tokens):

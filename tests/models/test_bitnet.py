@@ -146,7 +146,8 @@ def test_rtl_gives_the_same_logits_and_tokens_in_one_simulation(model_of):
     (lambda m: m.forward([-1]), "token id -1 at position 0 is out of range"),
     (lambda m: m.forward([]), "token ids must be a non-empty 1-D list of integers"),
     (lambda m: m.forward(list(range(65))), "65 tokens exceed max_position_embeddings 64"),
-    (lambda m: m.generate([1] * 60, 10), "69 tokens exceed max_position_embeddings 64"),
+    (lambda m: m.generate([1] * 60, 10), "a prompt of 60 tokens and 10 new tokens exceed "
+                                         "max_position_embeddings 64"),
     (lambda m: m.generate([1], 2, temperature=-1), "temperature -1: must be a finite number"),
     (lambda m: m.generate([1], 2, top_k=-2), "top_k -2: must be an integer >= 0"),
 ])
