@@ -28,6 +28,7 @@ and the tensor.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -81,8 +82,6 @@ def _type_name(type_id: int) -> str:
 
 _TQ2_SHIFTS = np.array([0, 2, 4, 6], np.uint8).reshape(1, 1, 4, 1)
 _I2_S_SHIFTS = np.array([6, 4, 2, 0], np.uint8).reshape(1, 4, 1)
-_POW3 = np.array([1, 3, 9, 27, 81], np.uint8).reshape(5, 1)
-_DIGIT_WEIGHT = np.array([81, 27, 9, 3, 1], np.uint16).reshape(5, 1)
 
 
 def decode_tq2_0(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,12 +100,19 @@ def decode_tq2_0(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q.reshape(nb, _QK_TQ), blocks[:, 64:66].copy().view(np.float16)[:, 0]
 
 
-def _base3_digits(b: np.ndarray) -> np.ndarray:
-    """The five base-3 digits of packed bytes [nb, m], most significant first: [nb, 5, m].
-    A byte holds ``ceil(v * 256 / 243)`` for ``v`` in 0..242; digit ``p`` is the top digit
-    of ``b * 3**p`` modulo 256."""
-    x = b[:, None, :] * _POW3                       # uint8: wraps modulo 256 by design
-    return ((x.astype(np.uint16) * 3) >> 8).astype(np.uint8)
+def _base3_tables() -> tuple[np.ndarray, np.ndarray]:
+    """For every byte value: its five base-3 digits, most significant first (uint8 [256, 5]),
+    and whether it is not the encoding of any value (bool [256]). A byte holds
+    ``ceil(v * 256 / 243)`` for ``v`` in 0..242; digit ``p`` is the top digit of
+    ``b * 3**p`` modulo 256."""
+    b = np.arange(256, dtype=np.uint16)
+    pow3 = np.array([1, 3, 9, 27, 81], np.uint16)
+    digits = ((b[:, None] * pow3 % 256) * 3) >> 8
+    value = digits @ np.array([81, 27, 9, 3, 1], np.uint16)
+    return digits.astype(np.uint8), (value * 256 + 242) // 243 != b
+
+
+_TQ1_DIGITS, _TQ1_BAD = _base3_tables()
 
 
 def decode_tq1_0(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -124,12 +130,10 @@ def decode_tq1_0(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """
     nb = blocks.shape[0]
     packed = blocks[:, :52]
-    digits = _base3_digits(packed)                  # [nb, 5, 52]
+    digits = _TQ1_DIGITS[packed].transpose(0, 2, 1)     # [nb, 5, 52]
     q = np.concatenate([digits[:, :, :32].reshape(nb, 160), digits[:, :, 32:48].reshape(nb, 80),
                         digits[:, :4, 48:52].reshape(nb, 16)], axis=1)
-    value = (digits.astype(np.uint16) * _DIGIT_WEIGHT).sum(axis=1, dtype=np.uint16)
-    bad = (value * 256 + 242) // 243 != packed
-    return q, blocks[:, 52:54].copy().view(np.float16)[:, 0], bad
+    return q, blocks[:, 52:54].copy().view(np.float16)[:, 0], _TQ1_BAD[packed]
 
 
 def decode_i2_s(data: np.ndarray, n: int) -> tuple[np.ndarray, float]:
@@ -167,6 +171,7 @@ class _Info:
         return int(np.prod(self.shape, dtype=np.int64))
 
 
+@functools.lru_cache(maxsize=None)
 def _reader_class():
     import gguf
 
@@ -411,8 +416,9 @@ class GgufCheckpoint(Checkpoint):
         from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
         vocab = {tok: i for i, tok in enumerate(tokens)}
         pairs = [tuple(m.split(" ", 1)) for m in merges]
-        tok = Tokenizer(models.BPE(vocab, pairs, ignore_merges=True))
-        if self._meta("tokenizer.ggml.pre", None) == "llama-bpe":
+        llama3 = self._meta("tokenizer.ggml.pre", None) == "llama-bpe"
+        tok = Tokenizer(models.BPE(vocab, pairs, ignore_merges=llama3))
+        if llama3:
             tok.pre_tokenizer = pre_tokenizers.Sequence([
                 pre_tokenizers.Split(Regex(_LLAMA3_SPLIT), behavior="isolated"),
                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])

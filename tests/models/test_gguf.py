@@ -165,16 +165,30 @@ def test_all_zero_block_scale_ignored(tmp_path):
     assert q.scale == float(np.float16(ref.scale))
 
 
-def test_tokenizer(tmp_path):
+@pytest.mark.parametrize("pre", [None, "llama-bpe"])
+def test_tokenizer(tmp_path, pre):
     """A gpt2 vocabulary becomes a byte-level BPE: 'ab ab' -> ['ab', 'Ġab'] by the two
-    merges; printable ASCII are their own tokens, 'Ġ' is the byte-level space."""
+    merges; printable ASCII are their own tokens, 'Ġ' is the byte-level space. The vocabulary
+    size comes from the token list."""
     vocab = [chr(c) for c in range(33, 127)] + ["Ġ", "ab", "Ġab"]
     assert len(vocab) == tiny_config().vocab_size
-    path, _, _ = _write(tmp_path, "TQ2_0", vocab=vocab, merges=["a b", "Ġ ab"])
-    tok = open_gguf(path).tokenizer
-    enc = tok.encode("ab ab!")
+    path, _, _ = _write(tmp_path, "TQ2_0", vocab=vocab, merges=["a b", "Ġ ab"], pre=pre)
+    ck = open_gguf(path)
+    enc = ck.tokenizer.encode("ab ab!")
     assert enc.ids == [95, 96, 0]
-    assert tok.decode(enc.ids) == "ab ab!"
+    assert ck.tokenizer.decode(enc.ids) == "ab ab!"
+    assert ck.config.vocab_size == len(vocab)
+
+
+def test_projection_scale_tensor(tmp_path):
+    """llama.cpp's optional ``<projection>.scale`` multiplies the stored scale."""
+    scale = {"blk.1.ffn_down.scale": np.array([2.5], np.float32)}
+    path, _, tensors = _write(tmp_path, "TQ2_0", extra=scale)
+    down = dict(open_gguf(path).tensors())["model.layers.1.mlp.down_proj"]
+    assert down.scale == float(np.float16(tensors["model.layers.1.mlp.down_proj"].scale)) * 2.5
+    path, _, _ = _write(tmp_path, "TQ2_0", extra={"blk.1.ffn_down.scale": np.ones(2, np.float16)})
+    assert _error(path) == (f"{path}: tensor blk.1.ffn_down.scale (F16, shape [2]): expected one"
+                            f" F32 scale")
 
 
 # --- bad input ------------------------------------------------------------------------------

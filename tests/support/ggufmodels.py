@@ -70,7 +70,8 @@ def write_gguf(path, cfg: ModelConfig, tensors: dict, qtype: str, *, arch: str =
                float_type: str = "F32", types: dict[str, str] | None = None,
                mutate: dict[str, Callable[[np.ndarray], np.ndarray]] | None = None,
                vocab: list[str] | None = None, merges: list[str] | None = None,
-               drop: tuple[str, ...] = ()) -> None:
+               pre: str | None = None, drop: tuple[str, ...] = (),
+               extra: dict[str, np.ndarray] | None = None) -> None:
     """Write ``tensors`` (from ``tinymodels.tiny_tensors``, scale_mode multiply) of ``cfg`` to
     ``path``.
 
@@ -81,8 +82,8 @@ def write_gguf(path, cfg: ModelConfig, tensors: dict, qtype: str, *, arch: str =
         types: per GGUF tensor name, a type overriding ``qtype`` / ``float_type`` (any type
             ``gguf.quants`` writes, e.g. ``Q8_0``, or an int type id written as raw bytes).
         mutate: per GGUF tensor name, a function applied to its payload before it is written.
-        vocab, merges: a ``gpt2`` tokenizer to store.
-        drop: GGUF tensor names not to write.
+        vocab, merges, pre: a ``gpt2`` tokenizer to store (``pre``: its pre-tokenizer).
+        drop: GGUF tensor names not to write; extra: more tensors to write as they are.
     """
     types, mutate = types or {}, mutate or {}
     w = gguf.GGUFWriter(str(path), arch)
@@ -102,6 +103,8 @@ def write_gguf(path, cfg: ModelConfig, tensors: dict, qtype: str, *, arch: str =
         w.add_tokenizer_model("gpt2")
         w.add_token_list(vocab)
         w.add_token_merges(merges or [])
+        if pre is not None:
+            w.add_tokenizer_pre(pre)
 
     entries = [("token_embd.weight", tensors["model.embed_tokens.weight"]),
                ("output_norm.weight", tensors["model.norm.weight"])]
@@ -109,7 +112,8 @@ def write_gguf(path, cfg: ModelConfig, tensors: dict, qtype: str, *, arch: str =
         entries.append(("output.weight", tensors["lm_head.weight"]))
     for layer in range(cfg.num_hidden_layers):
         for module in NORMS:
-            entries.append((gguf_name(layer, module), tensors[layer_name(layer, module) + ".weight"]))
+            entries.append((gguf_name(layer, module),
+                            tensors[layer_name(layer, module) + ".weight"]))
         for module in PROJECTIONS:
             entries.append((gguf_name(layer, module), tensors[layer_name(layer, module)]))
 
@@ -135,6 +139,8 @@ def write_gguf(path, cfg: ModelConfig, tensors: dict, qtype: str, *, arch: str =
             w.add_tensor(name, payload, raw_dtype=raw)
         else:
             w.add_tensor(name, payload)
+    for name, value in (extra or {}).items():
+        w.add_tensor(name, value)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
