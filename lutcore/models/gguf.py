@@ -227,9 +227,13 @@ class GgufCheckpoint(Checkpoint):
                              f"b1.58: supported {', '.join(ARCHITECTURES)}")
         self.config = self._config()
         self._check_tensors()
-        types = sorted({self.infos[self._gguf_name(0, p)].type for p in PROJECTIONS})
-        self.format = "gguf-" + "+".join(types)
-        self.tokenizer = self._tokenizer()
+        types = {self.infos[name].type for _, name, _, ternary in self._layout() if ternary}
+        self.format = "gguf-" + "+".join(sorted(types))
+        try:
+            self.tokenizer = self._tokenizer()
+        except Exception as exc:  # tokenizers' own errors on a malformed vocabulary
+            raise ModelError(f"{self.path}: tokenizer.ggml.tokens/merges cannot make a BPE "
+                             f"tokenizer ({str(exc).splitlines()[0]})") from None
 
     # -- opening ------------------------------------------------------------------------
 

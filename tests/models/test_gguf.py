@@ -206,7 +206,8 @@ def test_missing_and_not_gguf(tmp_path):
     path = tmp_path / "none.gguf"
     assert _error(path) == f"{path}: no such file"
     path.write_bytes(b"PK\x03\x04 not a model")
-    assert _error(path) == f"{path}: not a GGUF file (starts with b'PK\\x03\\x04', expected b'GGUF')"
+    assert _error(path) == (f"{path}: not a GGUF file (starts with b'PK\\x03\\x04', "
+                            f"expected b'GGUF')")
 
 
 def test_truncated(tmp_path):
@@ -308,3 +309,10 @@ def test_block_size_mismatch(tmp_path):
     path, _, _ = _write(tmp_path, "I2_S", small)
     assert _error(path) == (f"{path}: tensor blk.0.ffn_gate.weight (I2_S) has 1440 elements: I2_S"
                             f" needs a multiple of 128")
+
+
+def test_bad_tokenizer(tmp_path):
+    vocab = [chr(c) for c in range(33, 127)] + ["Ġ", "ab", "Ġab"]
+    path, _, _ = _write(tmp_path, "TQ2_0", vocab=vocab, merges=["a b", "x y"])
+    assert _error(path) == (f"{path}: tokenizer.ggml.tokens/merges cannot make a BPE tokenizer "
+                            f"(Error while initializing BPE: Token `xy` out of vocabulary)")
