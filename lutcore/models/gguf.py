@@ -448,9 +448,12 @@ def open_gguf(path, *, weight_scale: str | None = None) -> GgufCheckpoint:
     Args:
         path: the ``.gguf`` file.
         weight_scale: how the stored ternary scales (TQ block ``d``, I2_S scale) apply:
-            None or ``"multiply"`` (GGUF's own convention, ``w = scale * code``), or
-            ``"divide"`` for a file whose converter stored the Hugging Face ``weight_scale``
-            unchanged. Projections quantized on load by absmean always multiply.
+            None or ``"multiply"`` (GGUF's own convention, ``w = scale * code``: right for a
+            file converted from float weights by absmean), or ``"divide"`` for a file whose
+            converter copied the Hugging Face packed checkpoint's ``weight_scale`` into the
+            scale (llama.cpp's converter writes ``codes * weight_scale``, while the Hugging
+            Face ``BitLinear`` divides by it). Projections quantized on load by absmean
+            always multiply.
 
     Returns:
         A :class:`GgufCheckpoint` (``config``, ``format`` e.g. ``gguf-TQ2_0``, ``tokenizer``,
