@@ -1,6 +1,6 @@
-"""``lutcore bench host|iss|rtl``: the speed and utilization benchmarks of
+"""``lutcore bench host|iss|rtl|model``: the speed and utilization benchmarks of
 :mod:`lutcore.studies` (host kernels against BLAS, compiler + ISS utilization, the Verilator
-model's GEMV).
+model's GEMV, a BitNet model at 2B shapes).
 
 Each benchmark module exposes ``DESCRIPTION``, ``add_arguments(parser)`` and
 ``main(args, config) -> int``; the configuration comes from the shared ``--preset/--config``
@@ -22,15 +22,17 @@ BENCHMARKS = {
     "host": ("lutcore.studies.bench_host", False),
     "iss": ("lutcore.studies.bench_iss", True),
     "rtl": ("lutcore.studies.bench_rtl", True),
+    "model": ("lutcore.studies.bench_model", False),
 }
 
 
 def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "bench", help="run a benchmark (host kernels, ISS utilization, RTL GEMV)",
+        "bench", help="run a benchmark (host kernels, ISS utilization, RTL GEMV, model)",
         description="Benchmarks that print figures: 'host' times the LUT kernels against "
                     "float32 BLAS, 'iss' reports compiler + ISS utilization, 'rtl' runs a "
-                    "GEMV on the Verilator model.")
+                    "GEMV on the Verilator model, 'model' runs a BitNet model at the "
+                    "2B-4T shapes.")
     benches = parser.add_subparsers(dest="bench", metavar="BENCH")
     benches.required = True
     for name, (module_name, configured) in BENCHMARKS.items():
