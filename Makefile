@@ -11,7 +11,7 @@ JOBS    ?= 2
 export PATH := $(BIN):$(PATH)
 unexport VERILATOR_ROOT
 
-.PHONY: all venv verilog test regress bench bench-host bench-rtl area dse fpga docs clean
+.PHONY: all venv verilog test regress bench bench-host bench-rtl bench-model area dse fpga docs clean
 
 all: verilog
 
@@ -45,6 +45,9 @@ bench-host: $(STAMP)
 
 bench-rtl: $(STAMP)
 	$(BIN)/lutcore bench rtl
+
+bench-model: $(STAMP)
+	$(BIN)/lutcore bench model
 
 area: $(STAMP)
 	$(BIN)/lutcore synth --all --jobs $(JOBS) --out build/area

@@ -167,3 +167,35 @@ def test_bad_backend_options_are_refused_before_loading(kwargs, message):
     cfg = tiny_config()
     with pytest.raises(LutcoreError, match=message):
         load_model(MemoryCheckpoint(cfg, tiny_tensors(cfg)), **kwargs)
+
+
+def test_uart_over_the_modelled_link_gives_the_same_tokens():
+    """The uart backend through the link protocol (the bridge modelled in Python, the ISS
+    behind it), one connection for the whole run."""
+    from lutcore.host.iss import AcceleratorModel
+    from lutcore.link.client import ModelTransport
+    cfg = preset("tiny")
+    out = {}
+    for backend, options in (("numpy", {}), ("uart", {"transport": ModelTransport(
+            AcceleratorModel(cfg), host_bits=cfg.host_bits)})):
+        mcfg = tiny_config()
+        with load_model(MemoryCheckpoint(mcfg, tiny_tensors(mcfg, 4)), backend=backend,
+                        config=cfg, **options) as m:
+            out[backend] = (m.generate(IDS[:3], 2, stop_at_eos=False), m.stats.gemms)
+    assert out["uart"] == out["numpy"]
+
+
+@pytest.mark.slow
+@pytest.mark.rtl
+@pytest.mark.parametrize("preset_name, mode", [("tiny", "bitserial"), ("default", "elut"),
+                                               ("default", "bitserial")])
+def test_rtl_generation_matches_numpy_over_more_tokens(model_of, preset_name, mode):
+    cfg = preset(preset_name)
+    model_of(cfg)
+    out = {}
+    for backend in ("numpy", "rtl"):
+        _, _, m = tiny_model(backend=backend, mode=mode, config=cfg, seed=6)
+        with m:
+            out[backend] = (m.forward(IDS), m.generate(IDS[:4], 6, stop_at_eos=False))
+    np.testing.assert_array_equal(out["rtl"][0], out["numpy"][0])
+    assert out["rtl"][1] == out["numpy"][1]
