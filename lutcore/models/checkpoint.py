@@ -159,12 +159,17 @@ def ternary_from_float(read_rows, shape: tuple[int, int], chunk_rows: int = 1024
     so a bf16 matrix is never converted whole: ``scale = max(mean|W|, 1e-5)``, ``codes =
     clip(round_half_even(W / scale), -1, 1)``. ``read_rows(r0, r1)`` returns rows r0..r1 as
     a float array."""
+    from ..errors import LutcoreError
     from ..sw.kernels.bitnet import EPS
     n, k = shape
     total = 0.0
     for r0 in range(0, n, chunk_rows):
-        total += float(np.abs(np.asarray(read_rows(r0, min(n, r0 + chunk_rows)),
-                                         np.float64)).sum())
+        part = float(np.abs(np.asarray(read_rows(r0, min(n, r0 + chunk_rows)),
+                                       np.float64)).sum())
+        if not np.isfinite(part):
+            raise LutcoreError(f"rows {r0}..{min(n, r0 + chunk_rows) - 1} contain NaN or "
+                               f"infinity: allowed finite values")
+        total += part
     scale = max(total / (n * k), EPS)
     codes = np.empty((n, k), np.int8)
     for r0 in range(0, n, chunk_rows):

@@ -14,7 +14,7 @@ Supported layouts (anything else is refused by name):
   shift ``6 - 2 * (j // 32)``, code ``w + 1``, then one f32 scale and 28 bytes of padding
   after the ``n / 4`` code bytes;
 - F32, F16 and BF16 projections, quantized on load by absmean
-  (:func:`~lutcore.sw.kernels.bitnet.quantize_weights_absmean`);
+  (:func:`~lutcore.models.checkpoint.ternary_from_float`, a block of rows at a time);
 - F32, F16 and BF16 norms, token embedding and output matrix; ``output.weight`` absent
   means tied embeddings; an optional one-element F32 ``<projection>.scale`` (llama.cpp)
   multiplies the projection's scale.
@@ -36,9 +36,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import LutcoreError, ModelError
-from ..sw.kernels.bitnet import quantize_weights_absmean
 from .checkpoint import (NORMS, PROJECTIONS, SCALE_MODES, Checkpoint, ModelConfig, Ternary,
-                         expected_shapes, layer_name)
+                         expected_shapes, layer_name, ternary_from_float)
 
 __all__ = ["open_gguf", "GgufCheckpoint", "ARCHITECTURES", "I2_S", "decode_tq1_0",
            "decode_tq2_0", "decode_i2_s"]
@@ -369,11 +368,15 @@ class GgufCheckpoint(Checkpoint):
         info = self.infos[name]
         raw = self._raw(name)
         if info.type in _FLOAT_TYPES:
+            n, k = info.shape
+            width = self._bytes[name] // n
+
+            def rows(r0: int, r1: int) -> np.ndarray:
+                return _float_values(raw[r0 * width:r1 * width], info.type, (r1 - r0, k))
             try:
-                codes, scale = quantize_weights_absmean(self._float(name))
+                return ternary_from_float(rows, (n, k))
             except LutcoreError as exc:
                 raise self._bad(name, f"cannot be quantized: {exc}") from None
-            return Ternary(codes, scale, "multiply")
         if info.type == "I2_S":
             q, scale = decode_i2_s(raw, info.size)
         else:
