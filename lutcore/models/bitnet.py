@@ -287,16 +287,27 @@ class BitNetModel:
         positions = np.arange(self.position, self.position + ids.size)
         cos, sin = rope_tables(cfg, positions)
         x = self.embed[ids]
-        for i, layer in enumerate(self.layers):
-            h = rms_norm(x, layer.norms["input_layernorm"], cfg.rms_norm_eps)
-            x = x + self._attention(i, layer, h, cos, sin)
-            h = rms_norm(x, layer.norms["post_attention_layernorm"], cfg.rms_norm_eps)
-            x = x + self._mlp(layer, h)
+        # Float32 overflow is checked once per layer (a model whose weights overflow it gives
+        # no logits rather than wrong ones).
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i, layer in enumerate(self.layers):
+                h = rms_norm(x, layer.norms["input_layernorm"], cfg.rms_norm_eps)
+                x = x + self._attention(i, layer, h, cos, sin)
+                h = rms_norm(x, layer.norms["post_attention_layernorm"], cfg.rms_norm_eps)
+                x = x + self._mlp(layer, h)
+                self._check_finite(x, f"layer {i}")
+            x = x if all_logits else x[-1:]
+            logits = rms_norm(x, self.norm, cfg.rms_norm_eps) @ self.lm_head.T
+            self._check_finite(logits, "the LM head")
         self.position += ids.size
         self.stats.tokens += ids.size
         self.stats.per_token_cycles.append((self.stats.cycles - cycles0) // ids.size)
-        x = x if all_logits else x[-1:]
-        return rms_norm(x, self.norm, cfg.rms_norm_eps) @ self.lm_head.T
+        return logits
+
+    def _check_finite(self, x: np.ndarray, where: str) -> None:
+        if not np.isfinite(x).all():
+            raise ModelError(f"{self.path or 'the model'}: the forward pass overflows float32 "
+                             f"at {where}: its weights, norms or scales are out of range")
 
     def forward(self, ids) -> np.ndarray:
         """A prefill over ``ids`` from position 0: float32 logits [T, vocab]."""

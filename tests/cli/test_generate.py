@@ -3,9 +3,12 @@ same tokens on numpy and iss, the figures printed; every bad input is exit 2 and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hfmodels import write_hf
+from hypothesis import HealthCheck, given, settings, strategies as st
 from tinymodels import MemoryCheckpoint, tiny_config, tiny_tensors
 
 from lutcore.cli import main
@@ -93,3 +96,54 @@ def test_the_memory_checkpoint_helper_agrees_with_the_file(model_dir):
         assert a.config == CFG
     with load_model(MemoryCheckpoint(CFG, tiny_tensors(CFG, 1, "divide"))) as b:
         assert b.config == CFG
+
+
+# capsys is read (and so emptied) after every example: one fixture serves them all.
+FUZZ = settings(max_examples=30, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _damaged_run(capsys, root: Path, file: str, data: bytes, cut: int | None, flips) -> None:
+    target = root / file
+    damaged = bytearray(data if cut is None else data[:cut])
+    for pos, bit in flips:
+        if damaged:
+            damaged[pos % len(damaged)] ^= 1 << bit
+    target.write_bytes(bytes(damaged))
+    model = root if target.suffix == ".safetensors" else target
+    status, _, err = generate(capsys, "--model", model, "--prompt-ids", "1,2",
+                              "--max-new-tokens", 1)
+    assert status in (0, 2), err
+    if status == 2:
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+@FUZZ
+@given(cut=st.one_of(st.none(), st.integers(0, 200_000)),
+       flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 7)), max_size=4))
+def test_damaged_safetensors_is_refused_in_one_line_or_runs(capsys, fuzz_hf, cut, flips):
+    root, data = fuzz_hf
+    _damaged_run(capsys, root, "model.safetensors", data, cut, flips)
+
+
+@FUZZ
+@given(cut=st.one_of(st.none(), st.integers(0, 400_000)),
+       flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 7)), max_size=4))
+def test_damaged_gguf_is_refused_in_one_line_or_runs(capsys, fuzz_gguf, cut, flips):
+    root, data = fuzz_gguf
+    _damaged_run(capsys, root, "m.gguf", data, cut, flips)
+
+
+@pytest.fixture(scope="module")
+def fuzz_hf(tmp_path_factory):
+    root = write_hf(tmp_path_factory.mktemp("fuzz") / "m", CFG, tiny_tensors(CFG, 1, "divide"))
+    return root, (root / "model.safetensors").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def fuzz_gguf(tmp_path_factory):
+    from ggufmodels import GGUF_TINY, write_gguf
+    cfg = tiny_config(**GGUF_TINY)
+    root = tmp_path_factory.mktemp("fuzz")
+    write_gguf(root / "m.gguf", cfg, tiny_tensors(cfg, 1), "TQ2_0")
+    return root, (root / "m.gguf").read_bytes()

@@ -199,3 +199,13 @@ def test_rtl_generation_matches_numpy_over_more_tokens(model_of, preset_name, mo
             out[backend] = (m.forward(IDS), m.generate(IDS[:4], 6, stop_at_eos=False))
     np.testing.assert_array_equal(out["rtl"][0], out["numpy"][0])
     assert out["rtl"][1] == out["numpy"][1]
+
+
+def test_a_model_that_overflows_float32_gives_no_logits():
+    cfg = tiny_config()
+    t = tiny_tensors(cfg, 1)
+    t["model.layers.0.mlp.ffn_sub_norm.weight"] = np.full(cfg.intermediate_size, 3e38,
+                                                          np.float32)
+    with load_model(MemoryCheckpoint(cfg, t)) as m, pytest.raises(ModelError) as e:
+        m.forward([1, 2, 3])
+    assert "the forward pass overflows float32 at layer 0" in str(e.value)
