@@ -247,6 +247,7 @@ class BitNetModel:
         return arr.astype(np.int64)
 
     def _linear(self, x: np.ndarray, proj: Projection) -> np.ndarray:
+        self._check_finite(x, f"the input of {proj.name}")
         xq, s = quantize_activations_absmax(x, 8, EPS, dtype=F32)
         return proj.epilogue(self.engine(xq, proj), s)
 

@@ -208,4 +208,5 @@ def test_a_model_that_overflows_float32_gives_no_logits():
                                                           np.float32)
     with load_model(MemoryCheckpoint(cfg, t)) as m, pytest.raises(ModelError) as e:
         m.forward([1, 2, 3])
-    assert "the forward pass overflows float32 at layer 0" in str(e.value)
+    assert "the forward pass overflows float32 at the input of " \
+           "model.layers.0.mlp.down_proj" in str(e.value)
