@@ -81,8 +81,12 @@ def _read_json(path: Path) -> dict:
 
 
 class _Shards:
-    """The safetensors files of a checkpoint, opened with the ``safetensors`` library; a
-    tensor is read as a NumPy array (bf16 through ``ml_dtypes``), whole or by rows."""
+    """The safetensors files of a checkpoint, read with the ``safetensors`` library; a
+    tensor is read as a NumPy array (bf16 through ``ml_dtypes``), whole or by rows.
+
+    The library maps a file into memory; a file is opened for each read and closed after
+    it, so that the pages of tensors already read leave the process instead of adding up to
+    the whole checkpoint (resident memory stays near the packed model)."""
 
     def __init__(self, root: Path):
         try:
@@ -91,6 +95,8 @@ class _Shards:
         except ImportError as e:
             raise ModelError(f"reading {root} needs the 'models' extra (safetensors, "
                              f"ml-dtypes): {e}") from None
+        self._safe_open = safe_open
+        self.root = root
         index = root / INDEX_FILE
         if index.exists():
             weight_map = _read_json(index).get("weight_map")
@@ -101,46 +107,48 @@ class _Shards:
             weight_map, files = None, [WEIGHTS_FILE]
         else:
             raise ModelError(f"{root}: no {WEIGHTS_FILE} or {INDEX_FILE}")
-        self.handles, self.where = {}, {}
+        self.where: dict[str, Path] = {}
+        self.infos: dict[str, tuple[str, list[int]]] = {}
         for name in files:
             path = root / name
             if not path.exists():
                 raise ModelError(f"{path}: file not found (named by {INDEX_FILE})")
-            try:
-                handle = safe_open(str(path), framework="numpy")
-                keys = list(handle.keys())
-            except Exception as e:                # SafetensorError, OSError: corrupt file
-                raise ModelError(f"{path}: not a readable safetensors file "
-                                 f"({_first_line(e)})") from None
-            self.handles[name] = (path, handle)
-            for key in keys:
-                if weight_map is None or weight_map.get(key) == name:
-                    self.where[key] = name
+            with self._open(path) as handle:
+                for key in handle.keys():
+                    if weight_map is None or weight_map.get(key) == name:
+                        s = handle.get_slice(key)
+                        self.where[key] = path
+                        self.infos[key] = (s.get_dtype(), list(s.get_shape()))
 
-    def has(self, name: str) -> bool:
-        return name in self.where
+    def _open(self, path: Path):
+        try:
+            return self._safe_open(str(path), framework="numpy")
+        except Exception as e:                # SafetensorError, OSError: corrupt file
+            raise ModelError(f"{path}: not a readable safetensors file "
+                             f"({_first_line(e)})") from None
 
     def info(self, name: str, what: str = "") -> tuple[Path, str, list[int]]:
         if name not in self.where:
-            raise ModelError(f"{self.handles[next(iter(self.handles))][0].parent}: tensor "
-                             f"{name} is missing{what}")
-        path, handle = self.handles[self.where[name]]
-        s = handle.get_slice(name)
-        return path, s.get_dtype(), list(s.get_shape())
+            raise ModelError(f"{self.root}: tensor {name} is missing{what}")
+        return (self.where[name], *self.infos[name])
+
+    def _read(self, name: str, rows: slice | None) -> np.ndarray:
+        path = self.where[name]
+        try:
+            with self._open(path) as handle:
+                if rows is None:
+                    return handle.get_tensor(name)
+                return handle.get_slice(name)[rows]
+        except ModelError:
+            raise
+        except Exception as e:
+            raise ModelError(f"{path}: tensor {name} cannot be read ({_first_line(e)})") from None
 
     def rows(self, name: str, r0: int, r1: int) -> np.ndarray:
-        path, handle = self.handles[self.where[name]]
-        try:
-            return handle.get_slice(name)[r0:r1]
-        except Exception as e:
-            raise ModelError(f"{path}: tensor {name} cannot be read ({_first_line(e)})") from None
+        return self._read(name, slice(r0, r1))
 
     def read(self, name: str) -> np.ndarray:
-        path, handle = self.handles[self.where[name]]
-        try:
-            return handle.get_tensor(name)
-        except Exception as e:
-            raise ModelError(f"{path}: tensor {name} cannot be read ({_first_line(e)})") from None
+        return self._read(name, None)
 
 
 def _first_line(e: Exception) -> str:
