@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import LutcoreError, ModelError
 from ..sw.compiler import resolve_config
 from ..sw.kernels.bitnet import EPS, quantize_activations_absmax
-from ..sw.kernels.packing import pack_bitserial, pack_elut
+from ..sw.kernels.packing import BitSerialWeights, ElutWeights, pack_bitserial, pack_elut
 from ..sw.kernels.validate import check_overflow
 from .checkpoint import NORMS, PROJECTIONS, ModelConfig, Ternary, layer_name
 
@@ -38,25 +38,70 @@ F32 = np.float32
 
 @dataclass(frozen=True)
 class Projection:
-    """A ternary projection packed for one LUT mode: ``packed`` (the kit's packed weights,
-    kept resident), its ``scale`` and ``scale_mode``."""
+    """One GEMM of the model: the packed ternary weights (kept resident) of one projection,
+    or of several that share their input stacked along N (q, k, v; gate, up: one table
+    precompute and one device program for all of them), each part with its own scale.
 
-    name: str
+    ``names``, ``sizes`` (rows N of each part) and ``scales`` are per part; ``scale_mode``
+    is common."""
+
+    names: tuple[str, ...]
     packed: object
-    scale: float
+    sizes: tuple[int, ...]
+    scales: tuple[float, ...]
     scale_mode: str
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.names)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.packed.shape
 
-    def epilogue(self, acc: np.ndarray, s: np.ndarray) -> np.ndarray:
+    def epilogue(self, acc: np.ndarray, s: np.ndarray) -> list[np.ndarray]:
         """The float epilogue of the integer output ``acc`` [M, N] for activation scales
-        ``s`` [M, 1] (float32)."""
+        ``s`` [M, 1] (float32), one array per part. Each element sees the same float32
+        operations whether its part is stacked with others or not."""
         y = acc.astype(F32)
-        if self.scale_mode == "divide":
-            return y / (s * F32(self.scale))
-        return y / s * F32(self.scale)
+        scale = np.repeat(np.asarray(self.scales, F32), self.sizes)[None, :]
+        y = y / (s * scale) if self.scale_mode == "divide" else y / s * scale
+        return np.split(y, np.cumsum(self.sizes)[:-1], axis=1)
+
+    def part(self, i: int) -> "Projection":
+        """Part ``i`` alone (its rows of the packed weights, not a copy)."""
+        n0 = sum(self.sizes[:i])
+        return Projection((self.names[i],), _packed_rows(self.packed, n0, n0 + self.sizes[i]),
+                          (self.sizes[i],), (self.scales[i],), self.scale_mode)
+
+    @classmethod
+    def stack(cls, parts: list["Projection"]) -> "Projection":
+        """Projections that share their input as one (parts of one scale mode and K)."""
+        return cls(tuple(n for p in parts for n in p.names),
+                   _stack_packed([p.packed for p in parts]),
+                   tuple(n for p in parts for n in p.sizes),
+                   tuple(x for p in parts for x in p.scales), parts[0].scale_mode)
+
+
+def _packed_rows(packed, n0: int, n1: int):
+    if isinstance(packed, ElutWeights):
+        return ElutWeights(packed.data[n0:n1], packed.k, packed.g)
+    return BitSerialWeights(packed.planes[:, n0:n1], packed.k, packed.g, packed.weight_bits,
+                            packed.zero_point)
+
+
+def _stack_packed(packs: list):
+    first = packs[0]
+    if isinstance(first, ElutWeights):
+        return ElutWeights(np.concatenate([p.data for p in packs]), first.k, first.g)
+    return BitSerialWeights(np.concatenate([p.planes for p in packs], axis=1), first.k,
+                            first.g, first.weight_bits, first.zero_point)
+
+
+#: Projections of a layer that share their input and run as one GEMM.
+STACKS = (("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"),
+          ("self_attn.o_proj",), ("mlp.gate_proj", "mlp.up_proj"), ("mlp.down_proj",))
+assert sorted(p for group in STACKS for p in group) == sorted(PROJECTIONS)
 
 
 @dataclass
@@ -101,7 +146,8 @@ class GemmEngine:
         check_overflow(t.codes.shape[1], self.config.act_bits, 1, self.config.acc_bits,
                        allow_wrap=False)
         pack = pack_elut if self.mode == "elut" else pack_bitserial
-        return Projection(name, pack(t.codes, g=self.group, name=name), t.scale, t.scale_mode)
+        return Projection((name,), pack(t.codes, g=self.group, name=name), (t.codes.shape[0],),
+                          (t.scale,), t.scale_mode)
 
     def __call__(self, xq: np.ndarray, proj: Projection) -> np.ndarray:
         """``xq @ W.T`` as int64 [M, N] on the backend."""
@@ -147,8 +193,15 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 class _Layer:
-    def __init__(self, norms: dict[str, np.ndarray], projs: dict[str, Projection]):
-        self.norms, self.projs = norms, projs
+    """A layer's norm weights by module name and its GEMMs by stack (:data:`STACKS`): a list
+    of one stacked :class:`Projection`, or of one per projection when not stacked."""
+
+    def __init__(self, norms: dict[str, np.ndarray], stacks: list[list[Projection]]):
+        self.norms, self.stacks = norms, stacks
+
+    @property
+    def gemms(self) -> list[Projection]:
+        return [g for stack in self.stacks for g in stack]
 
 
 class BitNetModel:
@@ -159,11 +212,17 @@ class BitNetModel:
     ``forward(ids)`` -> float32 logits [T, vocab] (a prefill over ``ids`` from position 0);
     ``generate(ids, max_new_tokens, ...)`` -> the new ids. Use as a context manager (or call
     :meth:`close`) so that a device session (an rtl simulation, a port) is released.
+
+    ``stack`` (default) runs the projections that share an input as one GEMM (q, k, v; gate,
+    up): the same integer products and, element for element, the same float operations, so
+    the logits are bit-identical to ``stack=False``, with fewer table precomputes and device
+    programs.
     """
 
     def __init__(self, config: ModelConfig, floats: dict[str, np.ndarray],
                  projections: dict[str, Projection], engine: GemmEngine, *,
-                 format: str = "", path: str = "", tokenizer=None, load_seconds: float = 0.0):
+                 format: str = "", path: str = "", tokenizer=None, load_seconds: float = 0.0,
+                 stack: bool = True):
         self.config, self.engine = config, engine
         self.format, self.path, self.tokenizer = format, path, tokenizer
         self.load_seconds = load_seconds
@@ -174,19 +233,26 @@ class BitNetModel:
         self.layers = []
         for i in range(config.num_hidden_layers):
             norms = {n: floats.pop(layer_name(i, n) + ".weight") for n in NORMS}
-            self.layers.append(_Layer(norms, {p: projections.pop(layer_name(i, p))
-                                              for p in PROJECTIONS}))
+            stacks = []
+            for group in STACKS:
+                parts = [projections.pop(layer_name(i, p)) for p in group]
+                modes = {p.scale_mode for p in parts}
+                stacks.append([Projection.stack(parts)] if stack and len(modes) == 1
+                              else parts)
+            self.layers.append(_Layer(norms, stacks))
         self.reset()
 
     def tensors(self) -> tuple[dict[str, np.ndarray], dict[str, Projection]]:
-        """The model's float tensors and packed projections by name (what the cache keeps)."""
+        """The model's float tensors and packed projections by name (what the cache keeps;
+        a stacked GEMM's parts are views of its weights)."""
         floats = {"model.embed_tokens.weight": self.embed, "model.norm.weight": self.norm}
         if self.lm_head is not self.embed:
             floats["lm_head.weight"] = self.lm_head
         projs = {}
         for i, layer in enumerate(self.layers):
             floats.update({layer_name(i, n) + ".weight": w for n, w in layer.norms.items()})
-            projs.update({layer_name(i, p): proj for p, proj in layer.projs.items()})
+            for g in layer.gemms:
+                projs.update({name: g.part(j) for j, name in enumerate(g.names)})
         return floats, projs
 
     # -- session ---------------------------------------------------------------------------
@@ -216,7 +282,7 @@ class BitNetModel:
     @property
     def weight_bytes(self) -> int:
         """Packed ternary weight bytes, all layers."""
-        return sum(p.packed.nbytes for layer in self.layers for p in layer.projs.values())
+        return sum(g.packed.nbytes for layer in self.layers for g in layer.gemms)
 
     def reset(self) -> None:
         """Empty the KV cache (the next token is at position 0)."""
@@ -246,19 +312,22 @@ class BitNetModel:
                              f"{cfg.max_position_embeddings} of the model")
         return arr.astype(np.int64)
 
-    def _linear(self, x: np.ndarray, proj: Projection) -> np.ndarray:
-        self._check_finite(x, f"the input of {proj.name}")
+    def _linear(self, x: np.ndarray, stack: list[Projection]) -> list[np.ndarray]:
+        """BitLinear of the input ``x`` through the GEMMs of one stack: the outputs of its
+        projections in order."""
+        self._check_finite(x, f"the input of {stack[0].name}")
         xq, s = quantize_activations_absmax(x, 8, EPS, dtype=F32)
-        return proj.epilogue(self.engine(xq, proj), s)
+        return [y for g in stack for y in g.epilogue(self.engine(xq, g), s)]
 
     def _attention(self, i: int, layer: _Layer, x: np.ndarray, cos, sin) -> np.ndarray:
         cfg = self.config
         t, d = x.shape[0], cfg.head_dim
         h, kvh = cfg.num_attention_heads, cfg.num_key_value_heads
-        p = layer.projs
-        q = apply_rope(self._linear(x, p["self_attn.q_proj"]).reshape(t, h, d), cos, sin)
-        k = apply_rope(self._linear(x, p["self_attn.k_proj"]).reshape(t, kvh, d), cos, sin)
-        v = self._linear(x, p["self_attn.v_proj"]).reshape(t, kvh, d)
+        qkv, o_proj = layer.stacks[0], layer.stacks[1]
+        q, k, v = self._linear(x, qkv)
+        q = apply_rope(q.reshape(t, h, d), cos, sin)
+        k = apply_rope(k.reshape(t, kvh, d), cos, sin)
+        v = v.reshape(t, kvh, d)
         start, end = self.position, self.position + t
         self._k[i, start:end], self._v[i, start:end] = k, v
         keys, values = self._k[i, :end], self._v[i, :end]          # [S, kvh, d]
@@ -270,14 +339,13 @@ class BitNetModel:
         out = softmax(scores) @ values.transpose(1, 0, 2)[:, None]  # [kvh, rep, T, d]
         out = out.transpose(2, 0, 1, 3).reshape(t, h * d)
         out = rms_norm(out, layer.norms["self_attn.attn_sub_norm"], cfg.rms_norm_eps)
-        return self._linear(out, p["self_attn.o_proj"])
+        return self._linear(out, o_proj)[0]
 
     def _mlp(self, layer: _Layer, x: np.ndarray) -> np.ndarray:
-        p = layer.projs
-        gate = np.square(np.maximum(self._linear(x, p["mlp.gate_proj"]), F32(0)))
-        hidden = gate * self._linear(x, p["mlp.up_proj"])
+        gate, up = self._linear(x, layer.stacks[2])
+        hidden = np.square(np.maximum(gate, F32(0))) * up
         hidden = rms_norm(hidden, layer.norms["mlp.ffn_sub_norm"], self.config.rms_norm_eps)
-        return self._linear(hidden, p["mlp.down_proj"])
+        return self._linear(hidden, layer.stacks[3])[0]
 
     def step(self, ids, *, all_logits: bool = True) -> np.ndarray:
         """Run ``ids`` at the next positions (after those in the KV cache) and return the

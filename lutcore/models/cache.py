@@ -39,8 +39,8 @@ def write_cache(path, source, fmt: str, mode: str, group: int, config: ModelConf
     """Write the cache (atomically: a temporary file renamed into place)."""
     meta = _meta(source, fmt, mode, group)
     meta["config"] = config.to_dict()
-    meta["projections"] = {n: {"k": p.packed.k, "scale": p.scale, "scale_mode": p.scale_mode}
-                           for n, p in projections.items()}
+    meta["projections"] = {n: {"k": p.packed.k, "scale": p.scales[0],
+                               "scale_mode": p.scale_mode} for n, p in projections.items()}
     arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
     arrays.update({f"f/{n}": v for n, v in floats.items()})
     arrays.update({f"p/{n}": (p.packed.data if mode == "elut" else p.packed.planes)

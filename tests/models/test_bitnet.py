@@ -51,12 +51,26 @@ def test_every_integer_gemm_equals_int64(monkeypatch):
     cfg, t, m = tiny_model(mode="bitserial")
     with m:
         m.forward(IDS[:5])
-    # 7 projections per layer, one GEMM each for the whole prefill.
-    assert len(seen) == 7 * cfg.num_hidden_layers and all(ok for _, ok in seen)
+    # 4 GEMMs per layer for the whole prefill: q+k+v, o, gate+up, down.
+    assert len(seen) == 4 * cfg.num_hidden_layers and all(ok for _, ok in seen)
+    assert seen[0][0] == "+".join(f"model.layers.0.self_attn.{p}_proj" for p in "qkv")
     # and the packed weights are the loaded codes
-    np.testing.assert_array_equal(
-        m.layers[1].projs["mlp.down_proj"].packed.unpack(),
-        t["model.layers.1.mlp.down_proj"].codes)
+    _, projs = m.tensors()
+    for name in ("model.layers.1.mlp.down_proj", "model.layers.0.self_attn.k_proj",
+                 "model.layers.1.mlp.up_proj"):
+        np.testing.assert_array_equal(projs[name].packed.unpack(), t[name].codes)
+
+
+@pytest.mark.parametrize("mode", ["elut", "bitserial"])
+def test_stacked_gemms_give_bit_identical_logits(mode):
+    from lutcore.models.bitnet import BitNetModel
+    cfg, t, m = tiny_model(mode=mode, seed=9, scale_mode="divide")
+    with m:
+        stacked = m.forward(IDS)
+        floats, projs = m.tensors()
+        single = BitNetModel(cfg, floats, projs, m.engine, stack=False)
+        assert single.engine is m.engine and len(single.layers[0].gemms) == 7
+        np.testing.assert_array_equal(single.forward(IDS), stacked)
 
 
 def test_kv_cache_decoding_equals_prefill():
