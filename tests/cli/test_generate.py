@@ -118,26 +118,19 @@ def _damaged_run(capsys, root: Path, file: str, data: bytes, cut: int | None, fl
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 
 
-@FUZZ
-@given(cut=st.one_of(st.none(), st.integers(0, 200_000)),
-       flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 7)), max_size=4))
-def test_damaged_safetensors_is_refused_in_one_line_or_runs(capsys, fuzz_hf, cut, flips):
-    root, data = fuzz_hf
-    _damaged_run(capsys, root, "model.safetensors", data, cut, flips)
-
-
+@pytest.mark.parametrize("fmt", ["hf", "gguf"])
 @FUZZ
 @given(cut=st.one_of(st.none(), st.integers(0, 400_000)),
        flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 7)), max_size=4))
-def test_damaged_gguf_is_refused_in_one_line_or_runs(capsys, fuzz_gguf, cut, flips):
-    root, data = fuzz_gguf
-    _damaged_run(capsys, root, "m.gguf", data, cut, flips)
+def test_damaged_model_file_is_refused_in_one_line_or_runs(capsys, request, fmt, cut, flips):
+    root, file, data = request.getfixturevalue(f"fuzz_{fmt}")
+    _damaged_run(capsys, root, file, data, cut, flips)
 
 
 @pytest.fixture(scope="module")
 def fuzz_hf(tmp_path_factory):
     root = write_hf(tmp_path_factory.mktemp("fuzz") / "m", CFG, tiny_tensors(CFG, 1, "divide"))
-    return root, (root / "model.safetensors").read_bytes()
+    return root, "model.safetensors", (root / "model.safetensors").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -146,4 +139,4 @@ def fuzz_gguf(tmp_path_factory):
     cfg = tiny_config(**GGUF_TINY)
     root = tmp_path_factory.mktemp("fuzz")
     write_gguf(root / "m.gguf", cfg, tiny_tensors(cfg, 1), "TQ2_0")
-    return root, (root / "m.gguf").read_bytes()
+    return root, "m.gguf", (root / "m.gguf").read_bytes()
