@@ -106,8 +106,9 @@ assert sorted(p for group in STACKS for p in group) == sorted(PROJECTIONS)
 
 @dataclass
 class ModelStats:
-    """What a model's GEMMs cost: GEMMs run, device cycles (compiled backends), seconds in
-    the GEMMs, and the weight bytes one token streams through them."""
+    """What a model's GEMMs cost: GEMMs run, device cycles (the CYCLES CSRs of the compiled
+    backends; 0 on numpy), seconds in the GEMMs, tokens run, and the cycles per token of
+    every step (a prefill step counts its cycles over its tokens)."""
 
     gemms: int = 0
     cycles: int = 0
