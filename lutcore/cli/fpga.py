@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from ._config import add_config_arguments, load_config
+from ._switches import add_switches
 from .inputs import int_in, output_dir, positive_float
 
 __all__ = ["register", "run"]
@@ -48,10 +49,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                    metavar="N",
                    help=f"stop when router2 has not cut the overused wires by 10 %% in N "
                         f"iterations (default: {ROUTE_STALL_ITERATIONS}; 0: never give up)")
-    p.add_argument("--synth-only", action="store_true",
-                   help="run yosys only (netlist cell counts, no place and route)")
-    p.add_argument("--allow-timing-fail", action="store_true",
-                   help="exit 0 even if a clock misses its constraint")
+    add_switches(p, {
+        "--synth-only": "run yosys only (netlist cell counts, no place and route)",
+        "--allow-timing-fail": "exit 0 even if a clock misses its constraint",
+    })
     p.set_defaults(func=run)
     return p
 

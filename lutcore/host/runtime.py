@@ -7,7 +7,9 @@ write CTRL clear then CTRL start, wait for the core to stop, read STATUS, CYCLES
 read the output words (:meth:`Program.host_reads`). After the last phase the output words
 become the output matrix (:meth:`Program.gather`). This is the only place in the package that
 knows the sequence; the ISS, the Verilator model and the UART link differ only in their
-transports.
+transports. The cocotb benches run bare instruction words through the same steps
+(:meth:`Runtime.words_steps`, or :meth:`~Runtime.start_steps`, :meth:`~Runtime.wait_steps`
+and :meth:`~Runtime.csr_steps` apart when they act while the core runs).
 
 :func:`compile_parts` is where the compiled backends get their programs, and
 :func:`add_parts` adds the parts' outputs modulo 2^acc_bits.
@@ -17,20 +19,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
 from ..errors import LutcoreError
 from ..spec import isa
 from ..spec import numerics as nx
-from ..spec.words import limbs_from_host_words, word_format
+from ..spec.words import host_words, limbs_from_host_words, word_format
 from ..sw.compiler import Program, compile_gemm_parts
 from ..sw.iss import ExecutionError
 from .transport import Read, Steps, WaitDone, Write, drive, drive_async
 
-__all__ = ["DeviceError", "PhaseRecord", "ProgramRun", "Runtime", "compile_parts",
-           "add_parts"]
+__all__ = ["DeviceError", "PhaseRecord", "ProgramRun", "Runtime", "Stop", "buffer_writes",
+           "run_limit", "compile_parts", "add_parts"]
 
 
 class DeviceError(LutcoreError):
@@ -102,6 +104,34 @@ def _status(raw: int):
     return isa.STATUS_LAYOUT.from_bits(int(raw) & ((1 << isa.STATUS_LAYOUT.size) - 1))
 
 
+class Stop(NamedTuple):
+    """How a start ended: STATUS (a :data:`~lutcore.spec.isa.STATUS_LAYOUT` view), the CYCLES
+    and PC CSRs, and the simulated cycles waited (None where the transport cannot count)."""
+    status: Any
+    cycles: int
+    pc: int
+    waited: int | None
+
+
+def run_limit(words, config) -> int:
+    """A cycle bound for one start of ``words``: twice the predicted cycles plus a margin
+    (never reached by a correct core; a wrong one fails the wait instead of hanging it).
+    Words the timing cannot predict get a bound past the longest program."""
+    try:
+        return 2 * isa.phase_cycles(words, config) + 1000
+    except isa.IsaError:
+        return 2 * (isa.TIMING.START + config.instr_depth * 70000) + 1000
+
+
+def buffer_writes(region: isa.Region, first: int, limbs: np.ndarray,
+                  config) -> tuple[np.ndarray, np.ndarray]:
+    """``(addresses, data)`` of the host writes of buffer words ``limbs [count, L]`` from word
+    ``first`` of ``region``, sub-words in order."""
+    subs = host_words(limbs, isa.region_word_bits(region, config), config.host_bits)
+    addrs = isa.host_addresses(region, np.arange(first, first + len(subs)), config=config)
+    return addrs.reshape(-1), subs.reshape(-1)
+
+
 class Runtime:
     """Runs programs for ``config`` on the device behind ``transport``.
 
@@ -113,6 +143,9 @@ class Runtime:
         self.transport = transport
         self.config = config
         self._csr = {c: isa.host_address(isa.Region.CSR, c, config=config) for c in isa.Csr}
+        self._after = np.array([self._csr[c] for c in (isa.Csr.STATUS, isa.Csr.CYCLES_LO,
+                                                       isa.Csr.CYCLES_HI, isa.Csr.PC)],
+                               np.uint64)
 
     def _ctrl(self, **fields) -> int:
         return isa.CTRL_LAYOUT.const({"start": 0, "clear": 0, **fields}).as_bits()
@@ -125,6 +158,38 @@ class Runtime:
             raise DeviceError(f"the device's ID CSR reads {got:#x}, expected {want:#x}: is "
                               f"the accelerator (bitstream) loaded?")
 
+    def _start(self) -> Steps:
+        """CTRL clear, then CTRL start."""
+        csr = self._csr[isa.Csr.CTRL]
+        yield Write(np.array([csr, csr], np.uint64),
+                    np.array([self._ctrl(clear=1), self._ctrl(start=1)], np.uint64))
+
+    def wait_steps(self, words) -> Steps:
+        """After a start of ``words``: wait until the core stops, bounded by
+        :func:`run_limit`; returns the cycles waited (None where not counted)."""
+        return (yield WaitDone(run_limit(words, self.config)))
+
+    def csr_steps(self, waited: int | None = None) -> Steps:
+        """Read STATUS, CYCLES and PC; returns the :class:`Stop` (``waited`` as given)."""
+        raw, lo, hi, pc = (int(v) for v in (yield Read(self._after)))
+        return Stop(_status(raw), lo | (hi << self.config.host_bits), pc, waited)
+
+    def _stop(self, words) -> Steps:
+        waited = yield from self.wait_steps(words)
+        return (yield from self.csr_steps(waited))
+
+    def start_steps(self, words) -> Steps:
+        """Load the instruction words ``words`` from address 0, then clear and start."""
+        limbs = np.asarray([int(w) for w in words], np.uint64)[:, None]
+        yield Write(*buffer_writes(isa.Region.INSTR, 0, limbs, self.config))
+        yield from self._start()
+
+    def words_steps(self, words) -> Steps:
+        """Run the instruction words ``words`` once on the buffers as they are (no loads, no
+        output reads); returns the :class:`Stop`."""
+        yield from self.start_steps(words)
+        return (yield from self._stop(words))
+
     def steps(self, program: Program) -> Steps:
         """The per-phase host sequence of ``program`` as transport operations; returns the
         :class:`ProgramRun`."""
@@ -132,12 +197,7 @@ class Runtime:
         if program.config != cfg:
             raise LutcoreError(f"program is for config '{program.config.name}', the device "
                                f"runs '{cfg.name}'")
-        csr = self._csr
-        status_addr = np.array([csr[isa.Csr.STATUS]], np.uint64)
-        ctrl = np.array([csr[isa.Csr.CTRL]] * 2, np.uint64)
-        control = np.array([self._ctrl(clear=1), self._ctrl(start=1)], np.uint64)
-        after = np.array([csr[c] for c in (isa.Csr.STATUS, isa.Csr.CYCLES_LO,
-                                           isa.Csr.CYCLES_HI, isa.Csr.PC)], np.uint64)
+        status_addr = np.array([self._csr[isa.Csr.STATUS]], np.uint64)
         fmt = word_format(isa.Region.OUTPUT, cfg)
         run = ProgramRun(program)
         for index, phase in enumerate(program.phases):
@@ -152,19 +212,15 @@ class Runtime:
                                               np.zeros((0, reads.shape[1]), np.uint64),
                                               len(addrs), 0, t1 - t0, 0.0, 0.0))
                 return run
-            yield Write(ctrl, control)
-            waited = yield WaitDone(2 * isa.phase_cycles(phase.instructions, cfg) + 1000)
-            csrs = yield Read(after)
-            raw, lo, hi, pc = (int(v) for v in csrs)
+            yield from self._start()
+            status, cycles, pc, waited = yield from self._stop(phase.instructions)
             t2 = time.perf_counter()
-            status = _status(raw)
             code = status.error_code if status.error else isa.ErrorCode.NONE
             words = np.zeros((0, reads.shape[1]), np.uint64)
             if not status.error and reads.size:
                 words = np.asarray((yield Read(reads)), np.uint64).reshape(reads.shape)
             run.phases.append(PhaseRecord(
-                lo | (hi << cfg.host_bits), pc, bool(status.done), code, waited, words,
-                len(addrs) + len(ctrl), words.size, t1 - t0, t2 - t1, time.perf_counter() - t2))
+                cycles, pc, bool(status.done), code, waited, words, len(addrs) + 2, words.size, t1 - t0, t2 - t1, time.perf_counter() - t2))
             if status.error or not status.done:
                 return run
         run.output = program.gather([limbs_from_host_words(p.words, cfg.host_bits, fmt.limbs)
@@ -178,6 +234,11 @@ class Runtime:
     async def run_async(self, program: Program) -> ProgramRun:
         """Run ``program`` over a transport with coroutine methods."""
         return await drive_async(self.steps(program), self.transport)
+
+    async def do_async(self, steps: Steps) -> Any:
+        """Run any of the step sequences (:meth:`words_steps`, :meth:`start_steps`, ...) over
+        a transport with coroutine methods; returns its value."""
+        return await drive_async(steps, self.transport)
 
 
 def compile_parts(a, w, **options) -> Iterator[Program]:

@@ -32,16 +32,24 @@ def check_int(owner: str, name: str, value) -> int:
     return check_param(name, value, owner=owner)
 
 
-def check_elut_g(owner: str, value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{owner}: elut_g must be an integer, not {value!r}")
-    return check_param("elut_g", value, owner=owner)
-
-
 def check_bool(owner: str, name: str, value) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be True or False, not {value!r}")
     return value
+
+
+#: Constructor parameters that are flags; every other one is an integer of PARAMS.
+FLAGS = ("symmetrize",)
+
+
+def keep(component, **values) -> None:
+    """Check each constructor parameter of ``component`` in order (a flag of :data:`FLAGS`,
+    else an integer in its PARAMS range; the first bad one raises) and keep it as
+    ``component._<name>``, the attribute :func:`parameters` exposes."""
+    owner = type(component).__name__
+    for name, value in values.items():
+        check = check_bool if name in FLAGS else check_int
+        setattr(component, "_" + name, check(owner, name, value))
 
 
 def check_acc_bits(owner: str, value, entry_bits: int, weight_bits: int) -> int:

@@ -172,29 +172,30 @@ class HostBridge(wiring.Component):
             m.d.sync += [status.eq(code), done.eq(words_done)]
             m.next = "TX_SYNC"
 
+        def hunt_sync(from_idle: bool):
+            """Take a byte: a request sync starts a frame; any other byte is noise (from
+            IDLE: enter NOISE), and the line must go quiet before the BAD_SYNC reply."""
+            m.d.comb += rx.ready.eq(1)
+            with m.If(rx_byte):
+                with m.If(rx.payload == proto.REQUEST_SYNC):
+                    start_frame()
+                with m.Else():
+                    frame_timer()
+                    if from_idle:
+                        m.d.sync += seq.eq(0)
+                        m.next = "NOISE"
+
         info = Array([C(proto.PROTOCOL_VERSION, 8), C(nbytes, 8), C(self._max_words, 8), C(0, 8)])
         in_range = (count != 0) & (count <= self._max_words)
 
         with m.FSM():
             # -- receive --------------------------------------------------------------------
             with m.State("IDLE"):
-                m.d.comb += rx.ready.eq(1)
-                with m.If(rx_byte):
-                    with m.If(rx.payload == proto.REQUEST_SYNC):
-                        start_frame()
-                    with m.Else():
-                        frame_timer()
-                        m.d.sync += seq.eq(0)
-                        m.next = "NOISE"
+                hunt_sync(from_idle=True)
 
             with m.State("NOISE"):
                 # Stray bytes: one BAD_SYNC reply once the line has gone quiet.
-                m.d.comb += rx.ready.eq(1)
-                with m.If(rx_byte):
-                    with m.If(rx.payload == proto.REQUEST_SYNC):
-                        start_frame()
-                    with m.Else():
-                        frame_timer()
+                hunt_sync(from_idle=False)
                 with m.Elif(expired):
                     reply(proto.Status.BAD_SYNC)
 

@@ -24,7 +24,7 @@ from ..errors import LutcoreError
 from . import protocol as proto
 from .protocol import Command, ProtocolError, Status
 
-__all__ = ["Transport", "SerialTransport", "ModelTransport", "Link", "LinkStats", "DEFAULT_BAUD"]
+__all__ = ["Transport", "SerialTransport", "BufferedTransport", "ModelTransport", "Link", "LinkStats", "DEFAULT_BAUD"]
 
 DEFAULT_BAUD = 115_200
 
@@ -78,7 +78,27 @@ class SerialTransport:
         self._serial.close()
 
 
-class ModelTransport:
+class BufferedTransport:
+    """Base of the transports whose received bytes wait in ``incoming`` (filled by a model
+    or a simulation) until :meth:`take` hands them out; nothing to release on close."""
+
+    def __init__(self):
+        self.incoming = bytearray()
+
+    def take(self, size: int) -> bytes:
+        """Up to ``size`` of the waiting bytes, removed from ``incoming``."""
+        chunk = bytes(self.incoming[:size])
+        del self.incoming[:size]
+        return chunk
+
+    def discard_input(self) -> None:
+        self.incoming.clear()
+
+    def close(self) -> None:
+        pass
+
+
+class ModelTransport(BufferedTransport):
     """The board side modelled in Python: :class:`~lutcore.link.model.BridgeModel` in front
     of ``device`` (anything with ``read(addr)`` and ``write(addr, value)``).
 
@@ -90,29 +110,21 @@ class ModelTransport:
     def __init__(self, device, *, host_bits: int = 32, max_words: int = 64, mangle=None):
         from .model import BridgeModel
 
+        super().__init__()
         self.bridge = BridgeModel(device, host_bits=host_bits, max_words=max_words)
         self.mangle = mangle
-        self._out = bytearray()
         self.sent = 0
 
     def write(self, data: bytes) -> None:
         self.sent += len(data)
         if self.mangle is not None:
             data = self.mangle(bytes(data))
-        self._out += self.bridge.feed(data)
+        self.incoming += self.bridge.feed(data)
 
     def read(self, size: int, timeout: float) -> bytes:
-        if not self._out:
-            self._out += self.bridge.quiet()
-        chunk = bytes(self._out[:size])
-        del self._out[:size]
-        return chunk
-
-    def discard_input(self) -> None:
-        self._out.clear()
-
-    def close(self) -> None:
-        pass
+        if not self.incoming:
+            self.incoming += self.bridge.quiet()
+        return self.take(size)
 
 
 # -- protocol ---------------------------------------------------------------------------------

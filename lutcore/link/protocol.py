@@ -33,7 +33,8 @@ from amaranth.lib.crc import catalog
 from ..errors import LutcoreError
 
 __all__ = [
-    "REQUEST_SYNC", "REPLY_SYNC", "PROTOCOL_VERSION", "HEADER_BYTES", "INFO_BYTES", "MAX_COUNT",
+    "REQUEST_SYNC", "REPLY_SYNC", "PROTOCOL_VERSION", "REQUEST_FIELDS", "REPLY_FIELDS",
+    "INFO_FIELDS", "HEADER_BYTES", "REPLY_HEADER_BYTES", "INFO_BYTES", "MAX_COUNT",
     "CRC", "Command", "Status", "ProtocolError", "crc8", "host_bytes",
     "encode_request", "Reply", "ReplyDecoder", "encode_reply", "Info", "decode_info",
 ]
@@ -42,14 +43,17 @@ REQUEST_SYNC = 0x5A
 REPLY_SYNC = 0xA5
 PROTOCOL_VERSION = 1
 
-#: Request bytes after the sync byte and before the payload: command, seq, count, addr[4].
-HEADER_BYTES = 7
-#: Reply bytes after the sync byte and before the payload: status, seq, count.
-REPLY_HEADER_BYTES = 3
-#: Payload of an INFO reply: version, host bytes per word, max words per frame, reserved.
-INFO_BYTES = 4
-#: The count field is one byte.
-MAX_COUNT = 255
+#: Bytes of each request field after the sync byte and before the payload, in order.
+REQUEST_FIELDS = {"command": 1, "seq": 1, "count": 1, "addr": 4}
+#: Bytes of each reply field after the sync byte and before the payload, in order.
+REPLY_FIELDS = {"status": 1, "seq": 1, "count": 1}
+#: Bytes of each field of an INFO reply's payload, in order.
+INFO_FIELDS = {"version": 1, "host_bytes": 1, "max_words": 1, "reserved": 1}
+HEADER_BYTES = sum(REQUEST_FIELDS.values())
+REPLY_HEADER_BYTES = sum(REPLY_FIELDS.values())
+INFO_BYTES = sum(INFO_FIELDS.values())
+#: The largest count field.
+MAX_COUNT = (1 << 8 * REQUEST_FIELDS["count"]) - 1
 
 #: CRC-8/AUTOSAR (poly 0x2F, init 0xFF, xorout 0xFF), byte-wide: a nonzero initial value
 #: catches frames of zeros, and Hamming distance 4 covers headers and short payloads.
@@ -130,7 +134,7 @@ def encode_request(command: Command, *, seq: int = 0, addr: int = 0, count: int 
         raise LutcoreError(f"addr = {addr:#x} is out of range: allowed 32 bits")
     if not 0 <= seq <= 0xFF:
         raise LutcoreError(f"seq = {seq} is out of range: allowed 0..255")
-    body = bytes([command.value, seq, count]) + addr.to_bytes(4, "little")
+    body = bytes([command.value, seq, count]) + addr.to_bytes(REQUEST_FIELDS["addr"], "little")
     body += _words_to_bytes(words, host_bytes(host_bits))
     return bytes([REQUEST_SYNC]) + body + bytes([crc8(body)])
 

@@ -25,7 +25,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from ..spec.config import CoreConfig
 from ..link import protocol as proto
 from ..host import run_gemm
-from ..link.client import Link
+from ..link.client import BufferedTransport, Link
 from ..link.model import MemoryDevice
 
 DIVISOR = int(os.environ.get("LUTCORE_TB_DIVISOR", "8"))
@@ -37,7 +37,7 @@ SCRATCHPAD_DEPTH = int(os.environ.get("LUTCORE_TB_DEPTH", "1024"))
 CYCLES_PER_SECOND = 200_000
 
 
-class SimSerial:
+class SimSerial(BufferedTransport):
     """A serial line into the design: the host-side ``Transport`` of :mod:`lutcore.link.client`
     (blocking methods, called from a bridge thread) backed by two coroutines on the pins.
 
@@ -46,12 +46,12 @@ class SimSerial:
     """
 
     def __init__(self, dut, divisor: int, rng: random.Random, corrupt=()):
+        super().__init__()
         self.dut = dut
         self.divisor = divisor
         self.rng = rng
         self.corrupt = set(corrupt)
         self.outgoing = bytearray()
-        self.incoming = bytearray()
         self.sent = 0
         self._read = resume(self._read_async)
 
@@ -98,15 +98,7 @@ class SimSerial:
             if self.incoming and not self.outgoing:
                 break
             await RisingEdge(self.dut.clk)
-        chunk = bytes(self.incoming[:size])
-        del self.incoming[:size]
-        return chunk
-
-    def discard_input(self) -> None:
-        self.incoming.clear()
-
-    def close(self) -> None:
-        pass
+        return self.take(size)
 
 
 async def start(dut, corrupt=()):

@@ -33,6 +33,7 @@ import numpy as np
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles
 
+from ..host.runtime import Runtime, buffer_writes
 from ..spec import isa
 from ..spec.config import CoreConfig
 from ..spec.words import host_words, pack, word_format
@@ -64,21 +65,15 @@ async def _bring_up(dut, config, *, seed=None, idle=None, stall=None, monitor=Tr
     return port
 
 
-def _run_limit(words, config) -> int:
-    """A cycle bound for one start: the predicted cycles plus a margin (never reached by a
-    correct core; a wrong one stops the bench instead of hanging it)."""
-    try:
-        return 2 * isa.phase_cycles(words, config) + 1000
-    except isa.IsaError:
-        return 2 * (TIMING.START + config.instr_depth * 70000) + 1000
+def _runtime(port: HostPort) -> Runtime:
+    """The host runtime over ``port``: every start and wait of the benches goes through it."""
+    return Runtime(HostPortTransport(port), port.config)
 
 
 async def _load(port: HostPort, region: isa.Region, first: int, limbs: np.ndarray) -> None:
     """Write buffer words (limbs ``[count, L]``) from word ``first`` of ``region``."""
-    cfg = port.config
-    subs = host_words(limbs, isa.region_word_bits(region, cfg), cfg.host_bits)   # [count, S]
-    addrs = isa.host_addresses(region, np.arange(first, first + len(subs)), config=cfg)
-    await port.write_many(addrs.reshape(-1).tolist(), subs.reshape(-1).tolist())
+    await port.write_many(*(a.tolist() for a in buffer_writes(region, first, limbs,
+                                                                port.config)))
 
 
 async def _read_words(port: HostPort, region: isa.Region, first: int, count: int) -> np.ndarray:
@@ -94,17 +89,11 @@ def _expected_words(machine: Machine, region: isa.Region, first: int, count: int
                       cfg.host_bits)
 
 
-async def _run(port: HostPort, words, *, expect_error=None):
-    """Write ``words`` to instruction memory, clear, start, wait; returns (status, cycles, pc)."""
-    cfg = port.config
-    words = [int(w) for w in words]
-    await _load(port, isa.Region.INSTR, 0, np.array(words, np.uint64)[:, None])
-    await port.control(clear=True)
-    await port.control(start=True)
-    await port.wait_done(_run_limit(words, cfg))
-    status = await port.status()
-    cycles = await port.cycles()
-    pc = await port.pc()
+async def _run(port: HostPort, words):
+    """Run ``words`` once through the runtime (:meth:`Runtime.words_steps`); returns
+    (status, cycles, pc)."""
+    runtime = _runtime(port)
+    status, cycles, pc, _ = await runtime.do_async(runtime.words_steps(words))
     assert not status.busy and status.done, f"status after stop: {status}"
     return status, cycles, pc
 
@@ -138,8 +127,8 @@ def _long_program(config: CoreConfig, rng) -> list[int]:
 
 async def _start_long_run(dut):
     """Random buffers and a long random program loaded (host port without idle or stalls),
-    then started: ``(config, port, machine, words)`` with ``machine`` holding the same
-    buffers for the ISS check."""
+    then started through the runtime: ``(config, port, runtime, machine, words)`` with
+    ``machine`` holding the same buffers for the ISS check."""
     config = _config()
     port = await _bring_up(dut, config, idle=0.0, stall=0.0)
     rng = np.random.default_rng(_seed())
@@ -147,10 +136,9 @@ async def _start_long_run(dut):
     acts, weights = _random_images(config, rng)
     await _fill(port, machine, acts, weights)
     words = _long_program(config, rng)
-    await _load(port, isa.Region.INSTR, 0, np.array(words, np.uint64)[:, None])
-    await port.control(clear=True)
-    await port.control(start=True)
-    return config, port, machine, words
+    runtime = _runtime(port)
+    await runtime.do_async(runtime.start_steps(words))
+    return config, port, runtime, machine, words
 
 
 def _check_iss(machine: Machine, words) -> tuple[isa.ErrorCode, int, int]:
@@ -426,7 +414,7 @@ async def busy_write_and_read(dut):
     """While busy: buffer and instruction writes set BUSY_WRITE and are dropped, a start is
     ignored, a buffer read waits for the stop, CSR reads answer at once; the run itself
     finishes correctly; the next program after CTRL.clear runs correctly."""
-    config, port, machine, words = await _start_long_run(dut)
+    config, port, runtime, machine, words = await _start_long_run(dut)
     predicted = isa.phase_cycles(words, config)
     status = await port.status()
     assert status.busy and not status.done and not status.error, status
@@ -443,12 +431,12 @@ async def busy_write_and_read(dut):
     read = cocotb.start_soon(_read_words(port, isa.Region.ACT, 0, 1))
     await ClockCycles(dut.clk, 5)
     assert not read.done(), "an activation read was answered while the core was busy"
-    await port.wait_done(2 * predicted)
+    await runtime.do_async(runtime.wait_steps(words))
     first_act = await read
     np.testing.assert_array_equal(first_act, _expected_words(machine, isa.Region.ACT, 0, 1))
-    status = await port.status()
+    status, cycles, _, _ = await runtime.do_async(runtime.csr_steps())
     assert status.done and not status.busy and status.error_code == E.BUSY_WRITE
-    assert await port.cycles() == predicted
+    assert cycles == predicted
     code, pc, cycles = _check_iss(machine, words)
     assert code is E.NONE and cycles == predicted
     np.testing.assert_array_equal(await _read_words(port, isa.Region.OUTPUT, 0, config.m),
@@ -473,7 +461,7 @@ async def busy_write_and_read(dut):
 async def reset_mid_run(dut):
     """Reset in the middle of a run: the core stops, STATUS, CYCLES and PC read 0, the
     buffers keep what the host loaded, and the next program runs correctly."""
-    config, port, machine, words = await _start_long_run(dut)
+    config, port, runtime, machine, words = await _start_long_run(dut)
     await ClockCycles(dut.clk, isa.phase_cycles(words, config) // 2)
     assert int(dut.busy.value) == 1
     await reset(dut)

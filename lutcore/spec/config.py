@@ -41,6 +41,11 @@ def _json_type(value) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _param(default: int, key: str | None = None):
+    """A field whose range is ``PARAMS[key]`` (``key`` defaults to the field's name)."""
+    return field(default=default, metadata={"param": key})
+
+
 def _is_pow2(x: int) -> bool:
     return x > 0 and (x & (x - 1)) == 0
 
@@ -69,20 +74,20 @@ class CoreConfig:
     """
 
     name: str = "custom"
-    m: int = 2
-    n: int = 64
-    g: int = 4
-    weight_bits: int = 4
-    act_bits: int = 8
-    acc_bits: int = 32
-    elut_g: int = 3
+    m: int = _param(2)
+    n: int = _param(64)
+    g: int = _param(4)
+    weight_bits: int = _param(4)
+    act_bits: int = _param(8)
+    acc_bits: int = 32                 # its range depends on table_bits: __post_init__
+    elut_g: int = _param(3)
     symmetrize: bool = True
-    act_depth: int = 1024
-    table_depth: int = 1024
-    weight_depth: int = 4096
-    out_depth: int = 256
-    instr_depth: int = 1024
-    host_bits: int = 32
+    act_depth: int = _param(1024, "depth")
+    table_depth: int = _param(1024, "depth")
+    weight_depth: int = _param(4096, "depth")
+    out_depth: int = _param(256, "depth")
+    instr_depth: int = _param(1024, "depth")
+    host_bits: int = _param(32)
 
     def __post_init__(self):
         def check(name, ok, allowed):
@@ -92,10 +97,11 @@ class CoreConfig:
 
         check("name", isinstance(self.name, str) and self.name != "", "must be a non-empty string")
         check("symmetrize", isinstance(self.symmetrize, bool), "must be true or false")
-        for f in ("m", "n", "g", "weight_bits", "act_bits", "elut_g", "act_depth",
-                  "table_depth", "weight_depth", "out_depth", "instr_depth", "host_bits"):
-            spec, v = PARAMS["depth" if f.endswith("_depth") else f], getattr(self, f)
-            check(f, v in spec, f"allowed {spec.allowed}"
+        for f in dataclasses.fields(self):
+            if "param" not in f.metadata:
+                continue
+            spec, v = PARAMS[f.metadata["param"] or f.name], getattr(self, f.name)
+            check(f.name, v in spec, f"allowed {spec.allowed}"
                   if isinstance(v, int) and not isinstance(v, bool) else "must be an integer")
         low = self.table_bits + self.weight_bits
         hi = PARAMS["acc_bits"].hi

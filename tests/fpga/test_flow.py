@@ -92,7 +92,10 @@ def test_build_plan(name, device, core_mhz):
 def test_keep_hierarchy_pattern_names_the_column_groups():
     """The yosys pattern must match the LUT core's group modules as the RTLIL names them."""
     b = BOARDS["ulx3s"]
-    cfg = preset("default")
+    # Two broadcast groups name the pattern's modules as well as the default preset's eight
+    # do, in an eighth of the LUT units to elaborate.
+    cfg = preset("default").replace(name="two-groups", n=16)
+    assert cfg.broadcast_groups == 2
     plan, _ = build_plan(b, cfg, device="core", core_mhz=150.0, baud=115_200, seed=1)
     modules = re.findall(r"^module \\(\S+)$", plan.files["lutcore.il"], re.M)
     groups = [m for m in modules if fnmatch.fnmatchcase(m, "*.colgroup*")]

@@ -16,7 +16,8 @@ from amaranth.lib import data
 
 from ...errors import LutcoreError
 from ...spec import numerics as nx
-from .common import TileCore, check_acc_bits, check_int, correction_bits, tree_sum, value_shape
+from .common import (TileCore, check_acc_bits, check_int, correction_bits, tree_sum,
+                     unit_sums, value_shape)
 
 __all__ = ["AdderCore", "ADDER_MODES", "TERNARY_CODE_BITS"]
 
@@ -123,21 +124,16 @@ class AdderCore(TileCore):
             for i in range(self._g):
                 m.d.comb += neg[r][i].eq(-payload.acts[r][i])
 
-        terms = []
-        for r in range(self._m):
-            row = []
-            for c in range(self._n):
-                selected = []
-                for i in range(self._g):
-                    a, q = payload.acts[r][i], payload.codes[c][i]
-                    s = Signal(sel_shape, name=f"sel_{r}_{c}_{i}")
-                    if self._mode == "ternary":
-                        m.d.comb += s.eq(Mux(q[1], a, Mux(q[0], 0, neg[r][i])))
-                    else:
-                        m.d.comb += s.eq(Mux(q[0], a, neg[r][i]))
-                    selected.append(s)
-                row.append(tree_sum(selected))
-            terms.append(row)
+        def selected(r, c, i):
+            a, q = payload.acts[r][i], payload.codes[c][i]
+            s = Signal(sel_shape, name=f"sel_{r}_{c}_{i}")
+            if self._mode == "ternary":
+                m.d.comb += s.eq(Mux(q[1], a, Mux(q[0], 0, neg[r][i])))
+            else:
+                m.d.comb += s.eq(Mux(q[0], a, neg[r][i]))
+            return s
+
+        terms = unit_sums(self._m, self._n, self._g, selected)
 
         if self._mode == "ternary":
             return terms, self.term_shape, 1, None      # << 1: accumulators hold 2 * O

@@ -23,7 +23,7 @@ from ...spec.params import check_param
 from .._mux import select
 from .._params import parameters
 
-__all__ = ["check_int", "check_acc_bits", "tree_sum", "value_shape", "Finalizer",
+__all__ = ["check_int", "check_acc_bits", "tree_sum", "unit_sums", "value_shape", "Finalizer",
            "finalize_layout", "row_layout"]
 
 
@@ -50,6 +50,13 @@ def check_acc_bits(owner: str, value, term_bits: int) -> int:
 def value_shape(lo: int, hi: int):
     """Smallest signed shape holding ``[lo, hi]``."""
     return signed(nx.signed_bits(lo, hi))
+
+
+def unit_sums(rows: int, cols: int, g: int, term) -> list[list]:
+    """``[r][c]``: the adder tree (:func:`tree_sum`) over ``i < g`` of ``term(r, c, i)``,
+    one unit's dot product; ``term`` is called in ``r, c, i`` order."""
+    return [[tree_sum([term(r, c, i) for i in range(g)]) for c in range(cols)]
+            for r in range(rows)]
 
 
 def tree_sum(terms):

@@ -12,7 +12,7 @@ from amaranth.lib import data
 
 from ...errors import LutcoreError
 from ...spec import numerics as nx
-from .common import TileCore, check_acc_bits, check_int, tree_sum, value_shape
+from .common import TileCore, check_acc_bits, check_int, unit_sums, value_shape
 
 __all__ = ["MACCore"]
 
@@ -108,15 +108,11 @@ class MACCore(TileCore):
             for i in range(self._g):
                 m.d.comb += w[c][i].eq(payload.codes[c][i] - self._zero_point)
         lo, hi = self.product_bounds
-        terms = []
-        for r in range(self._m):
-            row = []
-            for c in range(self._n):
-                products = []
-                for i in range(self._g):
-                    p = Signal(value_shape(lo, hi), name=f"p_{r}_{c}_{i}")
-                    m.d.comb += p.eq(payload.acts[r][i] * w[c][i])
-                    products.append(p)
-                row.append(tree_sum(products))
-            terms.append(row)
+
+        def product(r, c, i):
+            p = Signal(value_shape(lo, hi), name=f"p_{r}_{c}_{i}")
+            m.d.comb += p.eq(payload.acts[r][i] * w[c][i])
+            return p
+
+        terms = unit_sums(self._m, self._n, self._g, product)
         return terms, self.term_shape, 1, None        # << 1: accumulators hold 2 * O

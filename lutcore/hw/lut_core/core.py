@@ -141,16 +141,10 @@ class LutCore(wiring.Component):
                  weight_bits: int, symmetrize: bool = True, broadcast_cols: int | None = None,
                  beats: int = 1, src_loc_at: int = 0):
         owner = type(self).__name__
-        self._m = P.check_int(owner, "m", m)
-        self._n = P.check_int(owner, "n", n)
-        self._g = P.check_int(owner, "g", g)
-        self._elut_g = P.check_elut_g(owner, elut_g)
-        self._act_bits = P.check_int(owner, "act_bits", act_bits)
-        self._weight_bits = P.check_int(owner, "weight_bits", weight_bits)
-        self._symmetrize = P.check_bool(owner, "symmetrize", symmetrize)
-        self._broadcast_cols = P.check_int(
-            owner, "broadcast_cols", BROADCAST_COLS if broadcast_cols is None else broadcast_cols)
-        self._beats = P.check_int(owner, "beats", beats)
+        P.keep(self, m=m, n=n, g=g, elut_g=elut_g, act_bits=act_bits, weight_bits=weight_bits,
+               symmetrize=symmetrize,
+               broadcast_cols=BROADCAST_COLS if broadcast_cols is None else broadcast_cols,
+               beats=beats)
         if n % beats:
             raise LutcoreError(f"{owner}: beats = {beats} is invalid: must divide n = {n}")
         self._geometry = TableGeometry(g, elut_g, act_bits, symmetrize)
@@ -286,18 +280,17 @@ class LutCore(wiring.Component):
         issue_beat, issue_row, issue_part = Signal(beat_shape), Signal(row_shape), \
             Signal(part_shape)
         issue_c = Signal(c_shape)
-        f1_valid, f1_beat, f1_row, f1_part, f1_last = (Signal(), Signal(beat_shape),
-                                                       Signal(row_shape), Signal(part_shape),
-                                                       Signal())
+        # The two finalize stages carry the same beat controls; stage 2 copies stage 1's.
+        stage = data.StructLayout({"valid": 1, "beat": beat_shape, "row": row_shape, "last": 1})
+        f1, f1_part = Signal(stage), Signal(part_shape)
         f1_rowsum = Signal(sum_shape, reset_less=True)
         f1_c = Signal(c_shape, reset_less=True)
-        f2_valid, f2_beat, f2_row, f2_last = (Signal(), Signal(beat_shape), Signal(row_shape),
-                                              Signal())
+        f2 = Signal(stage)
         f2_product = Signal(sum_shape, reset_less=True)
 
         out_move = ~out.valid | out.ready
-        f2_move = ~f2_valid | out_move
-        f1_move = ~f1_valid | f2_move
+        f2_move = ~f2.valid | out_move
+        f1_move = ~f1.valid | f2_move
 
         m.d.comb += fin.ready.eq(~pending)
         accept_fin = fin.valid & fin.ready
@@ -316,11 +309,11 @@ class LutCore(wiring.Component):
         last_part = part == beats - 1 if beats > 1 else Const(1)
         with m.If(f1_move):
             m.d.sync += [
-                f1_valid.eq(issue),
-                f1_beat.eq(beat),
-                f1_row.eq(row),
+                f1.valid.eq(issue),
+                f1.beat.eq(beat),
+                f1.row.eq(row),
                 f1_part.eq(part),
-                f1_last.eq(beat == total_beats - 1),
+                f1.last.eq(beat == total_beats - 1),
                 f1_rowsum.eq(select(self.rowsum, row)),
                 f1_c.eq(Mux(issuing, issue_c, pend_c)),
             ]
@@ -336,16 +329,13 @@ class LutCore(wiring.Component):
 
         with m.If(f2_move):
             m.d.sync += [
-                f2_valid.eq(f1_valid),
-                f2_beat.eq(f1_beat),
-                f2_row.eq(f1_row),
-                f2_last.eq(f1_last),
+                f2.eq(f1),
                 f2_product.eq(f1_rowsum * f1_c),       # modulo 2^sum_bits
             ]
         width = self.beat_cols
         if beats == 1:
             # One beat per row: each output column selects its row's accumulator.
-            columns = [select([self.acc[r][j] for r in range(mrows)], f2_row)
+            columns = [select([self.acc[r][j] for r in range(mrows)], f2.row)
                        for j in range(width)]
         else:
             # The drain register: row r's accumulators, captured as its first beat enters f2
@@ -353,19 +343,19 @@ class LutCore(wiring.Component):
             # j of the row is always in drain[0 : n/beats]. Each drain register takes its own
             # column or the one a beat above it: no wire gathers columns from across the array.
             drain = [Signal(sum_shape, name=f"drain_{c}", reset_less=True) for c in range(ncols)]
-            with m.If(f2_move & f1_valid):
+            with m.If(f2_move & f1.valid):
                 with m.If(~f1_part.any()):
                     m.d.sync += [drain[c].eq(select([self.acc[r][c] for r in range(mrows)],
-                                                    f1_row)) for c in range(ncols)]
+                                                    f1.row)) for c in range(ncols)]
                 with m.Else():
                     m.d.sync += [drain[c].eq(drain[c + width]) for c in range(ncols - width)]
             columns = drain[:width]
 
         with m.If(out_move):
             m.d.sync += [
-                out.valid.eq(f2_valid),
-                out.payload.beat.eq(f2_beat),
-                out.payload.last.eq(f2_last),
+                out.valid.eq(f2.valid),
+                out.payload.beat.eq(f2.beat),
+                out.payload.last.eq(f2.last),
             ]
             for j, column in enumerate(columns):
                 total = Signal(sum_shape, name=f"total_{j}")
@@ -376,8 +366,8 @@ class LutCore(wiring.Component):
         # Steps wait while a finalize is offered, waits or issues, or while its beats in f1
         # and f2 have yet to read the accumulators.
         m.d.comb += [
-            self.steps.ready.eq(~(fin.valid | pending | issuing | f1_valid | f2_valid)),
-            self.busy.eq(_any(in_flight) | pending | issuing | f1_valid | f2_valid | out.valid),
+            self.steps.ready.eq(~(fin.valid | pending | issuing | f1.valid | f2.valid)),
+            self.busy.eq(_any(in_flight) | pending | issuing | f1.valid | f2.valid | out.valid),
         ]
         return m
 

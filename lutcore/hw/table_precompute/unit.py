@@ -78,13 +78,8 @@ class TablePrecompute(wiring.Component):
 
     def __init__(self, *, m: int, g: int, elut_g: int, act_bits: int,
                  symmetrize: bool = True, stage_levels: int = 2, src_loc_at: int = 0):
-        owner = type(self).__name__
-        self._m = P.check_int(owner, "m", m)
-        self._g = P.check_int(owner, "g", g)
-        self._elut_g = P.check_elut_g(owner, elut_g)
-        self._act_bits = P.check_int(owner, "act_bits", act_bits)
-        self._symmetrize = P.check_bool(owner, "symmetrize", symmetrize)
-        self._stage_levels = P.check_int(owner, "stage_levels", stage_levels)
+        P.keep(self, m=m, g=g, elut_g=elut_g, act_bits=act_bits, symmetrize=symmetrize,
+               stage_levels=stage_levels)
         self._geometry = TableGeometry(g, elut_g, act_bits, symmetrize)
         self._plans: dict[Mode, TablePlan] = {Mode.BITSERIAL: bitserial_plan(g, symmetrize)}
         if elut_g:
@@ -104,21 +99,20 @@ class TablePrecompute(wiring.Component):
     def geometry(self) -> TableGeometry:
         return self._geometry
 
+    @staticmethod
+    def _with_mode(word: data.StructLayout) -> data.StructLayout:
+        """A stream payload: one buffer word and the mode it belongs to."""
+        return data.StructLayout({"word": word, "mode": Mode})
+
     @property
     def activation_layout(self) -> data.StructLayout:
-        geo = self._geometry
-        return data.StructLayout({
-            "word": activation_word_layout(self._m, geo.act_slots, self._act_bits),
-            "mode": Mode,
-        })
+        return self._with_mode(
+            activation_word_layout(self._m, self._geometry.act_slots, self._act_bits))
 
     @property
     def table_layout(self) -> data.StructLayout:
         geo = self._geometry
-        return data.StructLayout({
-            "word": table_word_layout(self._m, geo.entries, geo.entry_bits),
-            "mode": Mode,
-        })
+        return self._with_mode(table_word_layout(self._m, geo.entries, geo.entry_bits))
 
     @property
     def adders(self) -> dict[str, int]:

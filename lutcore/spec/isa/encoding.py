@@ -185,6 +185,16 @@ class Instruction:
     #: one-line summary for the reference
     SUMMARY: ClassVar[str] = ""
 
+    def __init_subclass__(cls, *, opcode: Opcode | None = None,
+                          layout: data.StructLayout | None = None, summary: str = "",
+                          asm_keys: dict[str, str] | None = None, **kwargs):
+        """An instruction class names its opcode, layout, summary and assembler keys in its
+        class statement; an abstract base (no ``opcode``) names none."""
+        super().__init_subclass__(**kwargs)
+        if opcode is not None:
+            cls.OPCODE, cls.LAYOUT, cls.SUMMARY = opcode, layout, summary
+            cls.ASM_KEYS = asm_keys or {}
+
     @property
     def opcode(self) -> Opcode:
         return self.OPCODE
@@ -229,30 +239,23 @@ def _mode_post_init(self):
 @dataclass(frozen=True)
 class _NoOperands(Instruction):
     """An instruction with no fields but its reserved bits."""
-    ASM_KEYS: ClassVar[dict[str, str]] = {}
     reserved: int = 0
 
 
 @dataclass(frozen=True)
-class Nop(_NoOperands):
+class Nop(_NoOperands, opcode=Opcode.NOP, layout=NOP_LAYOUT, summary="no operation"):
     """Does nothing; costs its fetch."""
-    OPCODE: ClassVar[Opcode] = Opcode.NOP
-    LAYOUT: ClassVar[data.StructLayout] = NOP_LAYOUT
-    SUMMARY: ClassVar[str] = "no operation"
 
 
 @dataclass(frozen=True)
-class Precomp(Instruction):
+class Precomp(Instruction, opcode=Opcode.PRECOMP, layout=PRECOMP_LAYOUT,
+              summary="precompute tables from activation words",
+              asm_keys={"act": "act_addr", "table": "table_addr", "count": "count"}):
     """For i in 0..count-1: build the m tables of activation word ``act_addr+i`` from the
     first g (bit-serial) or elut_g (ELUT) activation slots of each row, and write them to table
     word ``table_addr+i``. Bit-serial tables are symmetrized (2^(g-1) entries; 2^g in a build
     with ``symmetrize`` off), ELUT tables have (3^elut_g+1)/2 entries; the table word's
     entries past them are written 0."""
-    OPCODE: ClassVar[Opcode] = Opcode.PRECOMP
-    LAYOUT: ClassVar[data.StructLayout] = PRECOMP_LAYOUT
-    ASM_KEYS: ClassVar[dict[str, str]] = {"act": "act_addr", "table": "table_addr",
-                                          "count": "count"}
-    SUMMARY: ClassVar[str] = "precompute tables from activation words"
     mode: Mode
     act_addr: int
     table_addr: int
@@ -263,17 +266,15 @@ class Precomp(Instruction):
 
 
 @dataclass(frozen=True)
-class Lmma(Instruction):
+class Lmma(Instruction, opcode=Opcode.LMMA, layout=LMMA_LAYOUT,
+           summary="table lookups of one output tile, accumulate",
+           asm_keys={"table": "table_addr", "weight": "weight_addr", "count": "count",
+                     "planes": "planes"}):
     """If ``clear``, zero the m x n accumulators and the m row sums first. Then for plane b
     in 0..planes-1, for group j in 0..count-1: read table word ``table_addr+j`` and weight
     word ``weight_addr + b*count + j``; unit (r, c) adds ``(sign ? -H_r[idx] : H_r[idx]) <<
     shift`` to its accumulator (shift = b in bit-serial mode, 1 in ELUT mode), and in plane 0
     of bit-serial mode row sum r adds ``-H_r[0]``. All sums wrap modulo 2^sum_bits."""
-    OPCODE: ClassVar[Opcode] = Opcode.LMMA
-    LAYOUT: ClassVar[data.StructLayout] = LMMA_LAYOUT
-    ASM_KEYS: ClassVar[dict[str, str]] = {"table": "table_addr", "weight": "weight_addr",
-                                          "count": "count", "planes": "planes"}
-    SUMMARY: ClassVar[str] = "table lookups of one output tile, accumulate"
     mode: Mode
     table_addr: int
     weight_addr: int
@@ -289,25 +290,20 @@ class Lmma(Instruction):
 
 
 @dataclass(frozen=True)
-class Store(Instruction):
+class Store(Instruction, opcode=Opcode.STORE, layout=STORE_LAYOUT,
+            summary="finalize the accumulators into output words",
+            asm_keys={"out": "out_addr", "c": "c"}):
     """For r in 0..m-1: write output word ``out_addr+r`` with, per column,
     ``(acc[r][col] + c * rowsum[r]) >> 1`` (sum taken modulo 2^sum_bits, arithmetic shift;
     the result is acc_bits wide). Accumulators are left unchanged."""
-    OPCODE: ClassVar[Opcode] = Opcode.STORE
-    LAYOUT: ClassVar[data.StructLayout] = STORE_LAYOUT
-    ASM_KEYS: ClassVar[dict[str, str]] = {"out": "out_addr", "c": "c"}
-    SUMMARY: ClassVar[str] = "finalize the accumulators into output words"
     out_addr: int
     c: int = 0
     reserved: int = 0
 
 
 @dataclass(frozen=True)
-class Halt(_NoOperands):
+class Halt(_NoOperands, opcode=Opcode.HALT, layout=HALT_LAYOUT, summary="stop, status done"):
     """Stop; status becomes done (busy drops)."""
-    OPCODE: ClassVar[Opcode] = Opcode.HALT
-    LAYOUT: ClassVar[data.StructLayout] = HALT_LAYOUT
-    SUMMARY: ClassVar[str] = "stop, status done"
 
 
 @dataclass(frozen=True)

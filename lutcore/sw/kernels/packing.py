@@ -54,8 +54,34 @@ def _num_bytes(k: int, per_byte: int) -> int:
     return tables.num_groups(k, per_byte)
 
 
+class _Packed:
+    """What both packed forms answer from their storage array (attribute ``_STORAGE``, with
+    the N rows along axis ``_N_AXIS``)."""
+
+    _STORAGE: str
+    _N_AXIS: int
+
+    @property
+    def n(self) -> int:
+        return int(getattr(self, self._STORAGE).shape[self._N_AXIS])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(N, K) of the weight matrix."""
+        return self.n, self.k
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of weight storage."""
+        return int(getattr(self, self._STORAGE).nbytes)
+
+    @property
+    def bits_per_weight(self) -> float:
+        return 8 * self.nbytes / (self.n * self.k)
+
+
 @dataclass(frozen=True, eq=False)
-class BitSerialWeights:
+class BitSerialWeights(_Packed):
     """B-bit weights ``w = q - z`` held as bit planes, 8 weights per byte (B bits/weight).
 
     Attributes:
@@ -99,24 +125,7 @@ class BitSerialWeights:
         object.__setattr__(self, "planes", freeze(p))
 
     mode = "bitserial"
-
-    @property
-    def n(self) -> int:
-        return int(self.planes.shape[1])
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(N, K) of the weight matrix."""
-        return self.n, self.k
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of weight storage."""
-        return int(self.planes.nbytes)
-
-    @property
-    def bits_per_weight(self) -> float:
-        return 8 * self.nbytes / (self.n * self.k)
+    _STORAGE, _N_AXIS = "planes", 1
 
     @property
     def correction(self) -> int:
@@ -148,7 +157,7 @@ class BitSerialWeights:
 
 
 @dataclass(frozen=True, eq=False)
-class ElutWeights:
+class ElutWeights(_Packed):
     """Ternary weights held 5 per byte in base 3 (1.6 bits/weight).
 
     Attributes:
@@ -194,26 +203,9 @@ class ElutWeights:
         object.__setattr__(self, "data", freeze(d))
 
     mode = "elut"
+    _STORAGE, _N_AXIS = "data", 0
     weight_bits = TERNARY_WEIGHT_BITS
     zero_point = TERNARY_ZERO_POINT
-
-    @property
-    def n(self) -> int:
-        return int(self.data.shape[0])
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(N, K) of the weight matrix."""
-        return self.n, self.k
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of weight storage."""
-        return int(self.data.nbytes)
-
-    @property
-    def bits_per_weight(self) -> float:
-        return 8 * self.nbytes / (self.n * self.k)
 
     @property
     def max_abs_weight(self) -> int:
