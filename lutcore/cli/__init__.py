@@ -1,5 +1,6 @@
 """``lutcore`` command line. Each subcommand lives in its own module ``lutcore.cli.<name>``
-exposing ``register(subparsers)``; the parser it adds sets ``func(args) -> int``.
+(:data:`COMMANDS`) exposing ``HELP``, ``DESCRIPTION``, ``add_arguments(parser)`` and
+``run(args) -> int``; :func:`build_parser` makes one parser of them all.
 
 Files, output paths and options are checked by :mod:`lutcore.cli.inputs` and the
 configuration comes from :mod:`lutcore.cli._config`, shared by every subcommand. Every user
@@ -10,12 +11,13 @@ prints it as one line and returns 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from ..errors import LutcoreError
 from .inputs import CliError, one_line
 
-__all__ = ["main", "build_parser", "CliError"]
+__all__ = ["main", "build_parser", "CliError", "COMMANDS"]
 
 
 class _UsageError(CliError):
@@ -34,20 +36,25 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(self.prog, f"{message} (see {self.prog} --help)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``lutcore`` parser with every subcommand registered."""
-    # Imported here: each module registers its subcommand; a missing one is an ImportError.
-    from . import (bench, compile, disasm, docs, dse, fpga, gemm, generate, inspect, synth,
-                   verilog)
+#: The subcommands, in the order ``lutcore --help`` lists them; each is the module
+#: ``lutcore.cli.<name>``.
+COMMANDS = ("gemm", "compile", "disasm", "verilog", "synth", "dse", "fpga", "bench", "docs",
+            "generate", "inspect")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lutcore`` parser with every subcommand of :data:`COMMANDS`."""
     parser = _Parser(
         prog="lutcore",
-        description="LUT tensor core kit: golden GEMM, RTL generation, compiler, simulation, FPGA.")
+        description="LUT tensor core kit: golden GEMM, RTL generation, compiler, simulation, "
+                    "FPGA, real models.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (gemm, compile, disasm, verilog, synth, dse, fpga, bench, docs, generate,
-                   inspect):
-        module.register(sub)
+    for name in COMMANDS:
+        module = importlib.import_module(f"{__name__}.{name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION)
+        module.add_arguments(p)
+        p.set_defaults(func=module.run)
     return parser
 
 

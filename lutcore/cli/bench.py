@@ -15,7 +15,7 @@ import importlib
 
 from ._config import add_config_arguments, load_config
 
-__all__ = ["register", "run", "BENCHMARKS"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run", "BENCHMARKS"]
 
 #: benchmark name -> (module, takes a configuration)
 BENCHMARKS = {
@@ -26,13 +26,15 @@ BENCHMARKS = {
 }
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "bench", help="run a benchmark (host kernels, ISS utilization, RTL GEMV, model)",
-        description="Benchmarks that print figures: 'host' times the LUT kernels against "
-                    "float32 BLAS, 'iss' reports compiler + ISS utilization, 'rtl' runs a "
-                    "GEMV on the Verilator model, 'model' runs a BitNet model at the "
-                    "2B-4T shapes.")
+HELP = "run a benchmark (host kernels, ISS utilization, RTL GEMV, model)"
+DESCRIPTION = ("Benchmarks that print figures: 'host' times the LUT kernels against "
+               "float32 BLAS, 'iss' reports compiler + ISS utilization, 'rtl' runs a "
+               "GEMV on the Verilator model, 'model' runs a BitNet model at the "
+               "2B-4T shapes.")
+
+
+def add_arguments(parser) -> None:
+    """The ``bench`` options."""
     benches = parser.add_subparsers(dest="bench", metavar="BENCH")
     benches.required = True
     for name, (module_name, configured) in BENCHMARKS.items():
@@ -43,7 +45,6 @@ def register(subparsers) -> argparse.ArgumentParser:
             add_config_arguments(sub)
         module.add_arguments(sub)
         sub.set_defaults(func=run, bench_module=module_name, configured=configured)
-    return parser
 
 
 def run(args) -> int:

@@ -15,22 +15,21 @@ from ._config import load_config
 from .inputs import CliError, output_file, writing
 from .operands import add_operand_arguments, load_operands, weight_options
 
-__all__ = ["register", "run", "format_summary"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run", "format_summary"]
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``compile`` subcommand to ``subparsers``."""
-    p = subparsers.add_parser(
-        "compile", help="compile a GEMM O = A @ W.T into a LUT core program (.npz)",
-        description="Lower O = A @ W.T (A int8 [M, K], W [N, K] ternary, or B-bit with a zero "
-                    "point in bit-serial mode; B and Z are inferred from W when not given) "
-                    "to LUT instructions and buffer images.")
+HELP = "compile a GEMM O = A @ W.T into a LUT core program (.npz)"
+DESCRIPTION = ("Lower O = A @ W.T (A int8 [M, K], W [N, K] ternary, or B-bit with a zero "
+               "point in bit-serial mode; B and Z are inferred from W when not given) "
+               "to LUT instructions and buffer images.")
+
+
+def add_arguments(p) -> None:
+    """The ``compile`` options."""
     add_operand_arguments(p, "PROG.npz", "program file to write")
     p.add_argument("--ksplit", choices=KSPLITS, default="auto",
                    help="K split when tables do not fit: device accumulate, host sum of "
                         "partial outputs, or auto (fewer cycles; default)")
-    p.set_defaults(func=run)
-    return p
 
 
 def format_summary(program: Program, path: str | None = None) -> str:

@@ -9,19 +9,18 @@ from ..sw.compiler import Program
 from .compile import format_summary
 from .inputs import int_in
 
-__all__ = ["register", "run"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run"]
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``disasm`` subcommand to ``subparsers``."""
-    p = subparsers.add_parser(
-        "disasm", help="disassemble a compiled program (.npz)",
-        description="Print a program's phases: loads, output reads and instructions.")
+HELP = "disassemble a compiled program (.npz)"
+DESCRIPTION = "Print a program's phases: loads, output reads and instructions."
+
+
+def add_arguments(p) -> None:
+    """The ``disasm`` options."""
     p.add_argument("program", metavar="PROG.npz", help="program written by `lutcore compile`")
     p.add_argument("--phase", type=int_in(0), metavar="I", help="only phase I (from 0)")
     p.add_argument("--summary", action="store_true", help="print the summary only")
-    p.set_defaults(func=run)
-    return p
 
 
 def run(args) -> int:

@@ -8,19 +8,18 @@ from pathlib import Path
 
 from .inputs import output_file, writing
 
-__all__ = ["register", "run"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run"]
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``docs`` subcommand to ``subparsers``."""
-    parser = subparsers.add_parser(
-        "docs", help="write the ISA reference (docs/isa.md)",
-        description="Generate the instruction-set reference (markdown) from the ISA "
-                    "definitions in lutcore/spec/isa/.")
+HELP = "write the ISA reference (docs/isa.md)"
+DESCRIPTION = ("Generate the instruction-set reference (markdown) from the ISA "
+               "definitions in lutcore/spec/isa/.")
+
+
+def add_arguments(parser) -> None:
+    """The ``docs`` options."""
     parser.add_argument("--out", metavar="FILE.md", type=Path,
                         help="write the reference here (default: standard output)")
-    parser.set_defaults(func=run)
-    return parser
 
 
 def run(args) -> int:

@@ -9,21 +9,20 @@ from ..studies import dse
 from ._config import add_config_arguments
 from .synth import add_run_arguments, study_config
 
-__all__ = ["register", "run"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run"]
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``dse`` subcommand to ``subparsers``."""
-    parser = subparsers.add_parser(
-        "dse", help="tile-shape, group-size and weight-bit exploration of the LUT core",
-        description=f"{dse.DESCRIPTION} Writes dse.md, dse.json and dse.png into OUT; the "
-                    f"configuration gives the activation and output widths, the group of "
-                    f"the weight-bit sweep and the ELUT group.")
+HELP = "tile-shape, group-size and weight-bit exploration of the LUT core"
+DESCRIPTION = (f"{dse.DESCRIPTION} Writes dse.md, dse.json and dse.png into OUT; the "
+               f"configuration gives the activation and output widths, the group of "
+               f"the weight-bit sweep and the ELUT group.")
+
+
+def add_arguments(parser) -> None:
+    """The ``dse`` options."""
     add_config_arguments(parser)
     dse.add_arguments(parser)
     add_run_arguments(parser, "build/dse")
-    parser.set_defaults(func=run)
-    return parser
 
 
 def run(args) -> int:

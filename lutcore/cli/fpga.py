@@ -15,19 +15,19 @@ from ._config import add_config_arguments, load_config
 from ._switches import add_switches
 from .inputs import int_in, output_dir, positive_float
 
-__all__ = ["register", "run"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run"]
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``fpga`` subcommand to ``subparsers``."""
+HELP = "build a bitstream (yosys, nextpnr, icepack/ecppack) with an area/fmax report"
+DESCRIPTION = ("Build the accelerator behind a UART host link for a board; write the "
+               "bitstream, the tool logs and report.md / report.json (LUT4, FF, BRAM, DSP "
+               "use and post-route fmax).")
+
+
+def add_arguments(p) -> None:
+    """The ``fpga`` options."""
     from ..fpga.board import DEFAULT_BAUD, DEVICES
     from ..fpga.flow import BOARDS, ROUTE_STALL_ITERATIONS, ROUTERS
-
-    p = subparsers.add_parser(
-        "fpga", help="build a bitstream (yosys, nextpnr, icepack/ecppack) with an area/fmax report",
-        description="Build the accelerator behind a UART host link for a board; write the "
-                    "bitstream, the tool logs and report.md / report.json (LUT4, FF, BRAM, DSP "
-                    "use and post-route fmax).")
     p.add_argument("--board", required=True, metavar="BOARD", choices=list(BOARDS),
                    help=f"target board: {', '.join(BOARDS)}")
     p.add_argument("--out", required=True, metavar="DIR",
@@ -53,8 +53,6 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--synth-only": "run yosys only (netlist cell counts, no place and route)",
         "--allow-timing-fail": "exit 0 even if a clock misses its constraint",
     })
-    p.set_defaults(func=run)
-    return p
 
 
 def run(args) -> int:

@@ -21,23 +21,21 @@ from ._config import load_config
 from .inputs import CliError, output_file, write_npy
 from .operands import add_operand_arguments, load_operands, weight_options
 
-__all__ = ["register", "run", "run_backend", "backend_options", "add_backend_arguments"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run", "run_backend", "backend_options", "add_backend_arguments"]
 
 # Command-line options only some backends take; which ones is the host's option table's.
 _BACKEND_OPTIONS = ("port", "waves")
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``gemm`` subcommand to ``subparsers``."""
-    p = subparsers.add_parser(
-        "gemm", help="run a GEMM O = A @ W.T from .npy files",
-        description="Run O = A @ W.T for int8 activations A [M, K] and ternary (or B-bit) "
-                    "weights W [N, K] on a backend; write O [M, N] (int32, wrapped to "
-                    "acc_bits).")
+HELP = "run a GEMM O = A @ W.T from .npy files"
+DESCRIPTION = ("Run O = A @ W.T for int8 activations A [M, K] and ternary (or B-bit) weights "
+               "W [N, K] on a backend; write O [M, N] (int32, wrapped to acc_bits).")
+
+
+def add_arguments(p) -> None:
+    """The ``gemm`` options."""
     add_operand_arguments(p, "O.npy", "output, int32 [M, N]")
     add_backend_arguments(p)
-    p.set_defaults(func=run)
-    return p
 
 
 def add_backend_arguments(p) -> None:

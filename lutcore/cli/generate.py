@@ -19,7 +19,7 @@ from .gemm import add_backend_arguments, backend_options
 from .inspect import size
 from .inputs import CliError, int_in, output_file, positive_float, write_npy
 
-__all__ = ["register", "run", "add_model_arguments", "open_model"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run", "add_model_arguments", "open_model"]
 
 
 def add_model_arguments(p) -> None:
@@ -50,12 +50,14 @@ def open_model(args, progress=None):
                       **backend_options(args))
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "generate", help="generate text with a BitNet b1.58 checkpoint on a backend",
-        description="Load a BitNet b1.58 checkpoint (Hugging Face safetensors, packed or "
-                    "bf16, or GGUF TQ1_0/TQ2_0/I2_S), prefill the prompt and decode new "
-                    "tokens, each ternary projection on --backend.")
+HELP = "generate text with a BitNet b1.58 checkpoint on a backend"
+DESCRIPTION = ("Load a BitNet b1.58 checkpoint (Hugging Face safetensors, packed or "
+               "bf16, or GGUF TQ1_0/TQ2_0/I2_S), prefill the prompt and decode new "
+               "tokens, each ternary projection on --backend.")
+
+
+def add_arguments(p) -> None:
+    """The ``generate`` options."""
     add_model_arguments(p)
     prompt = p.add_mutually_exclusive_group(required=True)
     prompt.add_argument("--prompt", metavar="TEXT", help="prompt text (needs a tokenizer)")
@@ -77,8 +79,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--bandwidth-gbs", type=positive_float, default=DEFAULT_BANDWIDTH_GBS,
                    metavar="B", help="weight bandwidth of the memory-bound figure (default: "
                                      f"{DEFAULT_BANDWIDTH_GBS:g} GB/s)")
-    p.set_defaults(func=run)
-    return p
 
 
 class _Stream:

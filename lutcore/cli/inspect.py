@@ -8,18 +8,18 @@ from pathlib import Path
 
 from ..models.checkpoint import NORMS, PROJECTIONS, expected_shapes
 
-__all__ = ["register", "run", "model_sizes", "size"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run", "model_sizes", "size"]
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "inspect", help="describe a BitNet b1.58 checkpoint",
-        description="Print a checkpoint's architecture, parameter count, which tensors are "
-                    "ternary and the bytes of its weights in each format.")
+HELP = "describe a BitNet b1.58 checkpoint"
+DESCRIPTION = ("Print a checkpoint's architecture, parameter count, which tensors are "
+               "ternary and the bytes of its weights in each format.")
+
+
+def add_arguments(p) -> None:
+    """The ``inspect`` options."""
     p.add_argument("--model", metavar="PATH", type=Path, required=True,
                    help="a Hugging Face BitNet directory or a .gguf file")
-    p.set_defaults(func=run)
-    return p
 
 
 def model_sizes(cfg) -> dict[str, int]:

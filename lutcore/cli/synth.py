@@ -11,7 +11,7 @@ from ..studies import area
 from ._config import add_config_arguments, load_config
 from .inputs import int_in, output_dir, positive_float
 
-__all__ = ["register", "run", "add_run_arguments", "study_config"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run", "add_run_arguments", "study_config"]
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, out: str) -> None:
@@ -33,15 +33,15 @@ def study_config(args):
     return config
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``synth`` subcommand to ``subparsers``."""
-    parser = subparsers.add_parser(
-        "synth",
-        help="synthesize the LUT core and baselines; report area and compute density",
-        description="Write Verilog of each design, synthesize it with YoWASP Yosys (generic "
-                    "gates with a CMOS transistor estimate, and ECP5 LUT4s) and write area.md "
-                    "and area.json into OUT. Without --all only the preset's LUT core and "
-                    "table precompute unit are synthesized.")
+HELP = "synthesize the LUT core and baselines; report area and compute density"
+DESCRIPTION = ("Write Verilog of each design, synthesize it with YoWASP Yosys (generic "
+               "gates with a CMOS transistor estimate, and ECP5 LUT4s) and write area.md "
+               "and area.json into OUT. Without --all only the preset's LUT core and "
+               "table precompute unit are synthesized.")
+
+
+def add_arguments(parser) -> None:
+    """The ``synth`` options."""
     add_config_arguments(parser)
     parser.add_argument("--all", action="store_true",
                         help="the W2A8 comparison: LUT core symmetrized, unsymmetrized and "
@@ -52,8 +52,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--no-ecp5", action="store_true",
                         help="skip the ECP5 flow (CMOS transistor estimate only)")
     add_run_arguments(parser, "build/area")
-    parser.set_defaults(func=run)
-    return parser
 
 
 def run(args) -> int:

@@ -8,21 +8,19 @@ from pathlib import Path
 from ._config import add_config_arguments, load_config
 from .inputs import output_dir, writing
 
-__all__ = ["register", "run"]
+__all__ = ["add_arguments", "HELP", "DESCRIPTION", "run"]
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``verilog`` subcommand to ``subparsers``."""
-    parser = subparsers.add_parser(
-        "verilog",
-        help="write synthesizable Verilog for a configuration",
-        description="Generate the Verilog of every registered core component (one file per "
-                    "module) and the config.json it was built from into DIR.")
+HELP = "write synthesizable Verilog for a configuration"
+DESCRIPTION = ("Generate the Verilog of every registered core component (one file per "
+               "module) and the config.json it was built from into DIR.")
+
+
+def add_arguments(parser) -> None:
+    """The ``verilog`` options."""
     add_config_arguments(parser)
     parser.add_argument("--out", metavar="DIR", type=Path, required=True,
                         help="output directory (created if missing)")
-    parser.set_defaults(func=run)
-    return parser
 
 
 def run(args) -> int:

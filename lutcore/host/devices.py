@@ -25,8 +25,8 @@ from .iss import IssTransport
 from .options import BACKEND_NAMES, OPTIONS, check_mode, check_options
 from .runtime import ProgramRun, Runtime, add_parts, compile_parts
 
-__all__ = ["GemmResult", "INFO_FIELDS", "Device", "CompiledGemm", "open_device", "run_gemm",
-           "run_program", "backend_names", "get_backend", "Backend"]
+__all__ = ["GemmResult", "INFO_FIELDS", "Session", "Device", "CompiledGemm", "open_device",
+           "run_gemm", "run_program", "backend_names", "get_backend", "Backend"]
 
 #: The keys of :attr:`GemmResult.info`, the same on every backend.
 INFO_FIELDS = (
@@ -70,7 +70,21 @@ def _info(**given) -> dict[str, Any]:
     return {key: given.get(key) for key in INFO_FIELDS}
 
 
-class Device:
+class Session:
+    """Something held open until :meth:`close`: use it as ``with ... as x:``."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class Device(Session):
     """A device of one backend on one configuration, kept open across programs.
 
     ``run(program)`` runs a compiled program (raises
@@ -87,13 +101,6 @@ class Device:
         self.config = config
         self.transport = transport
         self.runtime = Runtime(transport, config) if transport is not None else None
-
-    def __enter__(self) -> "Device":
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        self.close()
-        return False
 
     def close(self) -> None:
         if self.transport is not None:

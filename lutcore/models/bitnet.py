@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import LutcoreError, ModelError
+from ..host.devices import Session
 from ..sw.compiler import resolve_config
 from ..sw.kernels.bitnet import EPS, quantize_activations_absmax
 from ..sw.kernels.packing import BitSerialWeights, ElutWeights, pack_bitserial, pack_elut
@@ -205,7 +206,7 @@ class _Layer:
         return [g for stack in self.stacks for g in stack]
 
 
-class BitNetModel:
+class BitNetModel(Session):
     """A BitNet b1.58 model: its float tensors, its ternary projections packed once
     (:class:`Projection`) and the :class:`GemmEngine` that runs them (build one with
     :func:`~lutcore.models.load_model`).
@@ -257,13 +258,6 @@ class BitNetModel:
         return floats, projs
 
     # -- session ---------------------------------------------------------------------------
-
-    def __enter__(self) -> "BitNetModel":
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        self.close()
-        return False
 
     def close(self) -> None:
         self.engine.close()
