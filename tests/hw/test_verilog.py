@@ -130,8 +130,10 @@ def test_verilator_lint_is_clean_with_documented_waivers(tmp_path, name):
     hv.write_verilog(CONFIGS[name], tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "VERILATOR_ROOT"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    # The accelerator top (host port, buffers, controller, both blocks) is linted too.
-    for module in CONFIG_MODULES:
+    # The accelerator top holds both blocks (and the host port, buffers and controller), so
+    # linting it covers them with this configuration; the stand-alone block files, generated
+    # by the same code, are linted on their own for one configuration.
+    for module in CONFIG_MODULES if name == "tiny" else ["lutcore_top"]:
         result = subprocess.run(
             [verilator, "--lint-only", "-Wall", "--top-module", module,
              str(hv.LINT_WAIVERS), str(tmp_path / f"{module}.v")],
