@@ -246,9 +246,10 @@ def is_packed(w) -> bool:
 
 def _check_packed(packed, mode: str, cfg: CoreConfig):
     """Packed weights given as ``w``: ternary, of ``mode``, laid out for ``cfg``'s group."""
+    from ..sw.kernels.packing import TERNARY_WEIGHT_BITS, TERNARY_ZERO_POINT
     if packed.mode != mode:
         raise LutcoreError(f"w is packed for mode {packed.mode!r}: the GEMM's mode is {mode!r}")
-    if (packed.weight_bits, packed.zero_point) != (2, 1):
+    if (packed.weight_bits, packed.zero_point) != (TERNARY_WEIGHT_BITS, TERNARY_ZERO_POINT):
         raise LutcoreError(f"w is packed with weight_bits {packed.weight_bits}, zero_point "
                            f"{packed.zero_point}: the devices run ternary weights (2, 1)")
     if packed.g != cfg.group(mode):

@@ -98,3 +98,32 @@ def test_unavailable_backend_is_one_line(monkeypatch):
     with pytest.raises(LutcoreError, match=r"^--backend 'rtl' is not available in this "
                                            r"build: No module named"):
         get_backend("rtl")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "iss"])
+@pytest.mark.parametrize("mode", ["bitserial", "elut"])
+def test_packed_weights_run_as_they_are(backend, mode):
+    from lutcore.sw.kernels import pack_bitserial, pack_elut
+    rng = np.random.default_rng(12)
+    a = rng.integers(-128, 128, (3, 37), dtype=np.int8)
+    w = rng.integers(-1, 2, (9, 37), dtype=np.int8)
+    cfg = preset("tiny")
+    packed = pack_elut(w, g=cfg.elut_g) if mode == "elut" else pack_bitserial(w, g=cfg.g)
+    out = run_gemm(a, packed, backend=backend, mode=mode, config=cfg).output
+    np.testing.assert_array_equal(out, a.astype(np.int64) @ w.astype(np.int64).T)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "iss"])
+def test_packed_weights_of_another_mode_or_group_are_refused(backend):
+    from lutcore.sw.kernels import pack_bitserial, pack_elut
+    a = np.ones((1, 10), np.int8)
+    w = np.ones((2, 10), np.int8)
+    with pytest.raises(LutcoreError, match="w is packed for mode 'elut': the GEMM's mode is "
+                                           "'bitserial'"):
+        run_gemm(a, pack_elut(w), backend=backend, mode="bitserial", config="tiny")
+    with pytest.raises(LutcoreError, match="w is packed for group size g = 3: configuration "
+                                           "'tiny' has g = 4 in mode 'bitserial'"):
+        run_gemm(a, pack_bitserial(w, g=3), backend=backend, mode="bitserial", config="tiny")
+    with pytest.raises(LutcoreError, match="weight_bits 3, zero_point 2"):
+        run_gemm(a, pack_bitserial(w, g=4, weight_bits=3, zero_point=2), backend=backend,
+                 mode="bitserial", config="tiny")
