@@ -117,6 +117,10 @@ def run(args) -> int:
               f"layers, {size(model.weight_bytes)} packed ({model.mode}), backend "
               f"{model.backend}, loaded in {model.load_seconds:.2f} s; prompt "
               f"{len(ids)} tokens")
+        if model.backend != "numpy":
+            print(f"opening the {model.backend} device (an rtl model is built on first use)",
+                  flush=True)
+            model.engine.device                         # opens the session now, not mid-stream
         rows: list = []
         stream = _Stream(model.tokenizer)
         started = time.perf_counter()
