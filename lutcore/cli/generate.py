@@ -118,8 +118,9 @@ def run(args) -> int:
               f"{model.backend}, loaded in {model.load_seconds:.2f} s; prompt "
               f"{len(ids)} tokens")
         if model.backend != "numpy":
-            print(f"opening the {model.backend} device (an rtl model is built on first use)",
-                  flush=True)
+            note = " (the Verilator model is built on first use)" if model.backend == "rtl" \
+                else ""
+            print(f"opening the {model.backend} device{note}", flush=True)
             model.engine.device                         # opens the session now, not mid-stream
         rows: list = []
         stream = _Stream(model.tokenizer)
