@@ -18,7 +18,6 @@ with the same checks and one-line :class:`~lutcore.errors.ModelError`\\ s.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -32,13 +31,15 @@ from .checkpoint import Ternary
 from .hf import CONFIG_FILE, HfCheckpoint, _read_json, _Shards
 
 __all__ = ["MODEL_TYPE", "ClassifierConfig", "ClassifierCheckpoint", "TernaryMLP",
-           "load_classifier", "digits_split", "DIGITS_HELD_OUT", "DIGITS_SEED",
+           "load_classifier", "digits_split", "DIGITS_HELD_OUT", "DIGITS_SEED", "DIGITS_MODEL",
            "norm_name", "linear_name"]
 
 MODEL_TYPE = "bitnet-mlp"
 #: Images of the digits data set kept out of training (a stratified split by this seed).
 DIGITS_HELD_OUT = 360
 DIGITS_SEED = 0
+#: The committed digit classifier (trained by :mod:`lutcore.models.train_digits`).
+DIGITS_MODEL = Path(__file__).resolve().parents[2] / "examples" / "digits"
 
 
 def norm_name(i: int) -> str:
@@ -207,8 +208,3 @@ def digits_split(seed: int = DIGITS_SEED, held_out: int = DIGITS_HELD_OUT):
         random_state=seed, stratify=data.target)
     return x_train, y_train, x_test, y_test
 
-
-def timed_predict(model: TernaryMLP, images) -> tuple[np.ndarray, float]:
-    """The predictions of ``images`` and the seconds they took."""
-    started = time.perf_counter()
-    return model.predict(images), time.perf_counter() - started
