@@ -30,7 +30,7 @@ from ..sw.kernels.packing import pack_bitserial, pack_elut
 from ..sw.kernels.validate import check_overflow
 from .checkpoint import NORMS, PROJECTIONS, ModelConfig, Ternary, layer_name
 
-__all__ = ["BitNetModel", "Projection", "GemmEngine", "ModelStats", "MODES"]
+__all__ = ["BitNetModel", "Projection", "GemmEngine", "EngineSession", "ModelStats", "MODES"]
 
 MODES = ("bitserial", "elut")
 F32 = np.float32
@@ -151,7 +151,36 @@ class _Layer:
         self.norms, self.projs = norms, projs
 
 
-class BitNetModel:
+class EngineSession:
+    """A model's session on its :class:`GemmEngine` (``self.engine``): a context manager
+    whose :meth:`close` releases the device, with the engine's backend, mode and stats."""
+
+    engine: GemmEngine
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+    def close(self) -> None:
+        self.engine.close()
+
+    @property
+    def backend(self) -> str:
+        return self.engine.backend
+
+    @property
+    def mode(self) -> str:
+        return self.engine.mode
+
+    @property
+    def stats(self) -> ModelStats:
+        return self.engine.stats
+
+
+class BitNetModel(EngineSession):
     """A BitNet b1.58 model: its float tensors, its ternary projections packed once
     (:class:`Projection`) and the :class:`GemmEngine` that runs them (build one with
     :func:`~lutcore.models.load_model`).
@@ -188,30 +217,6 @@ class BitNetModel:
             floats.update({layer_name(i, n) + ".weight": w for n, w in layer.norms.items()})
             projs.update({layer_name(i, p): proj for p, proj in layer.projs.items()})
         return floats, projs
-
-    # -- session ---------------------------------------------------------------------------
-
-    def __enter__(self) -> "BitNetModel":
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        self.close()
-        return False
-
-    def close(self) -> None:
-        self.engine.close()
-
-    @property
-    def backend(self) -> str:
-        return self.engine.backend
-
-    @property
-    def mode(self) -> str:
-        return self.engine.mode
-
-    @property
-    def stats(self) -> ModelStats:
-        return self.engine.stats
 
     @property
     def weight_bytes(self) -> int:

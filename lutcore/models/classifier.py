@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..sw.kernels.bitnet import EPS, quantize_activations_absmax
-from .bitnet import F32, GemmEngine, ModelStats, Projection, rms_norm
+from .bitnet import F32, EngineSession, GemmEngine, Projection, rms_norm
 from .checkpoint import Ternary
 from .hf import CONFIG_FILE, HfCheckpoint, _read_json, _Shards
 
@@ -109,7 +109,7 @@ class ClassifierCheckpoint(HfCheckpoint):
             yield linear_name(i), self._ternary(linear_name(i), (sizes[i + 1], sizes[i]))
 
 
-class TernaryMLP:
+class TernaryMLP(EngineSession):
     """A loaded classifier on one backend (build it with :func:`load_classifier`).
 
     ``logits(images)`` -> float32 [B, classes] for float images [B, in]; ``predict`` -> the
@@ -122,20 +122,6 @@ class TernaryMLP:
         self.config, self.norms, self.projections = config, norms, projections
         self.engine, self.path = engine, path
         self.images = 0
-
-    def __enter__(self) -> "TernaryMLP":
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        self.close()
-        return False
-
-    def close(self) -> None:
-        self.engine.close()
-
-    @property
-    def stats(self) -> ModelStats:
-        return self.engine.stats
 
     @property
     def weight_bytes(self) -> int:
