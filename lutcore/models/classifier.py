@@ -75,6 +75,9 @@ class ClassifierConfig:
                 math.isfinite(eps) and eps > 0):
             raise ModelError(f"{source}: config rms_norm_eps = {eps!r}: must be a positive "
                              f"number")
+        if d.get("hidden_act", "relu") != "relu":
+            raise ModelError(f"{source}: config hidden_act {d['hidden_act']!r}: only 'relu' "
+                             f"is supported")
         return cls(tuple(sizes), float(eps))
 
     def to_dict(self) -> dict:

@@ -148,6 +148,7 @@ def _code3(t):
      "model_type 'bitnet': a classifier is 'bitnet-mlp'"),
     (lambda r: edit_config(r, sizes=[64]), "config sizes = [64]: must be a list of at least"),
     (lambda r: edit_config(r, rms_norm_eps=0), "config rms_norm_eps = 0: must be a positive"),
+    (lambda r: edit_config(r, hidden_act="gelu"), "config hidden_act 'gelu': only 'relu'"),
     (lambda r: edit_config(r, sizes=[64, 100, 128, 10]),
      "tensor layers.0.linear.weight has shape (32, 64): expected (25, 64)"),
     (lambda r: (r / "model.safetensors").unlink(), "no model.safetensors"),
