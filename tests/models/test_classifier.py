@@ -78,8 +78,8 @@ def test_an_image_gets_the_same_logits_alone_or_in_a_batch(reference):
 
 
 @pytest.mark.parametrize("name, mode, count", [
-    ("default", "elut", 360), ("default", "bitserial", 360),
-    ("large", "elut", 48), ("tiny", "elut", 8), ("tiny", "bitserial", 8)])
+    ("default", "elut", 360), ("default", "bitserial", 48),
+    ("large", "elut", 48), ("tiny", "elut", 4), ("tiny", "bitserial", 4)])
 def test_iss_logits_are_bit_identical_to_numpy(reference, name, mode, count):
     """Every preset runs the model; on default the whole held-out split."""
     with load_classifier(DIGITS_MODEL, backend="iss", mode=mode, config=preset(name)) as m:
@@ -90,14 +90,15 @@ def test_iss_logits_are_bit_identical_to_numpy(reference, name, mode, count):
 
 def test_uart_over_the_modelled_link_gives_the_same_logits(reference):
     """The uart backend through the link protocol (the bridge modelled in Python, the ISS
-    behind it), one connection for every image."""
+    behind it), one connection for every layer."""
     from lutcore.host.iss import AcceleratorModel
     from lutcore.link.client import ModelTransport
     cfg = preset("tiny")
     line = ModelTransport(AcceleratorModel(cfg), host_bits=cfg.host_bits)
     with load_classifier(DIGITS_MODEL, backend="uart", config=cfg, transport=line) as m:
-        logits = np.concatenate([m.logits(X[i:i + 1]) for i in range(2)])
-    np.testing.assert_array_equal(logits, reference[:2])
+        logits = m.logits(X[:1])
+        assert m.stats.gemms == 3 and m.stats.cycles > 0
+    np.testing.assert_array_equal(logits, reference[:1])
 
 
 @pytest.mark.rtl
