@@ -87,7 +87,7 @@ def test_the_drawing_is_the_pixels():
      "--port is only used by --backend uart, not 'iss'"),
     (["digits", "--backend", "fpga"], "argument --backend: invalid choice: 'fpga'"),
     (["digits", "--model", "no/such/dir", "--backend", "numpy"],
-     "no/such/dir: no such directory"),
+     "no/such/dir: no such file or directory"),
     (["digits", "--preset", "huge"], "huge"),
     (["pictures"], "invalid choice: 'pictures'"),
 ])

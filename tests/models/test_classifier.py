@@ -142,7 +142,9 @@ def _code3(t):
 
 
 @pytest.mark.parametrize("damage, message", [
-    (lambda r: shutil.rmtree(r), "digits: no such directory"),
+    (lambda r: shutil.rmtree(r), "digits: no such file or directory"),
+    (lambda r: (shutil.rmtree(r), r.write_text("")),
+     "digits: a classifier is a directory with config.json and model.safetensors"),
     (lambda r: (r / "config.json").unlink(), "config.json: file not found"),
     (lambda r: (r / "config.json").write_text("{"), "config.json: not readable JSON"),
     (lambda r: edit_config(r, model_type="bitnet"),
