@@ -96,11 +96,10 @@ class ClassifierCheckpoint(HfCheckpoint):
 
     def __init__(self, path):
         root = Path(path)
-        if not root.exists():
-            raise ModelError(f"{root}: no such file or directory")
         if not root.is_dir():
-            raise ModelError(f"{root}: a classifier is a directory with {CONFIG_FILE} and "
-                             f"model.safetensors")
+            why = (f"a classifier is a directory with {CONFIG_FILE} and model.safetensors"
+                   if root.exists() else "no such file or directory")
+            raise ModelError(f"{root}: {why}")
         cfg_path = root / CONFIG_FILE
         self.config = ClassifierConfig.from_dict(_read_json(cfg_path), str(cfg_path))
         self.path, self.format, self.weight_scale = str(root), "hf-packed", "divide"
