@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 #: The subcommands, in the order ``lutcore --help`` lists them; each is the module
 #: ``lutcore.cli.<name>``.
 COMMANDS = ("gemm", "compile", "disasm", "verilog", "synth", "dse", "fpga", "bench", "docs",
-            "generate", "inspect")
+            "generate", "inspect", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

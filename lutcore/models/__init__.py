@@ -6,7 +6,9 @@ chosen backend (``numpy``, ``iss``, ``rtl``, ``uart``), tokenization and generat
 - :mod:`.hf`: the Hugging Face directory loader; :mod:`.gguf`: the GGUF loader;
 - :mod:`.bitnet`: the decoder (RMSNorm, RoPE, GQA attention, KV cache, BitLinear layers);
 - :mod:`.generate`: sampling; :mod:`.tokenizer`: tokenizers and prompt ids;
-- :mod:`.loader`: :func:`load_model`, the one way in; :mod:`.cache`: the load cache.
+- :mod:`.loader`: :func:`load_model`, the one way in; :mod:`.cache`: the load cache;
+- :mod:`.classifier`: a ternary MLP classifier on the same machinery (the committed digit
+  model); :mod:`.train_digits`: its quantization-aware training (PyTorch).
 
 Typical use::
 

@@ -31,7 +31,7 @@ from ..sw.kernels.packing import BitSerialWeights, ElutWeights, pack_bitserial, 
 from ..sw.kernels.validate import check_overflow
 from .checkpoint import NORMS, PROJECTIONS, ModelConfig, Ternary, layer_name
 
-__all__ = ["BitNetModel", "Projection", "GemmEngine", "ModelStats", "MODES"]
+__all__ = ["BitNetModel", "Projection", "GemmEngine", "EngineSession", "ModelStats", "MODES"]
 
 MODES = ("bitserial", "elut")
 F32 = np.float32
@@ -206,7 +206,29 @@ class _Layer:
         return [g for stack in self.stacks for g in stack]
 
 
-class BitNetModel(Session):
+class EngineSession(Session):
+    """A model's session on its :class:`GemmEngine` (``self.engine``): a context manager
+    whose :meth:`close` releases the device, with the engine's backend, mode and stats."""
+
+    engine: GemmEngine
+
+    def close(self) -> None:
+        self.engine.close()
+
+    @property
+    def backend(self) -> str:
+        return self.engine.backend
+
+    @property
+    def mode(self) -> str:
+        return self.engine.mode
+
+    @property
+    def stats(self) -> ModelStats:
+        return self.engine.stats
+
+
+class BitNetModel(EngineSession):
     """A BitNet b1.58 model: its float tensors, its ternary projections packed once
     (:class:`Projection`) and the :class:`GemmEngine` that runs them (build one with
     :func:`~lutcore.models.load_model`).
@@ -256,23 +278,6 @@ class BitNetModel(Session):
             for g in layer.gemms:
                 projs.update({name: g.part(j) for j, name in enumerate(g.names)})
         return floats, projs
-
-    # -- session ---------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self.engine.close()
-
-    @property
-    def backend(self) -> str:
-        return self.engine.backend
-
-    @property
-    def mode(self) -> str:
-        return self.engine.mode
-
-    @property
-    def stats(self) -> ModelStats:
-        return self.engine.stats
 
     @property
     def weight_bytes(self) -> int:
