@@ -30,7 +30,7 @@ def test_export_writes_the_quantized_weights(tmp_path):
         for layer, proj in zip(model.layers, m.projections):
             codes, scale = quantize_weights_absmean(layer.weight.detach().numpy())
             np.testing.assert_array_equal(proj.packed.unpack(), codes)
-            assert proj.scale == pytest.approx(1 / scale, rel=1e-6)
+            assert proj.scales[0] == pytest.approx(1 / scale, rel=1e-6)
             assert proj.scale_mode == "divide"
 
 
