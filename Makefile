@@ -11,7 +11,8 @@ JOBS    ?= 2
 export PATH := $(BIN):$(PATH)
 unexport VERILATOR_ROOT
 
-.PHONY: all venv verilog test regress bench bench-host bench-rtl bench-model area dse fpga docs clean
+.PHONY: all venv verilog test regress bench bench-host bench-rtl bench-model area dse fpga docs \
+        demo train-digits train-lm clean
 
 all: verilog
 
@@ -57,6 +58,12 @@ dse: $(STAMP)
 
 fpga: $(STAMP)
 	$(BIN)/lutcore fpga --board $(BOARD) --out build/fpga/$(BOARD)
+
+demo: $(STAMP)
+	$(BIN)/lutcore demo digits
+
+train-digits: $(STAMP)
+	$(BIN)/python -m lutcore.models.train_digits --out examples/digits
 
 docs: $(STAMP)
 	$(BIN)/lutcore docs --out docs/isa.md
