@@ -33,6 +33,7 @@ import math
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,7 @@ HELDOUT_FILES = ("Apache-2.0",)
 SPECIALS = ("<unk>", "<s>", "</s>")
 #: The characters of the tokenizer after :data:`SPECIALS`: newline and printable ASCII.
 CHARS = "\n" + "".join(chr(c) for c in range(32, 127))
+_say = partial(print, flush=True)
 EPS = 1e-5          # the absmean / absmax floor of lutcore.sw.kernels.bitnet
 QMAX = 127          # int8 activations, symmetric
 
@@ -92,8 +94,8 @@ class TrainConfig:
 
 #: A few steps of a small network, for the smoke test.
 SMOKE = TrainConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                    num_attention_heads=2, num_key_value_heads=1, context=32, batch=8,
-                    steps=20, lr=1e-2, warmup=5, eval_every=0)
+                    num_attention_heads=2, num_key_value_heads=1, context=32, batch=4,
+                    steps=15, lr=1e-2, warmup=5, eval_every=0)
 
 
 # -- corpus and tokenizer ----------------------------------------------------------------
@@ -294,7 +296,7 @@ def torch_nll(net, ids: np.ndarray, context: int, batch: int = 32) -> tuple[floa
 
 
 def train(tc: TrainConfig, train_ids: np.ndarray, heldout_ids: np.ndarray | None = None,
-          log=print):
+          log=_say):
     """Train the decoder of ``tc`` on ``train_ids`` (random windows of ``tc.context + 1``
     tokens, a fixed seed). Returns the network and the history of ``(step, train loss,
     held-out loss or None)``."""
@@ -405,7 +407,7 @@ def model_nll(model, ids: np.ndarray, context: int) -> tuple[float, int]:
 
 
 def perplexities(path, backends=("numpy", "iss", "rtl"), tokens: dict | None = None,
-                 configs: dict | None = None, log=print) -> list[dict]:
+                 configs: dict | None = None, log=_say) -> list[dict]:
     """Held-out perplexity of the exported model at ``path``: the float QAT forward
     (PyTorch) and the integer path of :func:`~lutcore.models.load_model` per backend, each
     over the first ``tokens[backend]`` held-out tokens (all when absent), the float model also
@@ -444,7 +446,7 @@ def _row(r: dict) -> str:
 
 # -- command line ---------------------------------------------------------------------------
 
-def run_training(tc: TrainConfig, out, log=print) -> dict:
+def run_training(tc: TrainConfig, out, log=_say) -> dict:
     """Train on :data:`TRAIN_FILES`, export to ``out``, write nothing else; returns a summary
     (corpus, configuration, losses, held-out perplexity of the float model)."""
     tok = build_tokenizer()
@@ -475,15 +477,19 @@ def main(argv=None) -> int:
     p.add_argument("--eval", type=Path, metavar="DIR", help="print the held-out perplexity "
                                                             "table of an exported model")
     p.add_argument("--backends", default="numpy,iss,rtl", help="backends of --eval")
-    p.add_argument("--tokens", type=int, default=256, metavar="N",
+    p.add_argument("--tokens", type=int, default=64, metavar="N",
                    help="held-out tokens on iss and rtl (numpy and the float model: all)")
+    p.add_argument("--rtl-config", default="default", metavar="PRESET",
+                   help="core configuration of the rtl backend (default: default)")
     args = p.parse_args(argv)
+    if args.tokens < 2 or (args.steps is not None and args.steps < 1):
+        p.error(f"--tokens {args.tokens} must be >= 2 and --steps {args.steps} >= 1")
     try:
         if args.eval is not None:
             backends = tuple(b for b in args.backends.split(",") if b)
             slow = {b: args.tokens for b in backends if b != "numpy"}
             print("| path | held-out tokens | perplexity | seconds |\n|---|---|---|---|")
-            perplexities(args.eval, backends, slow, {"rtl": "tiny"})
+            perplexities(args.eval, backends, slow, {"rtl": args.rtl_config})
             return 0
         if args.out is None:
             p.error("give --out DIR (train) or --eval DIR")
