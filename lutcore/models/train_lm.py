@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LutcoreError, ModelError
-from .checkpoint import NORMS, PROJECTIONS, ModelConfig, layer_name
+from .checkpoint import PROJECTIONS, ModelConfig, layer_name
 from .hf import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, pack_hf_ternary
 
 __all__ = ["TrainConfig", "CORPUS_DIR", "TRAIN_FILES", "HELDOUT_FILES", "read_corpus",
@@ -410,8 +410,9 @@ def perplexities(path, backends=("numpy", "iss", "rtl"), tokens: dict | None = N
                  configs: dict | None = None, log=_say) -> list[dict]:
     """Held-out perplexity of the exported model at ``path``: the float QAT forward
     (PyTorch) and the integer path of :func:`~lutcore.models.load_model` per backend, each
-    over the first ``tokens[backend]`` held-out tokens (all when absent), the float model also
-    over each of those slices. Returns rows ``{"path", "tokens", "perplexity", "seconds"}``."""
+    over the first ``tokens[backend]`` held-out tokens (all when absent; ``numpy`` also over
+    all), the float model over each of those slices. Returns rows ``{"path", "tokens",
+    "perplexity", "seconds"}``."""
     from . import load_model
     tokens, configs = tokens or {}, configs or {}
     net, ck = load_network(path)
@@ -427,15 +428,17 @@ def perplexities(path, backends=("numpy", "iss", "rtl"), tokens: dict | None = N
                      "seconds": time.perf_counter() - started})
         log(_row(rows[-1]))
     for backend in backends:
-        n = min(tokens.get(backend, ids.size), ids.size)
+        sizes = {min(tokens.get(backend, ids.size), ids.size)}
+        sizes |= {ids.size} if backend == "numpy" else set()   # numpy: all of it, too
         config = configs.get(backend, "default")
         with load_model(path, backend=backend, config=config) as m:
-            started = time.perf_counter()
-            nll, count = model_nll(m, ids[:n], context)
-            rows.append({"path": f"integer, {backend} ({config})", "tokens": count,
-                         "perplexity": math.exp(nll / count),
-                         "seconds": time.perf_counter() - started, "nll": nll})
-        log(_row(rows[-1]))
+            for n in sorted(sizes):
+                started = time.perf_counter()
+                nll, count = model_nll(m, ids[:n], context)
+                rows.append({"path": f"integer, {backend} ({config})", "tokens": count,
+                             "perplexity": math.exp(nll / count),
+                             "seconds": time.perf_counter() - started, "nll": nll})
+                log(_row(rows[-1]))
     return rows
 
 
@@ -478,7 +481,7 @@ def main(argv=None) -> int:
                                                             "table of an exported model")
     p.add_argument("--backends", default="numpy,iss,rtl", help="backends of --eval")
     p.add_argument("--tokens", type=int, default=64, metavar="N",
-                   help="held-out tokens on iss and rtl (numpy and the float model: all)")
+                   help="held-out tokens on every backend (numpy and the float model also: all)")
     p.add_argument("--rtl-config", default="default", metavar="PRESET",
                    help="core configuration of the rtl backend (default: default)")
     args = p.parse_args(argv)
@@ -487,7 +490,7 @@ def main(argv=None) -> int:
     try:
         if args.eval is not None:
             backends = tuple(b for b in args.backends.split(",") if b)
-            slow = {b: args.tokens for b in backends if b != "numpy"}
+            slow = {b: args.tokens for b in backends}
             print("| path | held-out tokens | perplexity | seconds |\n|---|---|---|---|")
             perplexities(args.eval, backends, slow, {"rtl": args.rtl_config})
             return 0

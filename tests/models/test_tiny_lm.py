@@ -31,6 +31,24 @@ def encode(text: str) -> list[int]:
         return m.tokenizer.encode(text).ids
 
 
+def perplexity(logits: np.ndarray, ids: list[int]) -> float:
+    """exp of the mean next-token negative log-likelihood, in float64."""
+    x = logits.astype(np.float64)
+    x = x - x.max(-1, keepdims=True)
+    logp = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    return math.exp(-logp[np.arange(len(ids) - 1), ids[1:]].mean())
+
+
+def assert_close_to_float(logits: np.ndarray, ref: np.ndarray) -> None:
+    """The integer path against the float QAT forward (PyTorch, float32): equal up to
+    rounding. An activation that lands on a .5 boundary in one and not the other moves by one
+    int8 step, so a few logits may differ by up to 1% of the largest; the rest agree to
+    float32 rounding."""
+    diff = np.abs(logits - ref)
+    top = np.abs(ref).max()
+    assert diff.max() < 1e-2 * top and np.median(diff) < 1e-4 * top
+
+
 def unpack_by_hand(packed: np.ndarray, n: int) -> np.ndarray:
     """The HF layout from its definition: original row j is packed row j % rows, bits
     2 * (j // rows) .. +1, as w + 1."""
@@ -89,15 +107,13 @@ def test_the_committed_model_runs_the_architecture_and_predicts_held_out_text():
     # looser bound than the random-model test, and the same predictions almost everywhere.
     assert np.abs(logits - ref).max() < 1e-3 * np.abs(ref).max()
     assert (logits.argmax(-1) == ref.argmax(-1)).mean() > 0.97
-    logp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(
-        -1, keepdims=True)) - logits.max(-1, keepdims=True)
-    perplexity = math.exp(-logp[np.arange(len(ids) - 1), ids[1:]].mean())
-    # uniform guessing is 99; the model must do far better on text it never saw
-    assert perplexity < 6, perplexity
+    # uniform guessing is 99, a character unigram model from the training text 26; the model
+    # must do far better on text it never saw
+    assert perplexity(logits, ids) < 6
 
 
-def generate(backend, config="default", n=6, **sampling):
-    ids = encode(PROMPT)
+def generate(backend, config="default", n=6, prompt=PROMPT, **sampling):
+    ids = encode(prompt)
     rows: list = []
     with load_model(MODEL, backend=backend, config=config) as m:
         new = m.generate(ids, n, stop_at_eos=False, logits_out=rows, **sampling)
@@ -116,7 +132,10 @@ def test_numpy_and_iss_give_identical_tokens():
 def test_rtl_gives_the_same_tokens(model_of):
     cfg = preset("tiny")                          # acc_bits 24 holds 127 * K for every K
     model_of(cfg)
-    assert generate("rtl", cfg, n=2) == generate("numpy", cfg, n=2)
+    new, logits = generate("numpy", cfg, n=2, prompt=PROMPT[:2])
+    new_rtl, logits_rtl = generate("rtl", cfg, n=2, prompt=PROMPT[:2])
+    assert new_rtl == new
+    np.testing.assert_array_equal(logits_rtl, logits)
 
 
 def test_float_qat_forward_agrees_with_the_integer_path():
@@ -128,7 +147,8 @@ def test_float_qat_forward_agrees_with_the_integer_path():
         ref = net(torch.tensor([ids]))[0].numpy()
     with load_model(MODEL) as m:
         logits = m.forward(ids)
-    assert np.abs(logits - ref).max() < 1e-3 * np.abs(ref).max()
+    assert_close_to_float(logits, ref)
+    assert perplexity(logits, ids) == pytest.approx(perplexity(ref, ids), rel=1e-4)
 
 
 def test_training_smoke_lowers_the_loss_and_exports_a_loadable_model(tmp_path):
@@ -150,4 +170,4 @@ def test_training_smoke_lowers_the_loss_and_exports_a_loadable_model(tmp_path):
         ref = frozen(torch.from_numpy(ids[None, :24]))[0].numpy()
     with load_model(tmp_path) as m:
         logits = m.forward(ids[:24])
-    assert np.abs(logits - ref).max() < 1e-3 * np.abs(ref).max()
+    assert_close_to_float(logits, ref)
