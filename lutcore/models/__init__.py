@@ -7,6 +7,8 @@ chosen backend (``numpy``, ``iss``, ``rtl``, ``uart``), tokenization and generat
 - :mod:`.bitnet`: the decoder (RMSNorm, RoPE, GQA attention, KV cache, BitLinear layers);
 - :mod:`.generate`: sampling; :mod:`.tokenizer`: tokenizers and prompt ids;
 - :mod:`.loader`: :func:`load_model`, the one way in; :mod:`.cache`: the load cache.
+- :mod:`.train_lm`: trains the tiny example model ``examples/tiny-lm`` (PyTorch, only
+  for training).
 
 Typical use::
 
