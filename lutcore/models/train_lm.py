@@ -485,14 +485,21 @@ def main(argv=None) -> int:
     p.add_argument("--rtl-config", default="default", metavar="PRESET",
                    help="core configuration of the rtl backend (default: default)")
     args = p.parse_args(argv)
-    if args.tokens < 2 or (args.steps is not None and args.steps < 1):
-        p.error(f"--tokens {args.tokens} must be >= 2 and --steps {args.steps} >= 1")
+    if args.tokens < 2:
+        p.error(f"--tokens {args.tokens}: must be >= 2")
+    if args.steps is not None and args.steps < 1:
+        p.error(f"--steps {args.steps}: must be >= 1")
     try:
         if args.eval is not None:
             backends = tuple(b for b in args.backends.split(",") if b)
             slow = {b: args.tokens for b in backends}
-            print("| path | held-out tokens | perplexity | seconds |\n|---|---|---|---|")
-            perplexities(args.eval, backends, slow, {"rtl": args.rtl_config})
+            header = ["| path | held-out tokens | perplexity | seconds |\n|---|---|---|---|"]
+
+            def log(line: str) -> None:
+                _say("\n".join(header + [line]))
+                header.clear()
+
+            perplexities(args.eval, backends, slow, {"rtl": args.rtl_config}, log=log)
             return 0
         if args.out is None:
             p.error("give --out DIR (train) or --eval DIR")
