@@ -7,8 +7,12 @@ chosen backend (``numpy``, ``iss``, ``rtl``, ``uart``), tokenization and generat
 - :mod:`.bitnet`: the decoder (RMSNorm, RoPE, GQA attention, KV cache, BitLinear layers);
 - :mod:`.generate`: sampling; :mod:`.tokenizer`: tokenizers and prompt ids;
 - :mod:`.loader`: :func:`load_model`, the one way in; :mod:`.cache`: the load cache;
+- :mod:`.synthetic`: random checkpoints at real shapes; :mod:`.report`: compute- and
+  memory-bound rates;
 - :mod:`.classifier`: a ternary MLP classifier on the same machinery (the committed digit
-  model); :mod:`.train_digits`: its quantization-aware training (PyTorch).
+  model); :mod:`.train_digits`: its quantization-aware training (PyTorch);
+- :mod:`.train_lm`: trains the tiny example language model ``examples/tiny-lm`` (PyTorch,
+  only for training).
 
 Typical use::
 
