@@ -65,6 +65,9 @@ demo: $(STAMP)
 train-digits: $(STAMP)
 	$(BIN)/python -m lutcore.models.train_digits --out examples/digits
 
+train-lm: $(STAMP)
+	$(BIN)/python -m lutcore.models.train_lm --out examples/tiny-lm
+
 docs: $(STAMP)
 	$(BIN)/lutcore docs --out docs/isa.md
 
