@@ -11,8 +11,8 @@ a fresh process so that its peak resident memory is its own:
 * the same forward pass in float32 BLAS (weights held dequantized in float32), layer by
   layer, since the whole float32 model (about 11 GB) does not fit: one layer's seven
   projections timed, times the layers, plus the LM head, the same in both;
-* the ISS's cycles per decoded token on each of ``--presets`` (each projection shape run
-  once as a GEMV, times the layers), with the compute-bound tokens/s at the preset's clock
+* the ISS's cycles per decoded token on each of ``--presets`` (each GEMM of a layer run
+  once as a GEMV, q+k+v and gate+up stacked as the model runs them, times the layers), with the compute-bound tokens/s at the preset's clock
   and the memory-bound tokens/s at the weight bandwidth.
 
 Targets (issue text): decode >= 1 token/s on one core, peak memory <= 3 GB, load <= 30 s
@@ -116,12 +116,16 @@ def _run_blas(cfg_dict: dict, prompt: int, repeats: int = 3) -> dict:
 
 
 def _iss_cycles(cfg, preset: str, mode: str) -> int:
-    """ISS cycles of one decoded token's projections (one GEMV per shape, times layers)."""
+    """ISS cycles of one decoded token's projections: one GEMV per GEMM of a layer as the
+    model runs them (q+k+v and gate+up stacked), times the layers."""
     from ..host import run_gemm
+    from ..models.bitnet import STACKS
     from ..models.checkpoint import expected_shapes
     rng = np.random.default_rng(3)
+    shapes = expected_shapes(cfg)
     per_layer = 0
-    for n, k in expected_shapes(cfg).values():
+    for group in STACKS:
+        n, k = sum(shapes[p][0] for p in group), shapes[group[0]][1]
         a = rng.integers(-127, 128, (1, k), dtype=np.int8)
         w = rng.integers(-1, 2, (n, k), dtype=np.int8)
         per_layer += run_gemm(a, w, backend="iss", mode=mode, config=preset).cycles
