@@ -72,8 +72,14 @@ class Projection:
     def part(self, i: int) -> "Projection":
         """Part ``i`` alone (its rows of the packed weights, not a copy)."""
         n0 = sum(self.sizes[:i])
-        return Projection((self.names[i],), _packed_rows(self.packed, n0, n0 + self.sizes[i]),
-                          (self.sizes[i],), (self.scales[i],), self.scale_mode)
+        return Projection.single(self.names[i],
+                                 _packed_rows(self.packed, n0, n0 + self.sizes[i]),
+                                 self.scales[i], self.scale_mode)
+
+    @classmethod
+    def single(cls, name: str, packed, scale: float, scale_mode: str) -> "Projection":
+        """One projection of packed weights."""
+        return cls((name,), packed, (packed.n,), (scale,), scale_mode)
 
     @classmethod
     def stack(cls, parts: list["Projection"]) -> "Projection":
@@ -148,8 +154,8 @@ class GemmEngine:
         check_overflow(t.codes.shape[1], self.config.act_bits, 1, self.config.acc_bits,
                        allow_wrap=False)
         pack = pack_elut if self.mode == "elut" else pack_bitserial
-        return Projection((name,), pack(t.codes, g=self.group, name=name), (t.codes.shape[0],),
-                          (t.scale,), t.scale_mode)
+        return Projection.single(name, pack(t.codes, g=self.group, name=name), t.scale,
+                                 t.scale_mode)
 
     def __call__(self, xq: np.ndarray, proj: Projection) -> np.ndarray:
         """``xq @ W.T`` as int64 [M, N] on the backend."""

@@ -55,9 +55,9 @@ def write_cache(path, source, fmt: str, mode: str, group: int, config: ModelConf
         raise ModelError(f"{path}: cannot write the cache ({e.strerror or e})") from None
 
 
-def read_cache(path, source, fmt_hint: str | None, mode: str, group: int):
-    """``(config, floats, packed)`` from a cache that matches ``source``, ``mode`` and
-    ``group``; None if there is no cache or it does not match (it is then rebuilt)."""
+def read_cache(path, source, mode: str, group: int):
+    """``(config, floats, packed, format)`` from a cache that matches ``source``, ``mode``
+    and ``group`` (``packed``: name -> (packed weights, scale, scale mode)); None if there is no cache or it does not match (it is then rebuilt)."""
     path = Path(path)
     if not path.exists():
         return None

@@ -70,11 +70,10 @@ def load_model(path, *, backend: str = "numpy", mode: str = "elut", config="defa
         ck, path, cache = path, path.path, None
     else:
         ck = None
-    hit = read_cache(cache, path, None, mode, engine.group) if cache else None
+    hit = read_cache(cache, path, mode, engine.group) if cache else None
     if hit is not None:
         cfg, floats, packed, fmt = hit
-        projections = {n: Projection((n,), pk, (pk.n,), (scale,), sm)
-                       for n, (pk, scale, sm) in packed.items()}
+        projections = {n: Projection.single(n, *value) for n, value in packed.items()}
         tok = Path(path) / "tokenizer.json"
         if tok.exists():
             from .tokenizer import load_tokenizer

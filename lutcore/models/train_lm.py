@@ -59,16 +59,23 @@ EPS = 1e-5          # the absmean / absmax floor of lutcore.sw.kernels.bitnet
 QMAX = 127          # int8 activations, symmetric
 
 
+def architecture(**sizes) -> ModelConfig:
+    """The decoder trained here: ``sizes`` (hidden_size, intermediate_size, num_hidden_layers,
+    num_attention_heads, num_key_value_heads, max_position_embeddings) over the character
+    vocabulary, tied embeddings, the specials as bos/eos."""
+    return ModelConfig(vocab_size=len(SPECIALS) + len(CHARS), rms_norm_eps=1e-5,
+                       rope_theta=10000.0, tie_word_embeddings=True, bos_token_id=1,
+                       eos_token_id=2, **sizes)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Architecture and schedule of a training run (the defaults are the committed model)."""
+    """Architecture (``model``; its context is ``max_position_embeddings``) and schedule of a
+    training run (the defaults are the committed model)."""
 
-    hidden_size: int = 128
-    intermediate_size: int = 256
-    num_hidden_layers: int = 3
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
-    context: int = 128
+    model: ModelConfig = architecture(
+        hidden_size=128, intermediate_size=256, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128)
     batch: int = 16
     steps: int = 800
     lr: float = 4e-3
@@ -77,25 +84,21 @@ class TrainConfig:
     weight_decay: float = 0.05
     seed: int = 0
     threads: int = 2
-    rope_theta: float = 10000.0
     eval_every: int = 200
 
+    @property
+    def context(self) -> int:
+        return self.model.max_position_embeddings
+
     def model_config(self) -> ModelConfig:
-        return ModelConfig(
-            vocab_size=len(SPECIALS) + len(CHARS), hidden_size=self.hidden_size,
-            intermediate_size=self.intermediate_size,
-            num_hidden_layers=self.num_hidden_layers,
-            num_attention_heads=self.num_attention_heads,
-            num_key_value_heads=self.num_key_value_heads,
-            max_position_embeddings=self.context, rms_norm_eps=1e-5,
-            rope_theta=self.rope_theta, tie_word_embeddings=True, bos_token_id=1,
-            eos_token_id=2)
+        return self.model
 
 
 #: A few steps of a small network, for the smoke test.
-SMOKE = TrainConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                    num_attention_heads=2, num_key_value_heads=1, context=32, batch=4,
-                    steps=15, lr=1e-2, warmup=5, eval_every=0)
+SMOKE = TrainConfig(architecture(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=1,
+                                 max_position_embeddings=32),
+                    batch=4, steps=15, lr=1e-2, warmup=5, eval_every=0)
 
 
 # -- corpus and tokenizer ----------------------------------------------------------------
