@@ -2,7 +2,8 @@
 
 Models are built in one per-user cache shared by every working directory: ``$LUTCORE_BUILD``
 if set, else the platform's cache directory (``$XDG_CACHE_HOME/lutcore`` or
-``~/.cache/lutcore``; ``~/Library/Caches/lutcore`` on macOS), see :func:`build_root`. One
+``~/.cache/lutcore``; ``~/Library/Caches/lutcore`` on macOS), see
+:func:`lutcore.cachedir.build_root`. One
 build directory per design and configuration (``<root>/sim/<tag>``), so models of several
 presets live side by side and a rebuild happens only when the generated Verilog or the build
 options change; parallel processes asking for the same model wait for one build. Waveforms
@@ -34,34 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from ..cachedir import BUILD_ENV, build_root
+
 __all__ = ["BUILD_ENV", "build_root", "SimModel", "build_model", "top_model", "model_tag",
            "run_bench", "run_dir", "verilator_path", "waves_requested", "TOP_MODULE"]
-
-#: Environment variable overriding the model cache directory.
-BUILD_ENV = "LUTCORE_BUILD"
-
-
-def build_root() -> Path:
-    """The model cache directory (see the module docstring), created if missing; one
-    :class:`~lutcore.errors.LutcoreError` line when it cannot be."""
-    from ..errors import LutcoreError
-
-    root = os.environ.get(BUILD_ENV)
-    if root:
-        path = Path(root).expanduser()
-    elif sys.platform == "darwin":
-        path = Path.home() / "Library" / "Caches" / "lutcore"
-    else:
-        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lutcore"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe-")
-        probe.close()
-    except OSError as e:
-        raise LutcoreError(f"the Verilator model cache '{path}' cannot be used: "
-                           f"{e.strerror or e}; set {BUILD_ENV} to a writable "
-                           f"directory") from None
-    return path.resolve()
 
 #: Verilog module name of the accelerator top in simulation models.
 TOP_MODULE = "lutcore_top"

@@ -3,7 +3,10 @@
 ``lutcore bench host`` (``make bench-host``) times, on the BitNet b1.58 2B linear layer
 shapes (K x N = 2560x2560, 2560x6912, 6912x2560) at M = 1, 16, 256, side by side:
 
-* ``lut_gemm`` in ELUT mode and in bit-serial mode, on packed ternary weights (fast path);
+* ``lut_gemm`` in ELUT mode and in bit-serial mode, on packed ternary weights (fast path),
+  with its lookup loop compiled from C (:mod:`lutcore.sw.kernels.native`) and, beside it, in
+  NumPy (the same tables and bytes; where no C compiler works both columns are NumPy and the
+  header says why);
 * ``np.matmul`` with float32 activations and the weights held dequantized in float32;
 * ``reference_gemm``, the int64 matmul the kernels are verified against.
 
@@ -28,7 +31,7 @@ import time
 
 import numpy as np
 
-from ..sw.kernels import lut_gemm, pack_bitserial, pack_elut, reference_gemm
+from ..sw.kernels import lut_gemm, native, pack_bitserial, pack_elut, reference_gemm
 
 try:                     # a pinned dev dependency; without it BLAS keeps its own threads
     import threadpoolctl
@@ -44,7 +47,8 @@ SLOW_REPEATS = 3
 MIN_CELL_SECONDS = 1.0
 MAX_ROUNDS = 200
 
-KERNELS = ("blas", "ref", "elut", "bitserial")
+KERNELS = ("blas", "ref", "elut", "bitserial", "elut_np", "bitserial_np")
+LUT_KERNELS = ("elut", "bitserial", "elut_np", "bitserial_np")
 
 
 def _time_interleaved(fns: dict, repeats: int, min_seconds: float = MIN_CELL_SECONDS) \
@@ -194,18 +198,25 @@ def run(shapes, rows, repeats: int, seed: int = 0, log=None,
                 "ref": lambda: reference_gemm(a, w),
                 "elut": lambda: lut_gemm(a, elut),
                 "bitserial": lambda: lut_gemm(a, bits),
+                "elut_np": lambda: _numpy_loop(lut_gemm, a, elut),
+                "bitserial_np": lambda: _numpy_loop(lut_gemm, a, bits),
             }, repeats, min_seconds)
             # The kernels are only worth timing if they are exact (DESIGN §2).
-            for name in ("elut", "bitserial"):
+            for name in LUT_KERNELS:
                 assert np.array_equal(out[name], out["ref"]), \
                     f"{name} differs from the reference at K x N = {k}x{n}, M = {m}"
             ms = {name: _spread(1e3 * t for t in times[name].values()) for name in KERNELS}
-            vs_blas = {name: _ratios(times["blas"], times[name]) for name in ("elut", "bitserial")}
+            vs_blas = {name: _ratios(times["blas"], times[name]) for name in LUT_KERNELS}
             print("  ".join(f"{name} {ms[name]['median']:.2f} ms" for name in KERNELS),
                   file=log, flush=True)
             cells.append({"k": k, "n": n, "m": m, "ms": ms, "vs_blas": vs_blas,
                           "bytes": nbytes})
     return cells
+
+
+def _numpy_loop(fn, *args):
+    with native.disabled():
+        return fn(*args)
 
 
 def _fmt_bytes(b: int) -> str:
@@ -223,7 +234,9 @@ def ratio_summary(cells: list[dict]) -> str:
     lines = []
     for m in sorted({c["m"] for c in cells}):
         parts = []
-        for name, label in (("elut", "ELUT"), ("bitserial", "bit-serial")):
+        for name, label in (("elut", "ELUT"), ("bitserial", "bit-serial"),
+                            ("elut_np", "ELUT NumPy loop"),
+                            ("bitserial_np", "bit-serial NumPy loop")):
             r = [c["vs_blas"][name]["median"] for c in cells if c["m"] == m]
             parts.append(f"{label} {min(r):.2f}-{max(r):.2f}x")
         lines.append(f"M = {m}: {', '.join(parts)} float32 BLAS (medians over the shapes)")
@@ -235,8 +248,8 @@ def table(cells: list[dict]) -> str:
     (min..max), then weight bytes."""
     lines = [
         "| K x N | M | f32 BLAS ms | int64 ref ms | ELUT ms | ELUT vs BLAS | bit-serial ms "
-        "| bit-serial vs BLAS |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| bit-serial vs BLAS | ELUT, NumPy loop ms | bit-serial, NumPy loop ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cells:
         ms, vs = c["ms"], c["vs_blas"]
@@ -244,7 +257,8 @@ def table(cells: list[dict]) -> str:
             f"| {c['k']}x{c['n']} | {c['m']} | {_fmt_spread(ms['blas'])} | "
             f"{_fmt_spread(ms['ref'])} | {_fmt_spread(ms['elut'])} | "
             f"{_fmt_spread(vs['elut'], 'x')} | {_fmt_spread(ms['bitserial'])} | "
-            f"{_fmt_spread(vs['bitserial'], 'x')} |")
+            f"{_fmt_spread(vs['bitserial'], 'x')} | {_fmt_spread(ms['elut_np'])} | "
+            f"{_fmt_spread(ms['bitserial_np'])} |")
     lines += [
         "",
         "| K x N | f32 BLAS weights | int8 (reference input) | ELUT packed | bit-serial packed "
@@ -297,11 +311,12 @@ def main(args: argparse.Namespace, config=None) -> int:
 
     with one_blas_thread():
         machine = machine_summary()
-        print(f"lutcore host benchmark; {machine}; medians (min..max) of >= {repeats} runs or "
+        print(f"lutcore host benchmark; {machine}; lookup loop: {native.status()}; medians (min..max) of >= {repeats} runs or "
               f"{args.min_seconds:g} s per cell", file=sys.stderr, flush=True)
         start = time.perf_counter()
         cells = run(args.shapes, rows, repeats, args.seed, min_seconds=args.min_seconds)
     print(machine)
+    print(f"lookup loop: {native.status()}")
     print(table(cells))
     print()
     print(ratio_summary(cells))

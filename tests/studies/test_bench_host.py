@@ -19,10 +19,12 @@ def test_bench_smoke(capsys):
     out, err = capsys.readouterr()
     assert out.startswith("machine: ") and " cores" in out.splitlines()[0]
     assert "1 thread" in out.splitlines()[0]      # BLAS limited while the kernels ran
+    assert out.splitlines()[1].startswith(("lookup loop: C (", "lookup loop: NumPy ("))
     rows = [line for line in out.splitlines() if line.startswith("| 80x24 |")]
     assert len(rows) == 3                       # two timing rows (M = 1, 3) and one bytes row
     # Every time and ratio is "median (min..max)" with min <= median <= max.
-    for cell in rows[0].split("|")[3:9]:
+    assert len(rows[0].split("|")) == 12          # 10 columns: 8 figures incl. both loops
+    for cell in rows[0].split("|")[3:11]:
         med, lo, hi = map(float, re.fullmatch(r" ([\d.]+)x? \(([\d.]+)\.\.([\d.]+)\) ",
                                               cell).groups())
         assert lo <= med <= hi

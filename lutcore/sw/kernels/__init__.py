@@ -4,6 +4,8 @@
   encoding;
 - :mod:`.packing`: packed weights (:class:`BitSerialWeights`, :class:`ElutWeights`);
 - :mod:`.gemm`: ``lut_gemm`` (host fast path and core path) and the int64 reference;
+- :mod:`.native`: the fast path's lookup-and-sum loop compiled from C (``lookup.c``), with the
+  NumPy loop as its fallback and its test oracle;
 - :mod:`.bitnet`: BitNet b1.58 quantization and ``BitLinear``;
 - :mod:`.validate`: input checks shared by the kernels and the compiler;
 - :mod:`.backend`: the ``numpy`` GEMM backend.

@@ -23,7 +23,8 @@ Two paths compute the same integers:
     The group size is therefore 8 (bit-serial) or 5 (ELUT) whatever the packed ``g``. Tables are
     held in the narrowest integer type their entries need (int16 for int8 activations), the
     sums in int32 whenever the worst case fits, and the gather runs over cache blocks of output
-    columns (see :func:`_lookup_sum`).
+    columns (see :func:`_lookup_sum`). The lookup-and-sum loop runs compiled from C where a C
+    compiler is available (:mod:`.native`), else in NumPy: the same integers either way.
 
 Memory is bounded for any shape: both paths run over consecutive chunks of K (a multiple of
 every byte and group size, so a chunk is whole storage bytes and whole groups) and over
@@ -41,7 +42,7 @@ import numpy as np
 
 from ...errors import LutcoreError
 from ...spec import numerics as nx
-from . import tables
+from . import native, tables
 from .packing import (ELUT_BYTE_CODES, ELUT_BYTE_GROUP, PLANE_GROUP, BitSerialWeights,
                       ElutWeights, pack_weights)
 from .validate import (ACC_BITS_RANGE, ACT_BITS_RANGE, check_activations, check_choice,
@@ -75,6 +76,8 @@ _CORE_ELEMENTS = 1 << 19
 # Up to this many activation rows, each row's tables are gathered element by element;
 # beyond it, a lookup fetches one table entry for all rows at once (a row of M values).
 _ROWWISE_MAX_M = 32
+# The same bound for the C loop (lutcore.studies.bench_host measures both).
+_NATIVE_ROWWISE_MAX_M = 4
 
 
 def reference_gemm(a, w) -> np.ndarray:
@@ -109,7 +112,7 @@ def _int_dtype(bound: int):
 # -- fast path ------------------------------------------------------------------------------
 
 def _rowwise(m: int) -> bool:
-    return m <= _ROWWISE_MAX_M
+    return m <= (_NATIVE_ROWWISE_MAX_M if native.enabled() else _ROWWISE_MAX_M)
 
 
 def _digit_table(x: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -157,9 +160,15 @@ def _lookup_sum(tab: np.ndarray, m: int, parts: list[np.ndarray], acc_dtype) -> 
     holds ``p * 256`` once, and each block only overwrites its low byte with the codes (a
     strided byte copy), then one ``np.take`` gathers and one reduction sums over p. A block
     holds about _BLOCK_ELEMENTS gathered values (at least one output column).
+
+    The same loop compiled from C (:mod:`.native`) runs instead wherever it is available: it
+    adds each entry as it reads it, with no index array and no gathered copy.
     """
-    n = parts[0].shape[0]
     rowwise = _rowwise(m)
+    out = native.lookup_sum(tab, m, parts, acc_dtype, rowwise)
+    if out is not None:
+        return out
+    n = parts[0].shape[0]
     if rowwise:
         # [M, P*256]: each row's tables contiguous; take along axis 1, row after row. A block
         # of ~_BLOCK_ELEMENTS lookups reuses every row's tables before the next block.

@@ -1,14 +1,27 @@
 """lut_gemm against an independent int64 oracle: random shapes, every g / B / zero point,
-extremes, wrap-around, both modes and both paths (DESIGN §2)."""
+extremes, wrap-around, both modes and both paths (DESIGN §2), each test with the fast path's
+lookup loop in C and in NumPy."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lutcore.sw.kernels import (lut_gemm, pack_bitserial, pack_elut, reference_gemm,
+from lutcore.sw.kernels import (lut_gemm, native, pack_bitserial, pack_elut, reference_gemm,
                                 ternary_gemm)
 
 PATHS = ("fast", "core")
+
+
+@pytest.fixture(autouse=True, params=["c", "numpy"])
+def lookup_loop(request):
+    """Every test twice: the C loop (skipped without a C compiler) and the NumPy one."""
+    if request.param == "numpy":
+        with native.disabled():
+            yield request.param
+    else:
+        if not native.enabled():
+            pytest.skip(f"the C lookup loop is not available: {native.status()}")
+        yield request.param
 
 
 def oracle(a, w):
@@ -208,6 +221,7 @@ def test_fast_path_blocking(monkeypatch, block, rowwise_max_m, table_elements, m
     import lutcore.sw.kernels.gemm as gemm
     monkeypatch.setattr(gemm, "_BLOCK_ELEMENTS", block)
     monkeypatch.setattr(gemm, "_ROWWISE_MAX_M", rowwise_max_m)
+    monkeypatch.setattr(gemm, "_NATIVE_ROWWISE_MAX_M", rowwise_max_m)
     monkeypatch.setattr(gemm, "_TABLE_ELEMENTS", table_elements)
     rng = np.random.default_rng(block)
     for m, n, k in [(1, 23, 17), (3, 29, 40), (5, 11, 3)]:
