@@ -56,7 +56,9 @@ def format_summary(program: Program, path: str | None = None) -> str:
         f"words moved  act {words['act']}, weight {words['weight']}, instr {words['instr']} "
         f"written; output {words['output']} read",
         f"cycles       {s['cycles']} predicted, {s['lookups']} LMMA steps, "
-        f"utilization {100 * s['utilization']:.2f}%",
+        f"utilization {100 * s['utilization']:.2f}% (array steps / cycles), useful "
+        f"{100 * s['useful_utilization']:.2f}% ({s['useful_lookups']} needed lookups / "
+        f"cycles x m x n)",
     ]
     return "\n".join(lines)
 

@@ -106,10 +106,17 @@ def run(args) -> int:
     print(f"lutcore gemm: wrote {args.out} ({np.dtype(out_dtype).name} [{m}, {n}]; "
           f"K = {ops.k}, mode {args.mode}, backend {args.backend}, preset {config.name})")
     if result.cycles is not None:
-        line = f"cycles: {result.cycles}"
-        if result.utilization is not None:
-            line += f"  utilization: {100 * result.utilization:.1f}%"
-        print(line)
-    elif result.utilization is not None:
-        print(f"utilization: {100 * result.utilization:.1f}%")
+        print(f"cycles: {result.cycles}{utilization_text(result)}")
     return 0
+
+
+def utilization_text(result) -> str:
+    """Both utilizations where the backend reports them: array steps per cycle, and useful
+    lookups per peak lookup."""
+    parts = []
+    if result.utilization is not None:
+        parts.append(f"utilization: {100 * result.utilization:.1f}% (array steps / cycles)")
+    if result.useful_utilization is not None:
+        parts.append(f"useful: {100 * result.useful_utilization:.1f}% (needed lookups / "
+                     f"peak lookups)")
+    return "".join(f"  {p}" for p in parts)

@@ -53,14 +53,17 @@ INFO_FIELDS = (
 
 @dataclass
 class GemmResult:
-    """Output of a GEMM: ``output`` int64 [M, N]; ``cycles`` (the CYCLES CSRs summed) and
-    ``utilization`` (LMMA steps / cycles) where hardware time is modelled or measured, else
-    None; ``info`` with the keys :data:`INFO_FIELDS`."""
+    """Output of a GEMM: ``output`` int64 [M, N]; ``cycles`` (the CYCLES CSRs summed),
+    ``utilization`` (LMMA steps / cycles) and ``useful_utilization`` (the lookups the GEMM
+    needs, ``M * N * ceil(K / g) * planes``, over cycles x the array's ``m * n`` lookups per
+    cycle: padding rows and columns do not count) where hardware time is modelled or
+    measured, else None; ``info`` with the keys :data:`INFO_FIELDS`."""
 
     output: np.ndarray
     cycles: int | None = None
     utilization: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    useful_utilization: float | None = None
 
 
 def _info(**given) -> dict[str, Any]:
@@ -133,7 +136,7 @@ class Device(Session):
         """Run a compiled GEMM's programs one at a time (a long K is compiled part by part
         as it runs), add their outputs, check (rtl), report."""
         output, parts, records = None, [], []
-        programs = instructions = lookups = 0
+        programs = instructions = lookups = useful = 0
         ksplit = None
         for program in gemm.programs:
             run = self.run(program)
@@ -145,6 +148,7 @@ class Device(Session):
             programs += 1
             instructions += program.num_instructions
             lookups += program.lookups()
+            useful += program.useful_lookups()
             ksplit = ksplit or program.meta.get("ksplit")
         checks = self.verify(parts, gemm.a, gemm.w, output, gemm.mode) if gemm.check else {}
         cycles = sum(p.cycles for p in records)
@@ -155,7 +159,9 @@ class Device(Session):
                      host_reads=sum(p.reads for p in records),
                      device=self.device_info(), waves=self.waves, **checks,
                      seconds=time.perf_counter() - gemm.started)
-        return GemmResult(output, cycles, lookups / cycles if cycles else None, info)
+        peak = cycles * self.config.m * self.config.n
+        return GemmResult(output, cycles, lookups / cycles if cycles else None, info,
+                          useful / peak if peak else None)
 
 
 @dataclass

@@ -90,6 +90,11 @@ class ProgramRun:
     def lookups(self) -> int:
         return self.program.lookups()
 
+    @property
+    def useful_utilization(self) -> float | None:
+        """Useful lookups / (cycles x m x n): padding rows and columns excluded."""
+        return self.program.useful_utilization(self.cycles) if self.cycles else None
+
     def raise_on_fault(self) -> "ProgramRun":
         """Raise :class:`~lutcore.sw.iss.ExecutionError` (code, pc, phase) if a phase stopped
         with an error or not done."""

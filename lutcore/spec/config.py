@@ -276,6 +276,10 @@ PRESETS: dict[str, CoreConfig] = {
     # A larger tile for an ECP5-85F.
     "large": CoreConfig(name="large", m=4, n=64, g=4, weight_bits=4, acc_bits=32, elut_g=3,
                         act_depth=2048, table_depth=2048, weight_depth=4096, out_depth=512),
+    # Decode first: the default's 128 LUT units as one row of 128, so that token-by-token
+    # decoding (M = 1) uses all of them, where the m = 2 tile leaves one row idle. Prefill
+    # (M >= 2) runs at the same rate as on the default tile (lutcore bench iss, lutcore dse).
+    "decode": CoreConfig(name="decode", m=1, n=128, g=4, weight_bits=4, acc_bits=32, elut_g=3),
 }
 
 

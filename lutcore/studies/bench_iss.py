@@ -5,8 +5,11 @@
 6912x2560) with random int8 activations and ternary weights, runs each program on the
 instruction-set simulator (checking the output against the int64 reference), and prints a
 markdown table: phases, instructions, weight-buffer words the host loads, cycles, LMMA steps
-and utilization = steps / cycles,
-for the chosen K split and, where K is split, for device accumulation forced.
+and both utilizations, array steps / cycles and useful lookups / (cycles x m x n) (an M = 1
+GEMV on an m = 2 tile steps the array every cycle but half its lookups are padding rows),
+for the chosen K split and, where K is split, for device accumulation forced. Then the
+per-token figures of the whole model's linear layers (:mod:`.workload`): decode (M = 1) and
+prefill (M = 64) cycles per token and tokens/s at the preset's clock.
 ``--predict`` skips execution and reports the compiler's cycle prediction (the same number).
 """
 
@@ -51,6 +54,7 @@ def measure(k: int, n: int, m: int, mode: str, config, *, ksplit: str = "auto",
             "k_chunks": summary["k_chunks"], "phases": summary["phases"],
             "instructions": summary["instructions"], "cycles": cycles,
             "lookups": summary["lookups"], "utilization": summary["utilization"],
+            "useful_utilization": summary["useful_utilization"],
             "host_words": summary["words"],
             "seconds": time.perf_counter() - start}
 
@@ -72,8 +76,8 @@ def main(args: argparse.Namespace, config) -> int:
           f"elut_g={config.elut_g}), ternary weights, "
           f"{'predicted' if args.predict else 'executed and checked bit-exact'}\n")
     print("| K x N | M | mode | K split | phases | instructions | weight words loaded | cycles "
-          "| LMMA steps | utilization |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| LMMA steps | utilization (steps) | utilization (useful) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for k, n in SHAPES:
         for m in args.m:
             for mode in config.modes:
@@ -88,6 +92,29 @@ def main(args: argparse.Namespace, config) -> int:
                     print(f"| {k}x{n} | {m} | {mode} | {split} | {r['phases']} "
                           f"| {r['instructions']} | {r['host_words']['weight']} "
                           f"| {r['cycles']} | {r['lookups']} "
-                          f"| {100 * r['utilization']:.1f}% |", flush=True)
+                          f"| {100 * r['utilization']:.1f}% "
+                          f"| {100 * r['useful_utilization']:.1f}% |", flush=True)
+    print()
+    print(token_table(config, args.m, run=not args.predict))
     return 0
+
+
+def token_table(config, rows, *, run: bool) -> str:
+    """Markdown: cycles per token of the BitNet-2B linear layers per M and mode, with the
+    tokens/s at the preset's clock (:func:`lutcore.models.report.default_clock_mhz`)."""
+    from ..models.report import default_clock_mhz
+    from .workload import layer_gemms, token_cycles
+    clock, source = default_clock_mhz(config)
+    gemms = ", ".join(f"{name} {k}x{n}" for name, k, n in layer_gemms())
+    lines = [f"Per token: BitNet-b1.58-2B-4T linear layers (30 layers of {gemms}; K x N), "
+             f"tokens/s at {clock:g} MHz ({source}):", "",
+             "| M (tokens per GEMM) | mode | cycles/token | tokens/s | utilization (steps) "
+             "| utilization (useful) |", "|---|---|---:|---:|---:|---:|"]
+    for m in rows:
+        for mode in config.modes:
+            t = token_cycles(config, mode, m, run=run)
+            lines.append(f"| {m} | {mode} | {t.cycles_per_token:,.0f} | "
+                         f"{t.tokens_per_s(clock):,.2f} | {100 * t.steps_utilization:.1f}% | "
+                         f"{100 * t.useful_utilization:.1f}% |")
+    return "\n".join(lines)
 

@@ -115,23 +115,6 @@ def _run_blas(cfg_dict: dict, prompt: int, repeats: int = 3) -> dict:
     return out
 
 
-def _iss_cycles(cfg, preset: str, mode: str) -> int:
-    """ISS cycles of one decoded token's projections: one GEMV per GEMM of a layer as the
-    model runs them (q+k+v and gate+up stacked), times the layers."""
-    from ..host import run_gemm
-    from ..models.bitnet import STACKS
-    from ..models.checkpoint import expected_shapes
-    rng = np.random.default_rng(3)
-    shapes = expected_shapes(cfg)
-    per_layer = 0
-    for group in STACKS:
-        n, k = sum(shapes[p][0] for p in group), shapes[group[0]][1]
-        a = rng.integers(-127, 128, (1, k), dtype=np.int8)
-        w = rng.integers(-1, 2, (n, k), dtype=np.int8)
-        per_layer += run_gemm(a, w, backend="iss", mode=mode, config=preset).cycles
-    return per_layer * cfg.num_hidden_layers
-
-
 def _child(fn, *args) -> dict:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
@@ -143,6 +126,7 @@ def main(args, config) -> int:
     from ..models.hf import CONFIG_FILE
     from ..models.report import bounds, default_clock_mhz
     from ..models.synthetic import BITNET_2B, write_random_hf
+    from .workload import token_cycles
     from ..cli.inspect import size
     from ..sw.compiler import resolve_config
 
@@ -173,7 +157,7 @@ def main(args, config) -> int:
         ("load from cache", f"{cached['cache_load_s']:.1f} s",
          f"peak {cached['cache_peak_mb']:,.0f} MB", "target <= 5 s"),
         ("resident packed weights", size(load["weight_bytes"]),
-         f"{8 * load['weight_bytes'] / (cfg.num_hidden_layers * sum(n * k for n, k in __import__('lutcore.models.checkpoint', fromlist=['x']).expected_shapes(cfg).values())):.2f} bits/weight", ""),
+         f"{8 * load['weight_bytes'] / ternary:.2f} bits/weight", ""),
         (f"prefill {args.prompt_tokens} tokens", f"{args.prompt_tokens / load['prefill_s']:.2f} tokens/s",
          f"float32 BLAS {args.prompt_tokens / blas_prefill:.2f} tokens/s",
          f"ratio {blas_prefill / load['prefill_s']:.2f}x"),
@@ -188,10 +172,10 @@ def main(args, config) -> int:
           f"at M = 1, x {layers} layers, + LM head {1e3 * blas['head_s']:.1f} ms)")
     print("ISS cycles per decoded token (projections; the LM head stays on the host):")
     for p in presets:
-        cycles = _iss_cycles(cfg, p, args.mode)
+        cycles = token_cycles(p, args.mode, 1, model=cfg, run=True).cycles_per_token
         clock, source = default_clock_mhz(p)
         b = bounds(cycles, load["weight_bytes"], clock)
-        print(f"  {p.name}: {cycles:,} cycles/token; {b.compute_tokens_per_s:.2f} tokens/s at "
+        print(f"  {p.name}: {cycles:,.0f} cycles/token; {b.compute_tokens_per_s:.2f} tokens/s at "
               f"{clock:g} MHz ({source}); memory-bound {b.memory_tokens_per_s:.2f} tokens/s at "
               f"{b.bandwidth_gbs:g} GB/s; {b.bound}-bound")
     return 0

@@ -34,6 +34,8 @@ def test_compile_then_disasm(operands, capsys):
     assert f"instructions {summary['instructions']}" in out
     assert f"cycles       {summary['cycles']} predicted" in out
     assert "M=3 N=70 K=100, mode elut" in out
+    # needed lookups: M x N x ceil(K / elut_g) = 3 x 70 x 34 on tiny (elut_g = 3)
+    assert " (7140 needed lookups / cycles x m x n)" in out
     np.testing.assert_array_equal(run_program(program).output, a.astype(np.int64) @ w.T)
 
     assert main(["disasm", str(prog)]) == 0

@@ -17,7 +17,7 @@ def run_cli(*args):
     (["--board", "ulx3s", "--out", "x", "--route-stall", "-1"],
      "argument --route-stall: -1 is out of range: allowed >= 0"),
     (["--board", "ulx3s", "--out", "x", "--preset", "huge"],
-     "preset 'huge' is unknown: allowed tiny, default, large"),
+     "preset 'huge' is unknown: allowed tiny, default, large, decode"),
     (["--board", "ulx3s", "--out", "x", "--device", "gpu"],
      "argument --device: invalid choice: 'gpu' (choose from auto, accelerator, core, "
      "scratchpad)"),

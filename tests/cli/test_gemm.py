@@ -88,7 +88,7 @@ ERRORS = [
     ("npz", ["--acts", "Z.npz"],
      "--acts '{Z.npz}' is an .npz archive: expected a single .npy array"),
     ("directory", ["--acts", "dir.npy"], "--acts '{dir.npy}' cannot be read: it is a directory"),
-    ("preset", ["--preset", "huge"], "preset 'huge' is unknown: allowed tiny, default, large"),
+    ("preset", ["--preset", "huge"], "preset 'huge' is unknown: allowed tiny, default, large, decode"),
     ("port", ["--port", "/dev/ttyUSB0"], "--port is only used by --backend uart, not 'numpy'"),
     ("waves", ["--waves"], "--waves is only used by --backend rtl, not 'numpy'"),
 ]
@@ -166,7 +166,7 @@ def test_backend_options_cycles_and_utilization(files, capsys, tmp_path, monkeyp
 
     def run_gemm(a, w, *, mode, config, **options):
         calls.append((a.dtype, w.dtype, mode, config.name, options))
-        return GemmResult(oracle(a, w), cycles=1234, utilization=0.5)
+        return GemmResult(oracle(a, w), cycles=1234, utilization=0.5, useful_utilization=0.25)
 
     fake_backend(monkeypatch, run_gemm)
     status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),
@@ -174,7 +174,8 @@ def test_backend_options_cycles_and_utilization(files, capsys, tmp_path, monkeyp
                            "--mode", "elut", "--preset", "large")
     assert (status, err) == (0, "")
     assert calls == [(np.int8, np.int8, "elut", "large", {"allow_wrap": False, "waves": True})]
-    assert out.splitlines()[1] == "cycles: 1234  utilization: 50.0%"
+    assert out.splitlines()[1] == ("cycles: 1234  utilization: 50.0% (array steps / cycles)  "
+                                   "useful: 25.0% (needed lookups / peak lookups)")
 
     calls.clear()
     status, out, err = run(capsys, "--acts", files("A.npy"), "--weights", files("W.npy"),

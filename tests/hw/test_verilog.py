@@ -51,7 +51,7 @@ def test_cli_reads_a_config_file(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--preset", "huge"], "preset 'huge' is unknown: allowed tiny, default, large"),
+    (["--preset", "huge"], "preset 'huge' is unknown: allowed tiny, default, large, decode"),
     (["--config", "missing.json"], "--config 'missing.json' cannot be read"),
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, args, message):

@@ -50,7 +50,7 @@ def test_validation_messages(changes, message):
 def test_lookup_messages():
     with pytest.raises(ConfigError) as e:
         preset("huge")
-    assert str(e.value) == "preset 'huge' is unknown: allowed tiny, default, large"
+    assert str(e.value) == "preset 'huge' is unknown: allowed tiny, default, large, decode"
     with pytest.raises(ConfigError) as e:
         CoreConfig().group("mac")
     assert str(e.value) == "mode 'mac' is unknown: allowed 'bitserial', 'elut'"
@@ -83,6 +83,8 @@ def test_presets():
     d = preset("default")                             # the paper's M2 N64 K4 tile
     assert (d.m, d.n, d.g, d.weight_bits, d.act_bits, d.acc_bits) == (2, 64, 4, 4, 8, 32)
     assert preset("tiny").n < d.n <= preset("large").n and preset("large").m > d.m
+    dec = preset("decode")                            # the same 128 LUT units in one row
+    assert (dec.m, dec.n) == (1, 128) and dec.replace(name="default", m=2, n=64) == d
 
 
 def test_frozen():

@@ -125,7 +125,10 @@ def render_doc() -> str:
         w(f"| {name} | {TIMING.table_latency(cfg)} | count + {TIMING.precomp_latency(cfg)} | "
           f"planes*count + {TIMING.LMMA_LATENCY} | {TIMING.step_latency(cfg)} | "
           f"{cfg.out_beats} | {cfg.m * cfg.out_beats + TIMING.store_latency(cfg)} |")
-    w("\nUtilization = (sum over LMMA of planes*count) / cycles.\n")
+    w("\nUtilization = (sum over LMMA of planes*count) / cycles: the share of cycles that step "
+      "the array. Useful utilization = (M * N * ceil(K / g) * planes) / (cycles * m * n): the "
+      "share of the array's lookups that the GEMM needs (an M = 1 GEMV on an m = 2 tile steps "
+      "the array every cycle, but half of its lookups are padding rows).\n")
     w("## Error codes\n")
     w("A faulting instruction does nothing (costs ISSUE); the controller stops with the error "
       "flag and the code in STATUS[15:8]. When an instruction breaks several rules the first "

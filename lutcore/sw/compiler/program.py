@@ -136,8 +136,21 @@ class Program:
                     total += instr.planes * instr.count
         return total
 
+    def useful_lookups(self) -> int:
+        """Lookups the GEMM itself needs, ``M * N * ceil(K / g) * planes``: an array step does
+        ``m * n`` lookups, and those of padding rows (M not a multiple of m, M = 1 on an m = 2
+        tile) and padding columns do no useful work."""
+        m, n, _ = self.shape
+        return m * n * self.meta["groups"] * self.meta["planes"]
+
+    def useful_utilization(self, cycles: int) -> float:
+        """Useful lookups / (``cycles`` x the array's ``m * n`` lookups per cycle)."""
+        peak = cycles * self.config.m * self.config.n
+        return self.useful_lookups() / peak if peak else 0.0
+
     def summary(self) -> dict[str, Any]:
-        """Counts for reports: phases, instructions, words moved, predicted cycles."""
+        """Counts for reports: phases, instructions, words moved, predicted cycles, and the
+        two utilizations: LMMA steps / cycles, and useful lookups / (cycles x m x n)."""
         cycles = sum(self.predicted_cycles())
         lookups = self.lookups()
         return {
@@ -145,6 +158,8 @@ class Program:
             "phases": len(self.phases), "instructions": self.num_instructions,
             "words": self.load_words(), "cycles": cycles, "lookups": lookups,
             "utilization": lookups / cycles if cycles else 0.0,
+            "useful_lookups": self.useful_lookups(),
+            "useful_utilization": self.useful_utilization(cycles),
             **{k: self.meta[k] for k in ("weight_bits", "zero_point", "correction", "ksplit",
                                          "k_chunks") if k in self.meta},
         }

@@ -1,5 +1,6 @@
 """``Program.load``: every damaged or inconsistent program file is refused in one line, a
-valid one loads read-only and still gives the exact answer."""
+valid one loads read-only and still gives the exact answer; the useful-work utilization a
+program reports, from counts derived by hand."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from lutcore.errors import LutcoreError
 from lutcore.sw.compiler import Program, compile_gemm
 from lutcore.host import run_program
+from lutcore.spec.config import preset
 
 RNG = np.random.default_rng(11)
 A = RNG.integers(-128, 128, (3, 40))
@@ -123,3 +125,20 @@ def test_missing_and_wrong_kind_of_file(tmp_path):
     np.save(tmp_path / "a.npy", np.zeros(3))
     with pytest.raises(LutcoreError, match="not an .npz archive"):
         Program.load(tmp_path / "a.npy")
+
+
+@pytest.mark.parametrize("m_rows,useful_share", [(1, 0.5), (2, 1.0), (3, 0.75)])
+def test_useful_utilization_counts_padding_rows_out(m_rows, useful_share):
+    # default: m = 2 rows x n = 64 columns, g = 4, ternary bit-serial = 2 planes. N = 64 and
+    # K = 256 fill the columns and the groups; M rows use M of the 2 * ceil(M / 2) array rows:
+    # M = 1 half, M = 2 all, M = 3 three quarters.
+    config = preset("default")
+    rng = np.random.default_rng(m_rows)
+    a = rng.integers(-128, 128, (m_rows, 256))
+    w = rng.integers(-1, 2, (64, 256))
+    program = compile_gemm(a, w, config=config, mode="bitserial")
+    s = program.summary()
+    assert s["useful_lookups"] == m_rows * 64 * (256 // 4) * 2
+    assert s["useful_utilization"] == pytest.approx(useful_share * s["utilization"], rel=1e-12)
+    run = run_program(program)
+    assert run.useful_utilization == pytest.approx(s["useful_utilization"], rel=1e-12)
