@@ -48,7 +48,8 @@ def add_arguments(p) -> None:
     p.add_argument("--route-stall", type=int_in(0), default=ROUTE_STALL_ITERATIONS,
                    metavar="N",
                    help=f"stop when router2 has not cut the overused wires by 10 %% in N "
-                        f"iterations (default: {ROUTE_STALL_ITERATIONS}; 0: never give up)")
+                        f"iterations, or router1 its arcs left in 5N x 1000 iterations "
+                        f"(default: {ROUTE_STALL_ITERATIONS}; 0: never give up)")
     add_switches(p, {
         "--synth-only": "run yosys only (netlist cell counts, no place and route)",
         "--allow-timing-fail": "exit 0 even if a clock misses its constraint",

@@ -160,6 +160,9 @@ class Progress:
 _ROUTER_ITER = re.compile(r"iter=(\d+)\s+wires=\d+\s+overused=(\d+)")
 # router1's progress table: iterations | routed arcs (total, this step) | delta | remaining |
 _ROUTER1_ROW = re.compile(r"^\s*\d+\s*\|\s*\d+\s+\d+\s*\|\s*\d+\s+\d+\s*\|\s*(\d+)\s*\|")
+# The same row in a log line, with its iteration count.
+_ROUTER1_LINE = re.compile(r"^info:\s+(\d+)\s*\|\s*\d+\s+\d+\s*\|\s*\d+\s+\d+\s*\|\s*(\d+)\s*\|",
+                           re.M)
 
 
 #: router2 iterations without a 10 % drop in overused wires before the flow gives up.
@@ -167,37 +170,67 @@ ROUTE_STALL_ITERATIONS = 12
 #: Below this many overused wires router2 is left to finish: its last few hundred conflicts
 #: often take dozens of slow iterations, but they do resolve.
 ROUTE_STALL_FLOOR = 500
+#: router1 prints a progress row every 1000 iterations; its stall window is this many rows
+#: per router2 iteration of ``--route-stall`` (default 12 x 5 = 60 rows, 60 000 iterations:
+#: a converging ULX3S build cuts its remaining arcs by about 3 % every 10 rows).
+ROUTER1_ROWS_PER_ITERATION = 5
+#: Below this many arcs left router1 is left to finish.
+ROUTER1_STALL_FLOOR = 1000
 
 
 class RouteWatch:
-    """Tells whether router2 has stopped converging: ``stall`` iterations without bringing
-    the overused wires 10 % below the best count before them, while more than
-    :data:`ROUTE_STALL_FLOOR` remain (``stall`` 0: never gives up)."""
+    """Tells whether the router has stopped converging: router2 ``stall`` iterations (router1
+    ``stall`` x :data:`ROUTER1_ROWS_PER_ITERATION` progress rows) without bringing its count
+    (overused wires; arcs left to route) 10 % below the best count before them, while more
+    than the floor remains (``stall`` 0: never gives up)."""
 
     def __init__(self, stall: int = ROUTE_STALL_ITERATIONS):
         self.stall = stall
         self.overused: dict[int, int] = {}
+        self.remaining: dict[int, int] = {}     # router1: progress row -> arcs left
 
     def update(self, log_tail: str) -> None:
-        for it, over in _ROUTER_ITER.findall(log_tail.lower()):
+        text = log_tail.lower()
+        for it, over in _ROUTER_ITER.findall(text):
             self.overused[int(it)] = int(over)
+        for it, left in _ROUTER1_LINE.findall(text):
+            self.remaining[int(it) // 1000] = int(left)
+
+    @staticmethod
+    def _stuck(counts: dict[int, int], window: int, floor: int) -> tuple[int, int] | None:
+        """(last index, best count before the window) when the window brought no 10 % drop."""
+        if not counts:
+            return None
+        last = max(counts)
+        before = [v for i, v in counts.items() if i <= last - window]
+        if not before:
+            return None
+        recent = min(v for i, v in counts.items() if i > last - window)
+        if recent <= 0.9 * min(before) or recent <= floor:
+            return None
+        return last, min(before)
 
     def stalled(self) -> str:
         """A one-line reason when routing has stalled, else ''."""
-        if not self.stall or not self.overused:
+        if not self.stall:
             return ""
-        last = max(self.overused)
-        before = [v for i, v in self.overused.items() if i <= last - self.stall]
-        if not before:
-            return ""
-        recent = min(v for i, v in self.overused.items() if i > last - self.stall)
-        if recent <= 0.9 * min(before) or recent <= ROUTE_STALL_FLOOR:
-            return ""
-        return (f"router2 is not converging: {self.overused[last]:,} wires still overused "
-                f"after {last} iterations ({min(before):,} {self.stall} iterations earlier); "
-                f"the design is too congested for this part (try another --seed, "
-                f"--router router1, a lower --freq or a smaller configuration; "
-                f"--route-stall 0 never gives up)")
+        advice = ("the design is too congested for this part (try another --seed, "
+                  "{other}, a lower --freq or a smaller configuration; --route-stall 0 never "
+                  "gives up)")
+        two = self._stuck(self.overused, self.stall, ROUTE_STALL_FLOOR)
+        if two:
+            last, best = two
+            return (f"router2 is not converging: {self.overused[last]:,} wires still overused "
+                    f"after {last} iterations ({best:,} {self.stall} iterations earlier); "
+                    + advice.format(other="--router router1"))
+        rows = self.stall * ROUTER1_ROWS_PER_ITERATION
+        one = self._stuck(self.remaining, rows, ROUTER1_STALL_FLOOR)
+        if one:
+            last, best = one
+            return (f"router1 is not converging: {self.remaining[last]:,} arcs still to route "
+                    f"after {1000 * last:,} iterations ({best:,} {1000 * rows:,} iterations "
+                    f"earlier); " + advice.format(other="--router router2"))
+        return ""
 
 
 def _log_tail(log: Path, size: int = 8192) -> str:

