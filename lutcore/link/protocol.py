@@ -37,6 +37,7 @@ __all__ = [
     "INFO_FIELDS", "HEADER_BYTES", "REPLY_HEADER_BYTES", "INFO_BYTES", "MAX_COUNT",
     "CRC", "Command", "Status", "ProtocolError", "crc8", "host_bytes",
     "encode_request", "Reply", "ReplyDecoder", "encode_reply", "Info", "decode_info",
+    "transfer_bytes",
 ]
 
 REQUEST_SYNC = 0x5A
@@ -137,6 +138,18 @@ def encode_request(command: Command, *, seq: int = 0, addr: int = 0, count: int 
     body = bytes([command.value, seq, count]) + addr.to_bytes(REQUEST_FIELDS["addr"], "little")
     body += _words_to_bytes(words, host_bytes(host_bits))
     return bytes([REQUEST_SYNC]) + body + bytes([crc8(body)])
+
+
+def transfer_bytes(write_words: int, read_words: int, host_bits: int,
+                   max_words: int) -> tuple[int, int]:
+    """Bytes each way, ``(to the board, to the host)``, of writing ``write_words`` and reading
+    ``read_words`` host words in frames of at most ``max_words`` words: every request and
+    reply frame with its sync byte, header and CRC."""
+    nbytes = host_bytes(host_bits)
+    request, reply = 1 + HEADER_BYTES + 1, 1 + REPLY_HEADER_BYTES + 1
+    writes, reads = -(-write_words // max_words), -(-read_words // max_words)
+    return (write_words * nbytes + (writes + reads) * request,
+            read_words * nbytes + (writes + reads) * reply)
 
 
 def encode_reply(status: Status, *, seq: int = 0, count: int = 0, payload: bytes = b"") -> bytes:

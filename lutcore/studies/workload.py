@@ -52,6 +52,8 @@ class TokenCycles:
     cycles_per_token: float
     steps_utilization: float    # LMMA array steps / cycles
     useful_utilization: float   # useful lookups / (cycles x m x n)
+    write_words_per_token: float = 0.0   # host-port words written (buffers, instructions)
+    read_words_per_token: float = 0.0    # host-port output words read
 
     def tokens_per_s(self, clock_mhz: float) -> float:
         return clock_mhz * 1e6 / self.cycles_per_token
@@ -66,7 +68,7 @@ def token_cycles(config: CoreConfig, mode: str, tokens: int, *, model=None, run:
     from ..sw.compiler import compile_gemm
     model = model or BITNET_2B
     rng = np.random.default_rng(seed)
-    cycles = steps = useful = 0
+    cycles = steps = useful = writes = reads = 0
     for _, k, n in layer_gemms(model):
         a = rng.integers(-128, 128, (tokens, k), dtype=np.int8)
         w = rng.integers(-1, 2, (n, k), dtype=np.int8)
@@ -81,6 +83,10 @@ def token_cycles(config: CoreConfig, mode: str, tokens: int, *, model=None, run:
         cycles += c
         steps += program.lookups()
         useful += program.useful_lookups()
-    layers = model.num_hidden_layers
-    return TokenCycles(config.name, mode, tokens, cycles * layers / tokens, steps / cycles,
-                       useful / (cycles * config.m * config.n))
+        words = program.load_words()
+        reads += words.pop("output")
+        writes += sum(words.values())
+    per_token = model.num_hidden_layers / tokens
+    return TokenCycles(config.name, mode, tokens, cycles * per_token, steps / cycles,
+                       useful / (cycles * config.m * config.n), writes * per_token,
+                       reads * per_token)

@@ -260,3 +260,25 @@ def test_route_watch_stops_router1_too():
     ending.update(_router1_log([5000] + [900] * 100))
     assert ending.stalled() == ""
     assert RouteWatch(stall=0).stalled() == ""
+
+
+def test_decode_rows_by_hand():
+    from lutcore.fpga.flow import FlowReport, decode_rows, render_markdown
+    report = FlowReport(board="b", part="p", preset="x", device="accelerator",
+                        config={"host_bits": 32}, core_mhz=12.0, link_mhz=12.0, baud=115200)
+    report.clocks = [{"clock": "sync", "role": "core", "achieved_mhz": 50.0,
+                      "constraint_mhz": 12.0, "passed": True, "slack_ns": 1.0}]
+    cycles = [{"mode": "elut", "cycles_per_token": 1e6, "useful_utilization": 0.5,
+               "write_words_per_token": 1000.0, "read_words_per_token": 10.0}]
+    (row,) = decode_rows(cycles, report, max_words=64)
+    assert row["tokens_per_s_fmax"] == pytest.approx(50.0)         # 50 MHz / 1e6 cycles
+    assert row["tokens_per_s_clock"] == pytest.approx(12.0)
+    # to the board: 1000 words x 4 bytes + (16 write + 1 read request frames) x 9 bytes
+    assert row["link_bytes_per_token"] == 4000 + 17 * 9
+    assert row["tokens_per_s_link"] == pytest.approx(11520 / 4153)  # 115200 baud, 8N1
+    assert row["bound"] == "link"
+    report.decode = [row]
+    md = render_markdown(report)
+    assert "| elut | 1,000,000 | 50.0% | 50.00 | 12.00 | 4,153 | 2.77e+00 | link |" in md
+    report.decode, report.decode_error = [], "RuntimeError: no"
+    assert "Not computed: RuntimeError: no" in render_markdown(report)
