@@ -75,6 +75,8 @@ class Board:
     default_core_mhz: float       # core clock by default (a PLL makes it on ECP5)
     resources: tuple[tuple[str, str], ...]
     default_router: str = "router2"
+    #: Other presets this board builds (``--preset``), at the same default core clock.
+    other_presets: tuple[str, ...] = ()
 
     def make_platform(self):
         import importlib
@@ -103,7 +105,7 @@ BOARDS: dict[str, Board] = {
         "ecp5", "default", 25.0, 60.0,
         (("LUT4", "TRELLIS_COMB"), ("FF", "TRELLIS_FF"), ("BRAM", "DP16KD"),
          ("DSP", "MULT18X18D"), ("LUTRAM", "TRELLIS_RAMW"), ("IO", "TRELLIS_IO")),
-        default_router="router1"),
+        default_router="router1", other_presets=("decode",)),
 }
 
 

@@ -23,7 +23,7 @@ def default_clock_mhz(config: CoreConfig) -> tuple[float, str]:
     of the board that builds its preset, else :data:`NOMINAL_CLOCK_MHZ`."""
     from ..fpga.flow import BOARDS
     for b in BOARDS.values():
-        if b.default_preset == config.name:
+        if config.name in (b.default_preset, *b.other_presets):
             return b.default_core_mhz, f"{b.name} build clock"
     return NOMINAL_CLOCK_MHZ, "nominal standard-cell clock"
 

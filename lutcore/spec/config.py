@@ -279,7 +279,10 @@ PRESETS: dict[str, CoreConfig] = {
     # Decode first: the default's 128 LUT units as one row of 128, so that token-by-token
     # decoding (M = 1) uses all of them, where the m = 2 tile leaves one row idle. Prefill
     # (M >= 2) runs at the same rate as on the default tile (lutcore bench iss, lutcore dse).
-    "decode": CoreConfig(name="decode", m=1, n=128, g=4, weight_bits=4, acc_bits=32, elut_g=3),
+    # Weight words are twice as wide, so half as many hold the default's weight codes (and
+    # fit the 85F's block RAMs: 4096 words of 640 bits would take 160 of its 208).
+    "decode": CoreConfig(name="decode", m=1, n=128, g=4, weight_bits=4, acc_bits=32, elut_g=3,
+                         weight_depth=2048),
 }
 
 

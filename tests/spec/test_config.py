@@ -84,7 +84,9 @@ def test_presets():
     assert (d.m, d.n, d.g, d.weight_bits, d.act_bits, d.acc_bits) == (2, 64, 4, 4, 8, 32)
     assert preset("tiny").n < d.n <= preset("large").n and preset("large").m > d.m
     dec = preset("decode")                            # the same 128 LUT units in one row
-    assert (dec.m, dec.n) == (1, 128) and dec.replace(name="default", m=2, n=64) == d
+    assert (dec.m, dec.n) == (1, 128)
+    assert dec.n * dec.weight_depth == d.n * d.weight_depth       # the same weight codes
+    assert dec.replace(name="default", m=2, n=64, weight_depth=d.weight_depth) == d
 
 
 def test_frozen():
