@@ -45,7 +45,7 @@ def test_fault_bench(name, case, model_of):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [2, 3])
 @pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("name", ["tiny", "default", "large"])
+@pytest.mark.parametrize("name", ["tiny", "default", "large", "decode"])
 def test_fault_bench_matrix(name, case, seed, model_of):
     run_case(preset(name), case, seed, model_of, LUTCORE_SIM_COUNT=400)
 

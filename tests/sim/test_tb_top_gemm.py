@@ -5,8 +5,9 @@ host-port idle and backpressure.
 
 The non-slow set runs odd shapes (M, N not multiples of the tile, K not a multiple of g,
 M = 1, N = 1, a K split on tiny, multi-bit weights, all -128 activations) on tiny and
-default, both modes; the slow set (``make regress``) runs every preset, both modes, many
-seeds and larger random shapes with both K-split strategies.
+default, both modes; the slow set (``make regress``) runs every preset (the decode preset's
+odd shapes too), both modes, many seeds and larger random shapes with both K-split
+strategies.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ SHAPES = {
     "tiny": [(1, 9, 37), (3, 1, 13), (2, 17, 6), (1, 7, 1100)],
     "default": [(1, 65, 301), (3, 1, 13), (5, 130, 5), (2, 64, 1)],
     "large": [(1, 65, 301), (5, 1, 13), (7, 130, 999), (4, 64, 2)],
+    "decode": [(1, 129, 301), (3, 1, 13), (2, 257, 999), (1, 128, 2)],
 }
 
 
@@ -86,7 +88,8 @@ def run_and_check(config, mode, seed, shapes, record_property, model_of, *, idle
 
 
 @pytest.mark.parametrize("mode", ["bitserial", "elut"])
-@pytest.mark.parametrize("name", ["tiny", "default"])
+@pytest.mark.parametrize("name", ["tiny", "default",
+                                  pytest.param("decode", marks=pytest.mark.slow)])
 def test_odd_shapes_bit_exact_and_cycle_exact(name, mode, record_property, model_of):
     config = preset(name)
     programs = run_and_check(config, mode, 1, SHAPES[name], record_property, model_of)
@@ -97,7 +100,7 @@ def test_odd_shapes_bit_exact_and_cycle_exact(name, mode, record_property, model
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(2, 8))
 @pytest.mark.parametrize("mode", ["bitserial", "elut"])
-@pytest.mark.parametrize("name", ["tiny", "default", "large"])
+@pytest.mark.parametrize("name", ["tiny", "default", "large", "decode"])
 def test_random_shapes_matrix(name, mode, seed, record_property, model_of):
     config = preset(name)
     rng = np.random.default_rng(1000 + seed)
