@@ -6,8 +6,8 @@ tables and the same packed bytes, so it computes the same integers. NumPy's gath
 index array and a gathered copy of every looked-up entry; the C loop adds each entry as it
 reads it, which is what takes BitNet-2B decoding past one token per second on one core.
 
-The library is compiled once per machine with the system C compiler (``$CC``, else the one
-Python was built with, else ``cc``) into the build cache
+The library is compiled once per machine with the system C compiler (``$CC``, else the first
+of the one Python was built with, ``cc`` and ``gcc`` on the PATH) into the build cache
 (:func:`lutcore.cachedir.build_root` ``/native``), keyed by the source, the compiler and the
 flags; parallel processes each write their own file and rename it into place. Where no
 compiler works, or ``LUTCORE_NATIVE=0`` is set, :func:`status` says why and the NumPy loop
@@ -23,6 +23,7 @@ import hashlib
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sysconfig
 import tempfile
@@ -49,8 +50,12 @@ _off = 0        # > 0 inside disabled()
 
 
 def _compiler() -> list[str]:
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    return shlex.split(cc)[:1] or ["cc"]
+    """``$CC`` if set; else the first of the compiler Python was built with, ``cc`` and
+    ``gcc`` that is on the PATH."""
+    if os.environ.get("CC"):
+        return shlex.split(os.environ["CC"])[:1] or ["cc"]
+    candidates = shlex.split(sysconfig.get_config_var("CC") or "")[:1] + ["cc", "gcc"]
+    return [next((c for c in candidates if shutil.which(c)), candidates[0])]
 
 
 @lru_cache(maxsize=None)
