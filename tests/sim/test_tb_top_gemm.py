@@ -73,7 +73,7 @@ def run_and_check(config, mode, seed, shapes, record_property, model_of, *, idle
             preset=config.name, mode=mode, seed=seed, shape=program.shape,
             phases=len(program.phases), cycles=result.cycles,
             predicted=sum(result.predicted), utilization=run.utilization or 0.0,
-            ok=result.ok))
+            useful_utilization=run.useful_utilization or 0.0, ok=result.ok))
         if not result.ok:
             failures.append(f"{program.shape} {program.meta['ksplit']}: "
                             f"{'; '.join(result.mismatches[:2])}")
