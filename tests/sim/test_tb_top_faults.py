@@ -31,10 +31,12 @@ def run_case(config, case, seed, model_of, **env):
 
 
 # The decoder bench at default sweeps every instruction rule over the wide configuration
-# (over a minute); tiny hits every rule in the fast suite, default runs it in the slow matrix.
-FAST = [pytest.param(name, case, marks=[pytest.mark.slow] if (name, case) == (
-    "default", "decoder_matches_validate") else []) for name in ("tiny", "default")
-    for case in CASES]
+# (over a minute), and the CSR and buffer read-back benches take 20-30 s there; tiny runs
+# them in the fast suite, default in the slow matrix.
+SLOW_AT_DEFAULT = ("decoder_matches_validate", "csr_and_host_faults", "buffers_read_back")
+FAST = [pytest.param(name, case, marks=[pytest.mark.slow] if name == "default"
+                     and case in SLOW_AT_DEFAULT else []) for name in ("tiny", "default")
+        for case in CASES]
 
 
 @pytest.mark.parametrize("name, case", FAST)
