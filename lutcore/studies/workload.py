@@ -52,8 +52,8 @@ class TokenCycles:
     cycles_per_token: float
     steps_utilization: float    # LMMA array steps / cycles
     useful_utilization: float   # useful lookups / (cycles x m x n)
-    write_words_per_token: float = 0.0   # host-port words written (buffers, instructions)
-    read_words_per_token: float = 0.0    # host-port output words read
+    write_words_per_token: float = 0.0   # host-port words written (Program.host_port_words)
+    read_words_per_token: float = 0.0    # host-port words read
 
     def tokens_per_s(self, clock_mhz: float) -> float:
         return clock_mhz * 1e6 / self.cycles_per_token
@@ -83,9 +83,9 @@ def token_cycles(config: CoreConfig, mode: str, tokens: int, *, model=None, run:
         cycles += c
         steps += program.lookups()
         useful += program.useful_lookups()
-        words = program.load_words()
-        reads += words.pop("output")
-        writes += sum(words.values())
+        port = program.host_port_words()
+        writes += port["writes"]
+        reads += port["reads"]
     per_token = model.num_hidden_layers / tokens
     return TokenCycles(config.name, mode, tokens, cycles * per_token, steps / cycles,
                        useful / (cycles * config.m * config.n), writes * per_token,

@@ -44,6 +44,10 @@ __all__ = ["FORMAT", "Load", "Phase", "Program"]
 FORMAT = "lutcore-program/1"
 
 _LOADABLE = (isa.Region.ACT, isa.Region.WEIGHT)
+# CSR accesses of the runtime per phase (lutcore.host.runtime): CTRL clear and start; STATUS
+# after the loads, then STATUS, CYCLES_LO, CYCLES_HI and PC after the stop.
+_START_WRITES = 2
+_STOP_READS = 5
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,22 @@ class Program:
                 words[load.region.name.lower()] += len(self.images[load.image])
         words["output"] = sum(len(p.reads) for p in self.phases)
         return words
+
+    def host_port_words(self) -> dict[str, int]:
+        """Host-port words the runtime moves over the whole program: ``'writes'``, every
+        sub-word of the buffer images and instructions (:meth:`host_writes`) and the CTRL
+        writes that clear and start each phase; ``'reads'``, every sub-word of the output
+        words (:meth:`host_reads`) and the CSR reads of each phase (STATUS after the loads,
+        then STATUS, CYCLES low and high and PC when it stops), the fewest a transport needs
+        (waiting for done may poll STATUS more)."""
+        cfg = self.config
+        subs = {r.name.lower(): isa.sub_words(isa.region_word_bits(r, cfg), cfg.host_bits)
+                for r in (isa.Region.INSTR, *_LOADABLE, isa.Region.OUTPUT)}
+        words = self.load_words()
+        phases = len(self.phases)
+        return {"writes": sum(n * subs[r] for r, n in words.items() if r != "output")
+                + _START_WRITES * phases,
+                "reads": words["output"] * subs["output"] + _STOP_READS * phases}
 
     def predicted_cycles(self) -> list[int]:
         """Cycles of each phase by the timing contract (:func:`lutcore.spec.isa.phase_cycles`):

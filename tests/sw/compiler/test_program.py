@@ -142,3 +142,18 @@ def test_useful_utilization_counts_padding_rows_out(m_rows, useful_share):
     assert s["useful_utilization"] == pytest.approx(useful_share * s["utilization"], rel=1e-12)
     run = run_program(program)
     assert run.useful_utilization == pytest.approx(s["useful_utilization"], rel=1e-12)
+
+
+@pytest.mark.parametrize("name,mode,shape", [("tiny", "elut", (3, 9, 1100)),
+                                              ("default", "bitserial", (2, 70, 300))])
+def test_host_port_words_are_what_the_runtime_moves(name, mode, shape):
+    # The runtime's own count (each phase record: its host writes and output words read),
+    # against the program's; CSR reads (5 a phase) are not in the records.
+    m, n, k = shape
+    rng = np.random.default_rng(k)
+    program = compile_gemm(rng.integers(-128, 128, (m, k)), rng.integers(-1, 2, (n, k)),
+                           config=name, mode=mode)
+    run = run_program(program)
+    port = program.host_port_words()
+    assert port["writes"] == sum(p.writes for p in run.phases)
+    assert port["reads"] == sum(p.reads for p in run.phases) + 5 * len(program.phases)
