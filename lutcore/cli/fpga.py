@@ -86,6 +86,13 @@ def run(args) -> int:
         verdict = {True: "PASS", False: "FAIL", None: ""}[c["passed"]]
         target = f" (target {c['constraint_mhz']:g} MHz)" if c["constraint_mhz"] else ""
         print(f"  clock {c['role']:5} fmax {c['achieved_mhz']:7.2f} MHz{target} {verdict}")
+    for d in report.decode:
+        at = "" if d["tokens_per_s_fmax"] is None else f"{d['tokens_per_s_fmax']:.2f} at fmax, "
+        print(f"  BitNet-2B decode, {d['mode']:9}: {at}{d['tokens_per_s_clock']:.2f} at "
+              f"{report.core_mhz:g} MHz, {d['tokens_per_s_link']:.2e} over the link "
+              f"tokens/s ({d['bound']}-bound)")
+    if report.decode_error:
+        print(f"  BitNet-2B decode figures not computed: {report.decode_error}")
     if not report.timing_met:
         core = report.core_clock
         hint = (f"; rerun with --freq {int(core['achieved_mhz'])} for a bitstream that meets "
