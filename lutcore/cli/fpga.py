@@ -88,9 +88,9 @@ def run(args) -> int:
         print(f"  clock {c['role']:5} fmax {c['achieved_mhz']:7.2f} MHz{target} {verdict}")
     for d in report.decode:
         at = "" if d["tokens_per_s_fmax"] is None else f"{d['tokens_per_s_fmax']:.2f} at fmax, "
-        print(f"  BitNet-2B decode, {d['mode']:9}: {at}{d['tokens_per_s_clock']:.2f} at "
-              f"{report.core_mhz:g} MHz, {d['tokens_per_s_link']:.2e} over the link "
-              f"tokens/s ({d['bound']}-bound)")
+        print(f"  BitNet-2B decode, {d['mode']:9} tokens/s: {at}{d['tokens_per_s_clock']:.2f} "
+              f"at {report.core_mhz:g} MHz, {d['tokens_per_s_link']:.2e} over the link "
+              f"({d['bound']}-bound)")
     if report.decode_error:
         print(f"  BitNet-2B decode figures not computed: {report.decode_error}")
     if not report.timing_met:
