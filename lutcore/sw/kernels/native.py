@@ -112,7 +112,7 @@ def enabled() -> bool:
 def status() -> str:
     """One phrase for reports: which loop the fast path runs, and why when it is NumPy."""
     if _off or os.environ.get(ENV, "1") == "0":
-        return f"NumPy (native loop switched off)"
+        return "NumPy (native loop switched off)"
     dll, text = _load()
     return text if dll is not None else f"NumPy ({text})"
 
