@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import LutcoreError
 from ..spec.config import CoreConfig
 from ..sw.compiler import Program, resolve_config
+from ..sw.compiler.program import useful_share
 from .iss import IssTransport
 from .options import BACKEND_NAMES, OPTIONS, check_mode, check_options
 from .runtime import ProgramRun, Runtime, add_parts, compile_parts
@@ -159,9 +160,8 @@ class Device(Session):
                      host_reads=sum(p.reads for p in records),
                      device=self.device_info(), waves=self.waves, **checks,
                      seconds=time.perf_counter() - gemm.started)
-        peak = cycles * self.config.m * self.config.n
         return GemmResult(output, cycles, lookups / cycles if cycles else None, info,
-                          useful / peak if peak else None)
+                          useful_share(useful, cycles, self.config) if cycles else None)
 
 
 @dataclass

@@ -23,7 +23,7 @@ import numpy as np
 
 
 from ..sw.compiler import compile_gemm
-from ..host import run_program
+from .workload import run_checked
 
 __all__ = ["SHAPES", "measure", "main"]
 
@@ -43,13 +43,7 @@ def measure(k: int, n: int, m: int, mode: str, config, *, ksplit: str = "auto",
     summary = program.summary()
     cycles = summary["cycles"]
     if not predict:
-        result = run_program(program)
-        ref = a.astype(np.int64) @ w.T.astype(np.int64)
-        if not np.array_equal(result.output, ref):
-            raise AssertionError(f"ISS output differs from the reference for K={k} N={n} M={m} "
-                                 f"{mode}")
-        if result.cycles != cycles:
-            raise AssertionError(f"ISS cycles {result.cycles} differ from the prediction {cycles}")
+        run_checked(program, a, w, cycles)
     return {"K": k, "N": n, "M": m, "mode": mode, "ksplit": summary["ksplit"],
             "k_chunks": summary["k_chunks"], "phases": summary["phases"],
             "instructions": summary["instructions"], "cycles": cycles,

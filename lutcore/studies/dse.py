@@ -404,18 +404,13 @@ def _workload_markdown(rows) -> list[str]:
             f"{100 * r.get('decode_elut_useful', 0):.1f}% | "
             f"{_f(r.get('prefill_bitserial_cycles'), 0)} | {_f(r.get('prefill_elut_cycles'), 0)} | "
             f"{100 * r.get('prefill_elut_useful', 0):.1f}% |")
-    for mode in ("elut", "bitserial"):
-        dec = [r for r in rows if r.get(f"decode_{mode}_cycles")]
-        pre = [r[f"prefill_{mode}_cycles"] for r in rows if r.get(f"prefill_{mode}_cycles")]
-        if not dec or not pre:
-            continue
-        best = min(dec, key=lambda r: r[f"decode_{mode}_cycles"])
-        worst = max(dec, key=lambda r: r[f"decode_{mode}_cycles"])
-        out += ["", f"{mode}: decode is fastest on M{best['m']} N{best['n']} "
-                f"({worst[f'decode_{mode}_cycles'] / best[f'decode_{mode}_cycles']:.2f}x "
-                f"fewer cycles than M{worst['m']} N{worst['n']}); prefill varies "
-                f"{max(pre) / min(pre):.2f}x across the shapes."]
-        break
+    mode = "elut" if rows[0].get("decode_elut_cycles") else "bitserial"
+    dec = {(r["m"], r["n"]): r[f"decode_{mode}_cycles"] for r in rows}
+    pre = [r[f"prefill_{mode}_cycles"] for r in rows]
+    best, worst = min(dec, key=dec.get), max(dec, key=dec.get)
+    out += ["", f"{mode}: decode is fastest on M{best[0]} N{best[1]} "
+            f"({dec[worst] / dec[best]:.2f}x fewer cycles than M{worst[0]} N{worst[1]}); "
+            f"prefill varies {max(pre) / min(pre):.2f}x across the shapes."]
     return out
 
 

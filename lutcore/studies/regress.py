@@ -45,7 +45,7 @@ def format_table(rows: Iterable[dict[str, Any]], builds: dict[str, float] | None
         seeds = len({r["seed"] for r in group})
         cycles = sum(r["cycles"] for r in group)
         utils = [r["utilization"] for r in group]
-        useful = [r.get("useful_utilization", 0.0) for r in group]
+        useful = [r["useful_utilization"] for r in group]
         lines.append(f"| {preset} | {mode} | {len(group)} | {good} | {seeds} | {cycles} | "
                      f"{min(utils):.1%}..{max(utils):.1%} | "
                      f"{min(useful):.1%}..{max(useful):.1%} |")

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..spec.config import CoreConfig
 
-__all__ = ["WORKLOADS", "PREFILL_TOKENS", "TokenCycles", "layer_gemms", "token_cycles"]
+__all__ = ["WORKLOADS", "PREFILL_TOKENS", "TokenCycles", "layer_gemms", "token_cycles",
+           "run_checked"]
 
 PREFILL_TOKENS = 64
 #: workload name -> tokens per GEMM (activation rows M).
@@ -59,13 +60,26 @@ class TokenCycles:
         return clock_mhz * 1e6 / self.cycles_per_token
 
 
+def run_checked(program, a, w, cycles: int):
+    """Run ``program`` on the ISS; raise AssertionError unless its output is the int64
+    ``a @ w.T`` and its cycles are ``cycles`` (the prediction)."""
+    from ..host import run_program
+    result = run_program(program)
+    k, n = program.shape[2], program.shape[1]
+    if not np.array_equal(result.output, a.astype(np.int64) @ w.T.astype(np.int64)):
+        raise AssertionError(f"ISS output differs from the reference, K={k} N={n}")
+    if result.cycles != cycles:
+        raise AssertionError(f"ISS cycles {result.cycles} differ from the prediction {cycles}")
+    return result
+
+
 def token_cycles(config: CoreConfig, mode: str, tokens: int, *, model=None, run: bool = False,
                  seed: int = 0) -> TokenCycles:
     """Cycles per token of ``model``'s (default BitNet-2B) linear layers on ``config``, each
     GEMM with ``tokens`` activation rows; predicted, or run on the ISS and checked."""
-    from ..host import run_program
     from ..models.synthetic import BITNET_2B
     from ..sw.compiler import compile_gemm
+    from ..sw.compiler.program import useful_share
     model = model or BITNET_2B
     rng = np.random.default_rng(seed)
     cycles = steps = useful = writes = reads = 0
@@ -75,11 +89,7 @@ def token_cycles(config: CoreConfig, mode: str, tokens: int, *, model=None, run:
         program = compile_gemm(a, w, config=config, mode=mode)
         c = sum(program.predicted_cycles())
         if run:
-            result = run_program(program)
-            if not np.array_equal(result.output, a.astype(np.int64) @ w.T.astype(np.int64)):
-                raise AssertionError(f"ISS output differs from the reference, K={k} N={n}")
-            if result.cycles != c:
-                raise AssertionError(f"ISS cycles {result.cycles} differ from the prediction {c}")
+            run_checked(program, a, w, c)
         cycles += c
         steps += program.lookups()
         useful += program.useful_lookups()
@@ -88,5 +98,5 @@ def token_cycles(config: CoreConfig, mode: str, tokens: int, *, model=None, run:
         reads += port["reads"]
     per_token = model.num_hidden_layers / tokens
     return TokenCycles(config.name, mode, tokens, cycles * per_token, steps / cycles,
-                       useful / (cycles * config.m * config.n), writes * per_token,
+                       useful_share(useful, cycles, config), writes * per_token,
                        reads * per_token)

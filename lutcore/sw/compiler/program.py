@@ -38,7 +38,7 @@ from ...spec.config import CoreConfig
 from ...spec.words import host_words, unpack, word_format
 from ..kernels.validate import freeze
 
-__all__ = ["FORMAT", "Load", "Phase", "Program"]
+__all__ = ["FORMAT", "Load", "Phase", "Program", "useful_share"]
 
 #: Format tag stored in a program file.
 FORMAT = "lutcore-program/1"
@@ -76,6 +76,13 @@ class Phase:
     loads: list[Load]
     instructions: np.ndarray
     reads: np.ndarray
+
+
+def useful_share(useful_lookups: int, cycles: int, config: CoreConfig) -> float:
+    """Useful utilization: ``useful_lookups`` (:meth:`Program.useful_lookups`, summed over
+    programs) over ``cycles`` x the array's ``m * n`` lookups per cycle (0 for no cycles)."""
+    peak = cycles * config.m * config.n
+    return useful_lookups / peak if peak else 0.0
 
 
 @dataclass
@@ -165,8 +172,7 @@ class Program:
 
     def useful_utilization(self, cycles: int) -> float:
         """Useful lookups / (``cycles`` x the array's ``m * n`` lookups per cycle)."""
-        peak = cycles * self.config.m * self.config.n
-        return self.useful_lookups() / peak if peak else 0.0
+        return useful_share(self.useful_lookups(), cycles, self.config)
 
     def summary(self) -> dict[str, Any]:
         """Counts for reports: phases, instructions, words moved, predicted cycles, and the
