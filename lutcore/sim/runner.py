@@ -143,17 +143,21 @@ def _ports_of(verilog: str, toplevel: str) -> list[str]:
                       r"(?:\[[^\]]*\]\s*)?(\w+)\s*;", match.group(1), re.M)
 
 
-def _runner(public_internals: bool):
-    """cocotb's Verilator runner; by default without ``--public-flat-rw``."""
+def _runner(public_internals: bool, restored: tuple[Path, ...] = ()):
+    """cocotb's Verilator runner; by default without ``--public-flat-rw``. ``restored``
+    objects (see :class:`_RuntimeObjects`) are touched between Verilator and make: Verilator
+    rewrites ``Vtop.mk``, on which make makes the runtime objects depend."""
     from cocotb_tools.runner import Verilator
 
-    class PortsOnly(Verilator):
+    class Runner(Verilator):
         def _build_command(self):
-            commands = super()._build_command()
-            commands[0] = [arg for arg in commands[0] if arg != "--public-flat-rw"]
-            return commands
+            verilate, *rest = super()._build_command()
+            if not public_internals:
+                verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
+            touch = [["touch", "-c", *map(str, restored)]] if restored else []
+            return [verilate, *touch, *rest]
 
-    return Verilator() if public_internals else PortsOnly()
+    return Runner()
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,59 @@ class SimModel:
     wave_format: str | None
     build_seconds: float = 0.0
     rebuilt: bool = False
+
+
+def _verilate(public_internals, sources, toplevel, build_dir, args, waves, log_file,
+              restored=()):
+    with _MakeFlags(_pch_make_flags()):
+        _runner(public_internals, restored).build(sources=sources, hdl_toplevel=toplevel,
+                                        build_dir=build_dir, always=True, build_args=args,
+                                        waves=waves, log_file=log_file)
+
+
+class _RuntimeObjects:
+    """Verilator's runtime library objects (``verilated*.o``), compiled once per toolchain and
+    build options and copied into every new model's build directory, so that make finds
+    them up to date and compiles only the model (about 16 s less per model; the runtime
+    sources do not depend on the design). cocotb's ``verilator.o`` includes the model's
+    header and is built per model."""
+
+    NAMES = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads",
+             "verilated_vcd_c", "verilated_fst_c")
+
+    def __init__(self, args, waves: bool):
+        key = hashlib.sha256(json.dumps([list(args), waves]).encode()).hexdigest()[:8]
+        self.dir = build_root() / "sim" / f"runtime-{_toolchain_id()}-{key}"
+
+    def _files(self, where: Path):
+        for name in self.NAMES:
+            for suffix in (".o", ".d"):
+                if (where / f"{name}{suffix}").exists():
+                    yield where / f"{name}{suffix}"
+
+    def restore(self, build_dir: Path) -> tuple[Path, ...]:
+        """Copy the cached objects into ``build_dir``; the object files copied."""
+        if not (self.dir / "complete").exists():
+            return ()
+        for f in self._files(self.dir):
+            shutil.copy2(f, build_dir / f.name)
+        return tuple(build_dir / f.name for f in self._files(self.dir) if f.suffix == ".o")
+
+    def save(self, build_dir: Path) -> None:
+        """Keep ``build_dir``'s runtime objects, unless already kept."""
+        if (self.dir / "complete").exists():
+            return
+        tmp = Path(tempfile.mkdtemp(prefix="runtime-", dir=self.dir.parent))
+        for f in self._files(build_dir):
+            shutil.copy2(f, tmp / f.name)
+        (tmp / "complete").write_text("")
+        try:
+            tmp.rename(self.dir)
+        except OSError:             # another process saved them first
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def forget(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def build_model(verilog: str, toplevel: str, tag: str, *, waves: bool | None = None,
@@ -216,17 +273,24 @@ def build_model(verilog: str, toplevel: str, tag: str, *, waves: bool | None = N
                 lines += [f'public_flat_rw -module "{toplevel}" -var "{port}"'
                           for port in _ports_of(verilog, toplevel)]
                 control.write_text("\n".join(lines) + "\n")
-            runner = _runner(public_internals)
+            runtime = _RuntimeObjects(args, waves)
             log = build_dir / "build.log"
-            try:
-                with _MakeFlags(_pch_make_flags()):
-                    runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
-                                 always=True, build_args=args, waves=waves,
-                                 log_file=log if quiet else None)
-            except (RuntimeError, SystemExit):
-                tail = log.read_text()[-3000:] if log.exists() else ""
-                raise RuntimeError(f"Verilator build of {toplevel} ({tag}) failed; "
-                                   f"log: {log}\n{tail}") from None
+            for reuse in (True, False):
+                reused = runtime.restore(build_dir) if reuse else ()
+                try:
+                    _verilate(public_internals, sources, toplevel, build_dir, args, waves,
+                              log if quiet else None, reused)
+                    break
+                except (RuntimeError, SystemExit):
+                    if not reused:
+                        tail = log.read_text()[-3000:] if log.exists() else ""
+                        raise RuntimeError(f"Verilator build of {toplevel} ({tag}) failed; "
+                                           f"log: {log}\n{tail}") from None
+                    # The shared runtime objects may be damaged: drop them, build it all.
+                    runtime.forget()
+                    for obj in build_dir.glob("*.o"):
+                        obj.unlink()
+            runtime.save(build_dir)
             stamp.write_text(digest)
             rebuilt = True
     seconds = time.perf_counter() - started if rebuilt else 0.0

@@ -127,6 +127,7 @@ def test_cli_accelerator_device_missing(capsys, tmp_path, monkeypatch):
         "not part of this build yet: use --device core or scratchpad")
 
 
+@pytest.mark.slow
 def test_yosys_smoke_tiny(tmp_path, capsys):
     """Yosys only, the tiny preset for the iCEBreaker: a netlist of LUT4s, flip-flops and
     block RAMs of plausible size, with exactly the board top's four I/Os."""

@@ -31,6 +31,7 @@ def build_and_run(device_kind, config, seed, device=None):
     run_bench(model, "lutcore.sim.tb_board", env=env, seed=seed)
 
 
+@pytest.mark.slow
 def test_scratchpad_through_uart():
     build_and_run("scratchpad", preset("tiny"), 3, Scratchpad(32, 256))
 

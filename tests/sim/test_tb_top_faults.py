@@ -30,13 +30,11 @@ def run_case(config, case, seed, model_of, **env):
                    **{k: str(v) for k, v in env.items()}})
 
 
-# The decoder bench at default sweeps every instruction rule over the wide configuration
-# (over a minute), and the CSR and buffer read-back benches take 20-30 s there; tiny runs
-# them in the fast suite, default in the slow matrix.
-SLOW_AT_DEFAULT = ("decoder_matches_validate", "csr_and_host_faults", "buffers_read_back")
-FAST = [pytest.param(name, case, marks=[pytest.mark.slow] if name == "default"
-                     and case in SLOW_AT_DEFAULT else []) for name in ("tiny", "default")
-        for case in CASES]
+# Every bench on tiny in the fast suite; on default (a model of about a minute to build, and
+# the decoder bench sweeps every instruction rule over the wide configuration) in the slow
+# matrix, with the larger presets.
+FAST = [pytest.param(name, case, marks=[pytest.mark.slow] if name == "default" else [])
+        for name in ("tiny", "default") for case in CASES]
 
 
 @pytest.mark.parametrize("name, case", FAST)

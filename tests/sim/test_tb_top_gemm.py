@@ -4,9 +4,9 @@ and CYCLES of every phase (the RTL's own register) equal to the ISS's count, und
 host-port idle and backpressure.
 
 The non-slow set runs odd shapes (M, N not multiples of the tile, K not a multiple of g,
-M = 1, N = 1, a K split on tiny, multi-bit weights, all -128 activations) on tiny and
-default, both modes; the slow set (``make regress``) runs every preset (the decode preset's
-odd shapes too), both modes, many seeds and larger random shapes with both K-split
+M = 1, N = 1, a K split on tiny, multi-bit weights, all -128 activations) on tiny, both
+modes; the slow set (``make regress``) runs every preset (the odd shapes of default and
+decode too), both modes, many seeds and larger random shapes with both K-split
 strategies.
 """
 
@@ -88,7 +88,7 @@ def run_and_check(config, mode, seed, shapes, record_property, model_of, *, idle
 
 
 @pytest.mark.parametrize("mode", ["bitserial", "elut"])
-@pytest.mark.parametrize("name", ["tiny", "default",
+@pytest.mark.parametrize("name", ["tiny", pytest.param("default", marks=pytest.mark.slow),
                                   pytest.param("decode", marks=pytest.mark.slow)])
 def test_odd_shapes_bit_exact_and_cycle_exact(name, mode, record_property, model_of):
     config = preset(name)
