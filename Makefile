@@ -50,8 +50,10 @@ bench-rtl: $(STAMP)
 bench-model: $(STAMP)
 	$(BIN)/lutcore bench model
 
+# --install-tools: apt-get installs the standard-cell flow's packages (qflow-tech-osu018,
+# opensta) when missing; without apt it names them and the study goes on without them.
 area: $(STAMP)
-	$(BIN)/lutcore synth --all --jobs $(JOBS) --out build/area
+	$(BIN)/lutcore synth --all --install-tools --jobs $(JOBS) --out build/area
 
 dse: $(STAMP)
 	$(BIN)/lutcore dse --jobs $(JOBS) --out build/dse

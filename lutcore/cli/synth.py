@@ -4,11 +4,13 @@ baselines) with Yosys and report area and compute density."""
 from __future__ import annotations
 
 import argparse
-
+import sys
 from pathlib import Path
 
 from ..studies import area
+from ..studies import cells as cl
 from ._config import add_config_arguments, load_config
+from ..errors import LutcoreError
 from .inputs import int_in, output_dir, positive_float
 
 __all__ = ["add_arguments", "HELP", "DESCRIPTION", "run", "add_run_arguments", "study_config"]
@@ -36,8 +38,10 @@ def study_config(args):
 HELP = "synthesize the LUT core and baselines; report area and compute density"
 DESCRIPTION = ("Write Verilog of each design, synthesize it with YoWASP Yosys (generic "
                "gates with a CMOS transistor estimate, and ECP5 LUT4s) and write area.md "
-               "and area.json into OUT. Without --all only the preset's LUT core and "
-               "table precompute unit are synthesized.")
+               "and area.json into OUT. With --all, also map every design to the OSU "
+               "0.18 um standard cells and time it with OpenSTA (um^2, fmax, mW, TOPS/mm^2 "
+               "and TOPS/W at W1/W2/W4 A8), when those tools are installed. Without --all "
+               "only the preset's LUT core and table precompute unit are synthesized.")
 
 
 def add_arguments(parser) -> None:
@@ -51,18 +55,51 @@ def add_arguments(parser) -> None:
                              "the preset's full tile takes too long on a small machine)")
     parser.add_argument("--no-ecp5", action="store_true",
                         help="skip the ECP5 flow (CMOS transistor estimate only)")
+    parser.add_argument("--no-cells", action="store_true",
+                        help="skip the standard-cell flow (OSU 0.18 um cells, OpenSTA)")
+    parser.add_argument("--install-tools", action="store_true",
+                        help="install the standard-cell flow's Debian packages "
+                             f"({' '.join(cl.PACKAGES)}) with apt-get when they are missing")
+    parser.add_argument("--clock", metavar="MHZ", type=positive_float,
+                        default=cl.DEFAULT_POWER_MHZ,
+                        help="common clock of the standard-cell power and TOPS figures "
+                             f"(default {cl.DEFAULT_POWER_MHZ:g})")
+    parser.add_argument("--activity", metavar="A", type=positive_float,
+                        default=cl.DEFAULT_ACTIVITY,
+                        help="global switching activity of the power figures, transitions "
+                             f"per cycle per net, at most 2 (default {cl.DEFAULT_ACTIVITY:g})")
     add_run_arguments(parser, "build/area")
+
+
+def study_flows(args) -> tuple[str, ...]:
+    """The flows of ``lutcore synth``: cmos, ecp5 unless ``--no-ecp5``, and the standard
+    cells unless ``--no-cells`` or their tools are missing (then one line says which packages
+    to install, and the study goes on without them)."""
+    flows = ("cmos",) if args.no_ecp5 else ("cmos", "ecp5")
+    if args.no_cells:
+        return flows
+    missing = cl.ensure_tools(install=args.install_tools)
+    if missing:
+        print(f"lutcore synth: note: {missing}; going on without the standard-cell figures",
+              file=sys.stderr)
+        return flows
+    return flows + ("cells",)
 
 
 def run(args) -> int:
     """Execute ``lutcore synth``: synthesize into ``--out`` and print the report."""
     config = study_config(args)
-    flows = ("cmos",) if args.no_ecp5 else ("cmos", "ecp5")
+    if args.activity > 2:
+        raise LutcoreError(f"--activity {args.activity:g} is invalid: at most 2 transitions "
+                           "per cycle")
+    flows = study_flows(args) if args.all else \
+        (("cmos",) if args.no_ecp5 else ("cmos", "ecp5"))
     if args.all:
         m, n = args.tile or (min(config.m, area.COMPARISON_TILE["m"]),
                              min(config.n, area.COMPARISON_TILE["n"]))
         doc = area.run_comparison(config, args.out, m=m, n=n, jobs=args.jobs, flows=flows,
-                                  timeout=args.timeout)
+                                  timeout=args.timeout, clock_mhz=args.clock,
+                                  activity=args.activity)
     else:
         if args.tile:
             config = config.replace(m=args.tile[0], n=args.tile[1])

@@ -39,7 +39,7 @@ def check_bool(owner: str, name: str, value) -> bool:
 
 
 #: Constructor parameters that are flags; every other one is an integer of PARAMS.
-FLAGS = ("symmetrize",)
+FLAGS = ("symmetrize", "negate_in_unit")
 
 
 def keep(component, **values) -> None:

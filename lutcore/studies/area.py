@@ -45,6 +45,7 @@ from ..fpga.yosys import YosysError, design_total, parse_stat, run_yosys, yosys_
 from ..spec import numerics as nx
 from ..spec.config import CoreConfig
 from ..spec.params import check_param
+from . import cells as cl
 
 __all__ = [
     "DesignSpec", "SynthResult", "elaborate", "synthesize", "synthesize_all", "parse_tile",
@@ -52,6 +53,8 @@ __all__ = [
     "lut_spec", "precompute_spec", "mac_spec", "adder_spec", "floor_spec",
     "comparison_designs", "full_tile_designs", "config_designs", "elut_group",
     "comparison_summary", "report_markdown", "report_json", "run_comparison", "run_single",
+    "w4_designs", "products_at", "cell_rows", "cell_ratios", "cell_report", "CELL_ROWS",
+    "CELL_WIDTHS", "LADDER", "ladder_designs", "ladder_rows",
     "COMPARISON_TILE", "ABC_SCRIPT", "LUT_CORE", "PRECOMPUTE",
 ]
 
@@ -167,6 +170,11 @@ class SynthResult:
     ccu2c: int | None = None
     ff: int | None = None
     ecp5_cells: dict[str, int] = field(default_factory=dict)
+    area_um2: float | None = None
+    fmax_mhz: float | None = None
+    power_mw: float | None = None
+    cells: dict[str, Any] = field(default_factory=dict)
+    cells_error: str | None = None
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -203,9 +211,13 @@ def density(products: float | None, area: float | None, unit: float = 1) -> floa
 
 
 def synthesize(spec: DesignSpec, out: Path, flows: Iterable[str] = ("cmos", "ecp5"),
-               timeout: float | None = None) -> SynthResult:
-    """Write ``<out>/<key>/<key>.v`` through the hw Verilog entry and run the requested Yosys
-    flows on it."""
+               timeout: float | None = None,
+               clock_mhz: float = cl.DEFAULT_POWER_MHZ,
+               activity: float = cl.DEFAULT_ACTIVITY) -> SynthResult:
+    """Write ``<out>/<key>/<key>.v`` through the hw Verilog entry and run the requested flows
+    on it: ``cmos`` and ``ecp5`` (Yosys), ``cells`` (:mod:`lutcore.studies.cells`: um^2,
+    fmax, and mW at ``clock_mhz`` with ``activity``; its failure is kept in ``cells_error``
+    and leaves the other figures standing)."""
     from ..hw.verilog import generate_verilog
 
     start = time.monotonic()
@@ -215,9 +227,13 @@ def synthesize(spec: DesignSpec, out: Path, flows: Iterable[str] = ("cmos", "ecp
     top = spec.component
     try:
         verilog = f"{spec.key}.v"
-        (workdir / verilog).write_text(generate_verilog(spec.component, spec.config,
-                                                        **spec.params))
+        text = generate_verilog(spec.component, spec.config, **spec.params)
+        (workdir / verilog).write_text(text)
         for flow in flows:
+            if flow == "cells":
+                _cell_figures(result, text, top, workdir / "cells", timeout, clock_mhz,
+                              activity)
+                continue
             report = f"{flow}.stat.txt"
             try:
                 run_yosys(FLOWS[flow].format(verilog=verilog, top=top, report=report),
@@ -247,6 +263,23 @@ def synthesize(spec: DesignSpec, out: Path, flows: Iterable[str] = ("cmos", "ecp
     return result
 
 
+def _cell_figures(result: SynthResult, verilog: str, top: str, workdir: Path,
+                  timeout: float | None, clock_mhz: float, activity: float) -> None:
+    cr = cl.run_cells(verilog, top, workdir, power_mhz=clock_mhz, activity=activity,
+                      timeout=timeout, raise_on_error=False)
+    result.cells_error = cr.error
+    if cr.error is None:
+        result.area_um2, result.fmax_mhz = cr.area_um2, cr.fmax_mhz
+        result.power_mw = cr.power_mw.get("total")
+        path = cr.critical_path
+        result.cells = {
+            "library": cr.library, "node": cr.node, "clock_mhz": clock_mhz,
+            "activity": activity, "sequential_area_um2": cr.sequential_area_um2,
+            "sequential_cells": cr.sequential_cells, "cell_counts": cr.cells,
+            "power_mw": cr.power_mw, "critical_path": dataclasses.asdict(path) if path else None,
+            "versions": cr.versions, "notes": cr.notes}
+
+
 def _print_progress(line: str) -> None:
     print(line, flush=True)         # flushed: progress must show through pipes (make, tee)
 
@@ -254,10 +287,13 @@ def _print_progress(line: str) -> None:
 def synthesize_all(specs: list[DesignSpec], out: Path, jobs: int = 1,
                    flows: Iterable[str] = ("cmos", "ecp5"), timeout: float | None = None,
                    progress: Callable[[str], None] | None = None,
-                   flows_by_key: dict[str, Iterable[str]] | None = None) -> list[SynthResult]:
+                   flows_by_key: dict[str, Iterable[str]] | None = None,
+                   clock_mhz: float = cl.DEFAULT_POWER_MHZ,
+                   activity: float = cl.DEFAULT_ACTIVITY) -> list[SynthResult]:
     """Synthesize ``specs`` with ``jobs`` worker processes, printing a line per finished
-    design; ``flows_by_key`` overrides ``flows`` for some designs. Results come back in the
-    order of ``specs``."""
+    design; ``flows_by_key`` overrides ``flows`` for some designs; ``clock_mhz`` and
+    ``activity`` are the cell flow's power conditions. Results come back in the order of
+    ``specs``."""
     flows = tuple(flows)
     flows_by_key = {k: tuple(v) for k, v in (flows_by_key or {}).items()}
     say = progress or _print_progress
@@ -270,6 +306,8 @@ def synthesize_all(specs: list[DesignSpec], out: Path, jobs: int = 1,
         status = f"FAILED: {r.error}" if r.error else (
             f"{r.transistors if r.transistors is not None else '-'} transistors, "
             f"{r.lut4_equiv if r.lut4_equiv is not None else '-'} LUT4eq"
+            + (f", {r.area_um2:,.0f} um^2" if r.area_um2 is not None else "")
+            + (f"; cells FAILED: {r.cells_error}" if r.cells_error else "")
             + "".join(f"; {n}" for n in r.notes))
         say(f"[{len(results)}/{total}] {r.spec.key}: {status} ({r.seconds:.1f} s, "
             f"elapsed {time.monotonic() - t0:.0f} s)")
@@ -281,10 +319,11 @@ def synthesize_all(specs: list[DesignSpec], out: Path, jobs: int = 1,
         + ", ".join(s.key for s in specs))
     if jobs <= 1:
         for s in specs:
-            done(synthesize(s, out, flows_of(s), timeout))
+            done(synthesize(s, out, flows_of(s), timeout, clock_mhz, activity))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(synthesize, s, out, flows_of(s), timeout) for s in specs]
+            futures = [pool.submit(synthesize, s, out, flows_of(s), timeout, clock_mhz,
+                                   activity) for s in specs]
             for fut in as_completed(futures):
                 done(fut.result())
     return [results[s.key] for s in specs]
@@ -303,12 +342,15 @@ LUT_CORE, PRECOMPUTE = "lutcore_lut_core", "lutcore_table_precompute"
 
 
 def lut_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc_bits: int,
-             weight_bits: int = W2, symmetrize: bool = True, elut_g: int = 0) -> DesignSpec:
+             weight_bits: int = W2, symmetrize: bool = True, elut_g: int = 0,
+             negate_in_unit: bool = False) -> DesignSpec:
     """The LUT core of a tile. Bit-serial: ``m*n*g`` plane-products per step, ternary weights
     take two planes. With ELUT built in, ternary weights go through ELUT: ``m*n*elut_g``
-    products a cycle."""
+    products a cycle. ``negate_in_unit``: the ladder's variant (see the LUT core)."""
     params = dict(m=m, n=n, g=g, elut_g=elut_g, act_bits=act_bits, acc_bits=acc_bits,
                   weight_bits=weight_bits, symmetrize=symmetrize)
+    if negate_in_unit:
+        params["negate_in_unit"] = True
     ternary = m * n * elut_g if elut_g else m * n * g / W2
     return DesignSpec(key, label, LUT_CORE, params, m * n * g, ternary)
 
@@ -479,6 +521,197 @@ def comparison_summary(results: list[SynthResult]) -> dict[str, Any]:
     return {"rows": rows, "ratios": ratios}
 
 
+# ---------------------------------------------------------------------------------------
+# Standard cells: the paper's rows (um^2, fmax, mW, TOPS/mm^2, TOPS/W at W1/W2/W4 A8)
+# ---------------------------------------------------------------------------------------
+
+#: Weight widths of the standard-cell rows (the paper's W1A8, W2A8, W4A8).
+CELL_WIDTHS = (1, 2, 4)
+
+#: Designs of the standard-cell rows: (row key, label, core key, precompute key or None).
+#: Bit-serial cores are built for 2-bit codes (the comparison) and, as ``<key>_w4``, for
+#: 4-bit codes (a plane counter and shift one bit wider): W1 and W2 run on the first, W4 on
+#: the second.
+CELL_ROWS = [
+    ("lut_sym+pre", "LUT core + precompute, symmetrized", "lut_sym", "pre_sym"),
+    ("lut_full+pre", "LUT core + precompute, unsymmetrized", "lut_full", "pre_full"),
+    ("lut_elut+pre", "LUT core + precompute, symmetrized + ELUT", "lut_elut", "pre_elut"),
+    ("mac_int8", "MAC INT8 tensor core (dequantizing)", "mac_int8", None),
+    ("add_ternary", "ADD, ternary one-pass", "add_ternary", None),
+    ("add_bitserial", "ADD, bit-serial", "add_bitserial", None),
+]
+W4_KEYS = ("lut_sym", "lut_full", "lut_elut", "add_bitserial")
+
+
+def w4_designs(config: CoreConfig, m: int, n: int) -> list[DesignSpec]:
+    """The bit-serial cores of :func:`comparison_designs` built for 4-bit weight codes."""
+    by_key = {d.key: d for d in comparison_designs(config, m, n)}
+    return [dataclasses.replace(by_key[k], key=f"{k}_w4", label=f"{by_key[k].label}, 4-bit codes",
+                                params=by_key[k].params | {"weight_bits": 4})
+            for k in W4_KEYS]
+
+
+def products_at(key: str, bits: int, m: int, n: int, g: int, elut_g: int) -> float | None:
+    """Weight x int8-activation products per cycle of design ``key`` at ``bits``-bit weights
+    (None where the design cannot run them): bit-serial cores take one cycle per weight bit
+    plane; ELUT runs ternary (W2) weights in one pass of ``elut_g`` and other widths
+    bit-serially; the MAC multiplies any width at INT8 (it dequantizes); the ternary adder
+    takes weights in {-1, 0, +1} only (W1 as {-1, +1}, W2)."""
+    step = m * n * g
+    if key.startswith("mac_int8"):
+        return step
+    if key.startswith("add_ternary"):
+        return step if bits <= 2 else None
+    if key.startswith("lut_elut") and bits == 2:
+        return m * n * elut_g
+    return step / bits
+
+
+def cell_rows(results: list[SynthResult], m: int, n: int, g: int,
+              elut_g: int) -> list[dict[str, Any]]:
+    """One row per design of :data:`CELL_ROWS` and weight width: um^2, fmax (MHz, the
+    slower of core and precompute), mW at the common clock, products per cycle, TOPS/mm^2
+    and TOPS/W at that clock (2 operations per product)."""
+    by_key = {r.spec.key: r for r in results}
+    rows = []
+    for key, label, core, pre in CELL_ROWS:
+        for bits in CELL_WIDTHS:
+            build = f"{core}_w4" if bits == 4 and core in W4_KEYS else core
+            parts = [by_key.get(build)] + ([by_key.get(pre)] if pre else [])
+            row = {"key": key, "label": label, "weight_bits": bits,
+                   "components": [build] + ([pre] if pre else []),
+                   "products_per_cycle": products_at(core, bits, m, n, g, elut_g),
+                   "area_um2": None, "fmax_mhz": None, "power_mw": None,
+                   "tops_per_mm2": None, "tops_per_w": None, "clock_mhz": None,
+                   "error": None}
+            missing = [c for c, r in zip(row["components"], parts) if r is None]
+            failed = [f"{r.spec.key}: {r.cells_error or r.error}" for r in parts
+                      if r is not None and (r.cells_error or r.error or r.area_um2 is None)]
+            if missing or failed:
+                row["error"] = "; ".join(failed) or f"not synthesized: {', '.join(missing)}"
+                rows.append(row)
+                continue
+            clock = parts[0].cells["clock_mhz"]
+            fmaxes = [r.fmax_mhz for r in parts if r.fmax_mhz is not None]
+            row.update(area_um2=sum(r.area_um2 for r in parts),
+                       power_mw=sum(r.power_mw for r in parts),
+                       fmax_mhz=min(fmaxes) if fmaxes else None, clock_mhz=clock)
+            if row["products_per_cycle"] is not None:
+                tops = 2 * row["products_per_cycle"] * clock * 1e6 / 1e12
+                row["tops_per_mm2"] = tops / (row["area_um2"] * 1e-6)
+                row["tops_per_w"] = tops / (row["power_mw"] * 1e-3)
+            rows.append(row)
+    return rows
+
+
+#: The paper's Table 2 as our ladder, each rung a (key, label, core, precompute) of the
+#: symmetrized-or-not bit-serial LUT core at W2A8 (ELUT off).
+LADDER = [
+    ("lut_full+pre", "full table (2^g entries): no sign, no negation", "lut_full", "pre_full"),
+    ("lut_negunit+pre", "symmetrized half table (2^(g-1)), negation in the unit",
+     "lut_negunit", "pre_sym"),
+    ("lut_sym+pre", "symmetrized, negation folded into the accumulator carry-in",
+     "lut_sym", "pre_sym"),
+]
+
+
+def ladder_designs(config: CoreConfig, m: int, n: int) -> list[DesignSpec]:
+    """The ladder's one design the comparison lacks: the symmetrized core negating in the
+    unit."""
+    return [lut_spec("lut_negunit", f"LUT core, symmetrized, negation in the unit "
+                     f"(M{m} N{n} K{config.g})", m=m, n=n, g=config.g,
+                     act_bits=config.act_bits, acc_bits=config.acc_bits, negate_in_unit=True)]
+
+
+def ladder_rows(results: list[SynthResult]) -> list[dict[str, Any]]:
+    """Each rung of :data:`LADDER`: core + precompute um^2 and mW (None where the cell flow
+    failed), and what the rung saves against the one before and against the first."""
+    by_key = {r.spec.key: r for r in results}
+    rows, first, prev = [], None, None
+    for key, label, core, pre in LADDER:
+        parts = [by_key.get(core), by_key.get(pre)]
+        ok = all(r is not None and r.area_um2 is not None for r in parts)
+        row = {"key": key, "label": label, "components": [core, pre],
+               "area_um2": sum(r.area_um2 for r in parts) if ok else None,
+               "power_mw": sum(r.power_mw for r in parts) if ok else None}
+        for metric in ("area_um2", "power_mw"):
+            short = metric.split("_")[0]
+            row[f"{short}_step_saving"] = _saving(row[metric], prev and prev[metric])
+            row[f"{short}_total_saving"] = _saving(row[metric], first and first[metric])
+        rows.append(row)
+        first, prev = first or row, row
+    return rows
+
+
+def _saving(x, y):
+    return None if x is None or not y else 1 - x / y
+
+
+def cell_ratios(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """LUT (symmetrized, with precompute) and ELUT against the INT8 MAC, TOPS/mm^2 and
+    TOPS/W per weight width, and what symmetrization saves in um^2 and mW."""
+    at = {(r["key"], r["weight_bits"]): r for r in rows}
+
+    def ratio(a, b, bits, metric):
+        x, y = at.get((a, bits), {}).get(metric), at.get((b, bits), {}).get(metric)
+        return None if x is None or not y else x / y
+
+    out: dict[str, float | None] = {}
+    for bits in CELL_WIDTHS:
+        for metric, short in (("tops_per_mm2", "area"), ("tops_per_w", "power")):
+            out[f"lut_vs_mac_{short}_w{bits}"] = ratio("lut_sym+pre", "mac_int8", bits, metric)
+            out[f"elut_vs_mac_{short}_w{bits}"] = ratio("lut_elut+pre", "mac_int8", bits,
+                                                       metric)
+    for metric, short in (("area_um2", "area"), ("power_mw", "power")):
+        r = ratio("lut_sym+pre", "lut_full+pre", 2, metric)
+        out[f"symmetrization_saving_{short}"] = None if r is None else 1 - r
+    return out
+
+
+def cell_report(rows: list[dict[str, Any]], ratios: dict[str, float | None],
+                meta: dict[str, Any]) -> list[str]:
+    """The standard-cell section of ``area.md``."""
+    out = [f"## Standard cells: {meta['node']} ({meta['library']}), OpenSTA", "",
+           f"Area from `stat -liberty`, fmax from the worst register-to-register or port path "
+           f"(ideal clock, no wire load), power at a common {meta['clock_mhz']:g} MHz clock "
+           f"with a global switching activity of {meta['activity']:g} (transitions per "
+           f"cycle per net). TOPS count 2 operations per weight x activation product at "
+           f"that clock. LUT rows include the table precompute unit.", "",
+           "| design | W | um^2 | fmax MHz | mW | products/cycle | TOPS/mm^2 | TOPS/W |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r["error"]:
+            out.append(f"| {r['label']} | W{r['weight_bits']}A8 | FAILED: {r['error']} "
+                       "||||||")
+            continue
+        out.append(f"| {r['label']} | W{r['weight_bits']}A8 | {_fmt(r['area_um2'], 0)} | "
+                   f"{_fmt(r['fmax_mhz'], 1)} | {_fmt(r['power_mw'], 2)} | "
+                   f"{_fmt(r['products_per_cycle'], 0)} | {_fmt(r['tops_per_mm2'], 3)} | "
+                   f"{_fmt(r['tops_per_w'], 3)} |")
+    out += ["", "```"]
+    for bits in CELL_WIDTHS:
+        out.append(f"W{bits}A8 LUT vs MAC INT8: {_x(ratios[f'lut_vs_mac_area_w{bits}'])} "
+                   f"TOPS/mm^2, {_x(ratios[f'lut_vs_mac_power_w{bits}'])} TOPS/W; ELUT "
+                   f"{_x(ratios[f'elut_vs_mac_area_w{bits}'])} TOPS/mm^2, "
+                   f"{_x(ratios[f'elut_vs_mac_power_w{bits}'])} TOPS/W")
+    out.append(f"Symmetrization saves {_pct(ratios['symmetrization_saving_area'])} um^2 and "
+               f"{_pct(ratios['symmetrization_saving_power'])} mW (core + precompute)")
+    out += ["```", ""]
+    ladder = meta.get("ladder")
+    if ladder:
+        out += ["### The table-optimization ladder (the paper's Table 2), W2A8, core + "
+                "precompute", "",
+                "| rung | um^2 | saves (step / total) | mW | saves (step / total) |",
+                "|---|---:|---:|---:|---:|"]
+        for r in ladder:
+            out.append(f"| {r['label']} | {_fmt(r['area_um2'], 0)} | "
+                       f"{_pct(r['area_step_saving'])} / {_pct(r['area_total_saving'])} | "
+                       f"{_fmt(r['power_mw'], 2)} | {_pct(r['power_step_saving'])} / "
+                       f"{_pct(r['power_total_saving'])} |")
+        out.append("")
+    return out
+
+
 def full_tile_designs(config: CoreConfig) -> list[DesignSpec]:
     """The symmetrized LUT core and its precompute unit at the config's own tile, to show how
     the per-row precompute amortizes over a long row (the paper's elongated tile)."""
@@ -619,19 +852,33 @@ def report_json(results: list[SynthResult], summary: dict[str, Any],
 def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: int | None = None,
                    jobs: int = 1, flows: Iterable[str] = ("cmos", "ecp5"),
                    full_tile: bool = True, timeout: float | None = None,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[str], None] | None = None,
+                   clock_mhz: float = cl.DEFAULT_POWER_MHZ,
+                   activity: float = cl.DEFAULT_ACTIVITY) -> dict[str, Any]:
     """Synthesize the comparison, write ``area.md`` and ``area.json`` into ``out``; returns
-    the JSON document as a dict."""
+    the JSON document as a dict. With the ``cells`` flow, the 4-bit builds of the bit-serial
+    cores (:func:`w4_designs`, cell flow only) join and the report gains the standard-cell
+    rows (:func:`cell_rows`) at ``clock_mhz`` and ``activity``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    flows = tuple(flows)
     m = config.m if m is None else m
     n = config.n if n is None else n
     specs = comparison_designs(config, m, n)
+    flows_by_key = {}
+    if "cells" in flows:
+        extra = w4_designs(config, m, n) + ladder_designs(config, m, n)
+        specs += extra
+        flows_by_key = {d.key: ("cells",) for d in extra}
     if full_tile and (m, n) != (config.m, config.n):
         specs += full_tile_designs(config)
+        flows_by_key |= {d.key: tuple(f for f in flows if f != "cells")
+                         for d in full_tile_designs(config)}
     t0 = time.monotonic()
-    results = synthesize_all(specs, out, jobs, flows, timeout, progress)
-    summary = comparison_summary(results)
+    results = synthesize_all(specs, out, jobs, flows, timeout, progress, flows_by_key,
+                             clock_mhz, activity)
+    extra_keys = {d.key for d in extra} if "cells" in flows else set()
+    summary = comparison_summary([r for r in results if r.spec.key not in extra_keys])
     full = {r.spec.key: r for r in results}
     if "lut_sym_full_tile" in full and "pre_sym_full_tile" in full:
         c, p = full["lut_sym_full_tile"], full["pre_sym_full_tile"]
@@ -661,8 +908,19 @@ def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: in
         md += (f"\nAt the full M{config.m} N{config.n} tile the LUT core + precompute is "
                f"{_x(summary['ratios']['lut_vs_mac_full_tile'])} as dense (W2A8, CMOS) as the "
                f"MAC tile above.\n")
+    cells = None
+    if "cells" in flows:
+        library = cl.find_library()
+        rows = cell_rows(results, m, n, config.g, elut_group(config))
+        cells = {"node": library.node if library else "n/a",
+                 "library": library.name if library else "n/a",
+                 "clock_mhz": clock_mhz, "activity": activity, "rows": rows,
+                 "ratios": cell_ratios(rows), "ladder": ladder_rows(results)}
+        md += "\n" + "\n".join(cell_report(rows, cells["ratios"], cells))
     (out / "area.md").write_text(md)
     doc = json.loads(report_json(results, summary, meta))
+    if cells is not None:
+        doc["cells"] = cells
     (out / "area.json").write_text(json.dumps(doc, indent=2))
     return doc | {"markdown": md}
 

@@ -158,3 +158,80 @@ def test_cli_synth_errors_are_one_line(tmp_path, capsys, monkeypatch, args, mess
     assert err.startswith(f"lutcore synth: error: {message}")
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+# -- standard-cell rows -------------------------------------------------------------------
+
+@pytest.mark.parametrize("key, bits, expected", [
+    # m=2 n=8 g=4: 64 lookups of g activations a step; ELUT groups of 3.
+    ("lut_sym", 1, 64), ("lut_sym", 2, 32), ("lut_sym", 4, 16),
+    ("lut_elut", 1, 64), ("lut_elut", 2, 48), ("lut_elut", 4, 16),
+    ("mac_int8", 1, 64), ("mac_int8", 4, 64),
+    ("add_ternary", 2, 64), ("add_ternary", 4, None),
+    ("add_bitserial", 4, 16),
+])
+def test_products_per_cycle_by_weight_width(key, bits, expected):
+    assert synth.products_at(key, bits, 2, 8, 4, 3) == expected
+
+
+def _cell_result(key, um2, mhz, mw, clock=100.0):
+    r = SynthResult(DesignSpec(key, key, "c", {}, 0, None))
+    r.area_um2, r.fmax_mhz, r.power_mw = um2, mhz, mw
+    r.cells = {"clock_mhz": clock}
+    return r
+
+
+def test_cell_rows_sum_core_and_precompute_and_count_tops_by_hand():
+    results = [_cell_result("lut_sym", 400_000, 150.0, 20.0),
+               _cell_result("pre_sym", 100_000, 300.0, 5.0),
+               _cell_result("lut_sym_w4", 420_000, 140.0, 21.0),
+               _cell_result("mac_int8", 2_000_000, 120.0, 100.0)]
+    rows = {(r["key"], r["weight_bits"]): r
+            for r in synth.cell_rows(results, 2, 8, 4, 3)}
+    w2 = rows[("lut_sym+pre", 2)]
+    assert (w2["area_um2"], w2["power_mw"], w2["fmax_mhz"]) == (500_000, 25.0, 150.0)
+    # 32 products a cycle x 2 ops x 100 MHz = 6.4 GOPS on 0.5 mm^2 and 25 mW.
+    assert w2["tops_per_mm2"] == pytest.approx(0.0128)
+    assert w2["tops_per_w"] == pytest.approx(0.256)
+    w4 = rows[("lut_sym+pre", 4)]
+    assert w4["components"] == ["lut_sym_w4", "pre_sym"] and w4["area_um2"] == 520_000
+    assert w4["tops_per_mm2"] == pytest.approx(16 * 2 * 100e6 / 1e12 / 0.52)
+    mac = rows[("mac_int8", 1)]
+    assert mac["tops_per_mm2"] == pytest.approx(64 * 2 * 100e6 / 1e12 / 2.0)
+    assert rows[("lut_full+pre", 2)]["error"] == "not synthesized: lut_full, pre_full"
+    ratios = synth.cell_ratios(list(rows.values()))
+    # MAC at W2: 64 products x 2 ops x 100 MHz on 2 mm^2 = 0.0064 TOPS/mm^2.
+    assert ratios["lut_vs_mac_area_w2"] == pytest.approx(0.0128 / 0.0064)
+    assert ratios["lut_vs_mac_power_w1"] == pytest.approx(
+        (64 * 2e8 / 1e12 / 0.025) / (64 * 2e8 / 1e12 / 0.1))
+    assert ratios["symmetrization_saving_area"] is None
+
+
+def test_a_failed_cell_flow_is_kept_in_its_row():
+    bad = _cell_result("mac_int8", None, None, None)
+    bad.cells_error = "CellFlowError: sta failed: Error: x (log y)"
+    (row,) = [r for r in synth.cell_rows([bad], 2, 8, 4, 3)
+              if r["key"] == "mac_int8" and r["weight_bits"] == 2]
+    assert row["error"].startswith("mac_int8: CellFlowError: sta failed")
+    assert row["tops_per_mm2"] is None
+
+
+def test_ladder_rungs_and_savings_by_hand():
+    results = [_cell_result("lut_full", 300.0, 100.0, 30.0),
+               _cell_result("pre_full", 100.0, 100.0, 10.0),
+               _cell_result("lut_negunit", 220.0, 100.0, 24.0),
+               _cell_result("pre_sym", 80.0, 100.0, 6.0),
+               _cell_result("lut_sym", 210.0, 100.0, 22.0)]
+    full, negunit, sym = synth.ladder_rows(results)
+    assert (full["area_um2"], negunit["area_um2"], sym["area_um2"]) == (400.0, 300.0, 290.0)
+    assert full["area_step_saving"] is None
+    assert negunit["area_step_saving"] == pytest.approx(0.25)       # 400 -> 300
+    assert sym["area_step_saving"] == pytest.approx(1 - 290 / 300)
+    assert sym["area_total_saving"] == pytest.approx(1 - 290 / 400)
+    assert sym["power_total_saving"] == pytest.approx(1 - 28 / 40)
+
+
+def test_ladder_design_is_the_symmetrized_core_negating_in_the_unit():
+    (spec,) = synth.ladder_designs(preset("tiny"), 2, 8)
+    core = synth.elaborate(spec)
+    assert core.negate_in_unit and core.symmetrize and (core.m, core.n) == (2, 8)

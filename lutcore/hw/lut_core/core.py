@@ -22,7 +22,7 @@ ELUT_SHIFT = 1
 
 
 @P.parameters("m", "n", "g", "elut_g", "act_bits", "acc_bits", "weight_bits", "symmetrize",
-              "broadcast_cols", "beats")
+              "broadcast_cols", "beats", "negate_in_unit")
 class LutCore(wiring.Component):
     """m x n LUT units doing one lookup step per cycle, with finalize (DESIGN §2.1-§2.3).
 
@@ -102,6 +102,11 @@ class LutCore(wiring.Component):
         :data:`lutcore.spec.config.BROADCAST_COLS`).
     beats : int
         Output beats per row, a divisor of n (default 1: one beat per row).
+    negate_in_unit : bool
+        Negate a signed entry in the unit (a two's complement negation, ``-(entry <<
+        shift)``) instead of inverting it there and adding the +1 as the accumulator's
+        carry-in (the default). Same results; a rung of the area study's ladder (the paper's
+        "negation removed" step), not used by the accelerator.
     src_loc_at : int
         Stack frames to skip when Amaranth records where the core was created.
 
@@ -139,12 +144,12 @@ class LutCore(wiring.Component):
 
     def __init__(self, *, m: int, n: int, g: int, elut_g: int, act_bits: int, acc_bits: int,
                  weight_bits: int, symmetrize: bool = True, broadcast_cols: int | None = None,
-                 beats: int = 1, src_loc_at: int = 0):
+                 beats: int = 1, negate_in_unit: bool = False, src_loc_at: int = 0):
         owner = type(self).__name__
         P.keep(self, m=m, n=n, g=g, elut_g=elut_g, act_bits=act_bits, weight_bits=weight_bits,
                symmetrize=symmetrize,
                broadcast_cols=BROADCAST_COLS if broadcast_cols is None else broadcast_cols,
-               beats=beats)
+               beats=beats, negate_in_unit=negate_in_unit)
         if n % beats:
             raise LutcoreError(f"{owner}: beats = {beats} is invalid: must divide n = {n}")
         self._geometry = TableGeometry(g, elut_g, act_bits, symmetrize)
@@ -163,12 +168,14 @@ class LutCore(wiring.Component):
                        for r in range(m)]
 
     @classmethod
-    def from_config(cls, config) -> "LutCore":
-        """The core of a :class:`~lutcore.spec.config.CoreConfig`."""
+    def from_config(cls, config, **variant) -> "LutCore":
+        """The core of a :class:`~lutcore.spec.config.CoreConfig`; ``variant`` sets the
+        parameters a configuration does not carry (``negate_in_unit``)."""
         return cls(m=config.m, n=config.n, g=config.g, elut_g=config.elut_g,
                    act_bits=config.act_bits, acc_bits=config.acc_bits,
                    weight_bits=config.weight_bits, symmetrize=config.symmetrize,
-                   broadcast_cols=BROADCAST_COLS, beats=config.out_beats, src_loc_at=1)
+                   broadcast_cols=BROADCAST_COLS, beats=config.out_beats, src_loc_at=1,
+                   **variant)
 
     @property
     def geometry(self) -> TableGeometry:
@@ -453,9 +460,16 @@ class _ColumnGroup(Elaboratable):
                 l_entry[r, c], l_sign[r, c] = entry, neg
 
         # -- signed shift: (entry << shift) ^ ~0 when negative; the +1 rides on the carry ----
+        # (or, with negate_in_unit, the whole negation here and no carry-in)
         m.d.sync += t_valid.eq(l_valid)
         t_term, t_sign = {}, {}
         for (r, c), entry in l_entry.items():
+            if core.negate_in_unit:
+                term = Signal(signed(term_bits + 1), name=f"t_term_{r}_{c}", reset_less=True)
+                shifted = entry << l_shift
+                m.d.sync += term.eq(Mux(l_sign[r, c], -shifted, shifted))
+                t_term[r, c], t_sign[r, c] = term, Const(0, 1)
+                continue
             term = Signal(signed(term_bits), name=f"t_term_{r}_{c}", reset_less=True)
             neg = Signal(name=f"t_sign_{r}_{c}", reset_less=True)
             m.d.sync += [term.eq((entry << l_shift) ^ l_sign[r, c].replicate(term_bits)),

@@ -207,15 +207,16 @@ def gemm_program(cfg, seed, tiles):
     return ops, expected
 
 
-def simulate(cfg, ops, *, seed, idle, stall, interleave=False, observe=None):
+def simulate(cfg, ops, *, seed, idle, stall, interleave=False, observe=None, variant=None):
     """Run ``ops`` through a core; returns the transfer logs and the dut.
 
     Ordered (default): one source walks the program, so each STORE follows its steps.
     ``interleave``: independent step and finalize sources, racing; the expected rows then
     follow the order in which the core accepted them.
     ``observe``: a function of the dut giving signals to sample every cycle; their values
-    are returned as lists, one entry per clock edge."""
-    dut = LutCore.from_config(cfg)
+    are returned as lists, one entry per clock edge.
+    ``variant``: constructor parameters beyond the config (``negate_in_unit``)."""
+    dut = LutCore.from_config(cfg, **(variant or {}))
     observe = observe(dut) if observe else []
     pk = Packer(dut, cfg)
     rng = random.Random(seed)
@@ -345,6 +346,26 @@ def test_racing_step_and_finalize_streams(name, seed):
     top = (1 << cfg.weight_bits) - 1
     ops += [("finalize", rng.randint(-top, top)) for _ in range(8)]
     dut, pk, logs, _ = simulate(cfg, ops, seed=seed, idle=0.5, stall=0.3, interleave=True)
+    assert [p for _, p in logs["rows"]] == replay(cfg, pk, logs)
+
+
+@pytest.mark.parametrize("name", ["g2wrap", "m3n5g3", "g5"])
+def test_negation_in_the_unit_gives_the_same_rows(name):
+    """The area study's ladder rung: arbitrary entries (the extremes included), any codes and
+    planes, outputs that wrap: the rows equal the step model's, as with the carry-in."""
+    cfg = ALL_CONFIGS[name]
+    rng = random.Random(11)
+    ops = random_steps(cfg, rng, 50)
+    half = 1 << (cfg.table_bits - 1)
+    extreme = [[-half] * cfg.table_entries for _ in range(cfg.m)]
+    codes = [(1 << cfg.code_bits) - 1] * cfg.n         # every sign bit set: -(-half) << b
+    ops += [("step", (extreme, codes, (1 << nx.unsigned_bits(cfg.weight_bits - 1)) - 1,
+                      Mode.BITSERIAL, False))] * 3
+    top = (1 << cfg.weight_bits) - 1
+    ops += [("finalize", rng.randint(-top, top)) for _ in range(3)]
+    dut, pk, logs, _ = simulate(cfg, ops, seed=11, idle=0.3, stall=0.3,
+                                variant={"negate_in_unit": True})
+    assert dut.negate_in_unit
     assert [p for _, p in logs["rows"]] == replay(cfg, pk, logs)
 
 
