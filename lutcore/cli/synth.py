@@ -18,13 +18,18 @@ __all__ = ["add_arguments", "HELP", "DESCRIPTION", "run", "add_run_arguments", "
 
 def add_run_arguments(parser: argparse.ArgumentParser, out: str) -> None:
     """The options of every Yosys study (``lutcore synth``, ``lutcore dse``): ``--out DIR``
-    (default ``out``), ``--jobs N`` and ``--timeout S``."""
+    (default ``out``), ``--jobs N``, ``--timeout S`` and ``--scheduler ADDRESS``."""
     parser.add_argument("--out", metavar="DIR", type=Path, default=Path(out),
                         help=f"output directory (created if missing; default {out})")
     parser.add_argument("--jobs", "-j", metavar="N", type=int_in(1), default=2,
-                        help="parallel Yosys runs (default 2)")
+                        help="parallel syntheses: local Dask workers (default 2; 1 runs them "
+                             "in this process)")
     parser.add_argument("--timeout", metavar="S", type=positive_float, default=None,
                         help="give up on one Yosys run after S seconds")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="run the syntheses on the Dask cluster of this scheduler "
+                             "(tcp://host:8786; its workers need lutcore and OUT on a shared "
+                             "file system) instead of --jobs local Dask workers")
 
 
 def study_config(args):
@@ -99,12 +104,12 @@ def run(args) -> int:
                              min(config.n, area.COMPARISON_TILE["n"]))
         doc = area.run_comparison(config, args.out, m=m, n=n, jobs=args.jobs, flows=flows,
                                   timeout=args.timeout, clock_mhz=args.clock,
-                                  activity=args.activity)
+                                  activity=args.activity, scheduler=args.scheduler)
     else:
         if args.tile:
             config = config.replace(m=args.tile[0], n=args.tile[1])
         doc = area.run_single(config, args.out, jobs=args.jobs, flows=flows,
-                              timeout=args.timeout)
+                              timeout=args.timeout, scheduler=args.scheduler)
     print()
     print(doc["markdown"])
     print(f"wrote {args.out / 'area.md'} and {args.out / 'area.json'}")

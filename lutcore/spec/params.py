@@ -74,6 +74,7 @@ PARAMS: dict[str, Range] = {
     "stage_levels": Range(1, 16, "chained adders per table-unit pipeline stage"),
     "broadcast_cols": Range(1, 512, "LUT-core columns per broadcast copy"),
     "beats": Range(1, 512, "output beats per row"),
+    "lookups": Range(1, 8, "LUT-core table lookups per unit per step (L, K = g x L)"),
     # baselines (MAC and adder tiles reach past the LUT core's ranges for the area study)
     "baseline_g": Range(1, 8, "weights per baseline unit"),
     "baseline_weight_bits": Range(1, 8, "weight width of a baseline tile"),

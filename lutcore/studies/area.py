@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
+import logging
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -176,6 +177,7 @@ class SynthResult:
     cells: dict[str, Any] = field(default_factory=dict)
     cells_error: str | None = None
     seconds: float = 0.0
+    cached: bool = False
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -228,6 +230,10 @@ def synthesize(spec: DesignSpec, out: Path, flows: Iterable[str] = ("cmos", "ecp
     try:
         verilog = f"{spec.key}.v"
         text = generate_verilog(spec.component, spec.config, **spec.params)
+        digest = design_digest(text, flows, clock_mhz, activity)
+        cached = _cached_result(workdir, digest, spec)
+        if cached is not None:
+            return cached
         (workdir / verilog).write_text(text)
         for flow in flows:
             if flow == "cells":
@@ -260,7 +266,44 @@ def synthesize(spec: DesignSpec, out: Path, flows: Iterable[str] = ("cmos", "ecp
     except (LutcoreError, ImportError) as e:
         result.error = f"{type(e).__name__}: {e}"
     result.seconds = time.monotonic() - start
+    if result.error is None:
+        _keep_result(workdir, digest, result)
     return result
+
+
+#: File of a design's kept figures, beside its Verilog (see :func:`design_digest`).
+RESULT_FILE = "result.json"
+
+
+def design_digest(verilog: str, flows: Iterable[str], clock_mhz: float,
+                  activity: float) -> str:
+    """What a design's figures depend on: its Verilog, the flows and their scripts, the
+    power conditions and the tools' versions. A synthesis whose digest matches the one kept
+    in ``<workdir>/result.json`` is not run again."""
+    flows = list(flows)
+    parts = [verilog, flows, [FLOWS.get(f, "") for f in flows], sorted(RETRIES),
+             yosys_version()]
+    if "cells" in flows:
+        parts += [cl.CELL_SCRIPT, cl.ABC_CELL_SCRIPT, cl.ABC_DELAY_PS, cl.MAX_FANOUT,
+                  cl.FANOUT_BUFFER, clock_mhz, activity, cl.tool_versions()]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _cached_result(workdir: Path, digest: str, spec: DesignSpec) -> SynthResult | None:
+    try:
+        kept = json.loads((workdir / RESULT_FILE).read_text())
+        if kept["digest"] != digest:
+            return None
+        return SynthResult(spec, **kept["figures"], cached=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _keep_result(workdir: Path, digest: str, result: SynthResult) -> None:
+    figures = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)
+               if f.name not in ("spec", "cached")}
+    (workdir / RESULT_FILE).write_text(json.dumps({"digest": digest, "figures": figures},
+                                                  indent=1))
 
 
 def _cell_figures(result: SynthResult, verilog: str, top: str, workdir: Path,
@@ -289,11 +332,18 @@ def synthesize_all(specs: list[DesignSpec], out: Path, jobs: int = 1,
                    progress: Callable[[str], None] | None = None,
                    flows_by_key: dict[str, Iterable[str]] | None = None,
                    clock_mhz: float = cl.DEFAULT_POWER_MHZ,
-                   activity: float = cl.DEFAULT_ACTIVITY) -> list[SynthResult]:
-    """Synthesize ``specs`` with ``jobs`` worker processes, printing a line per finished
-    design; ``flows_by_key`` overrides ``flows`` for some designs; ``clock_mhz`` and
-    ``activity`` are the cell flow's power conditions. Results come back in the order of
-    ``specs``."""
+                   activity: float = cl.DEFAULT_ACTIVITY,
+                   scheduler: str | None = None) -> list[SynthResult]:
+    """Synthesize ``specs``, printing a line per finished design; ``flows_by_key`` overrides
+    ``flows`` for some designs; ``clock_mhz`` and ``activity`` are the cell flow's power
+    conditions. Results come back in the order of ``specs``.
+
+    Each design is a task on a Dask cluster: a local one of ``jobs`` worker processes, or
+    the scheduler at ``scheduler`` (``tcp://host:8786``; its workers need this package and
+    ``out`` on a shared file system). ``jobs = 1`` without a scheduler runs in this process.
+    A design whose figures are kept in ``<out>/<key>/result.json`` with the same digest
+    (:func:`design_digest`) is not synthesized again; a failed or timed-out synthesis, or a
+    lost worker, is reported in its row."""
     flows = tuple(flows)
     flows_by_key = {k: tuple(v) for k, v in (flows_by_key or {}).items()}
     say = progress or _print_progress
@@ -309,24 +359,65 @@ def synthesize_all(specs: list[DesignSpec], out: Path, jobs: int = 1,
             + (f", {r.area_um2:,.0f} um^2" if r.area_um2 is not None else "")
             + (f"; cells FAILED: {r.cells_error}" if r.cells_error else "")
             + "".join(f"; {n}" for n in r.notes))
-        say(f"[{len(results)}/{total}] {r.spec.key}: {status} ({r.seconds:.1f} s, "
-            f"elapsed {time.monotonic() - t0:.0f} s)")
+        when = "kept from an earlier run" if r.cached else f"{r.seconds:.1f} s"
+        bar = _bar(len(results), total)
+        say(f"{bar} [{len(results)}/{total}] {r.spec.key}: {status} ({when}, elapsed "
+            f"{time.monotonic() - t0:.0f} s)")
 
-    def flows_of(s: DesignSpec):
-        return flows_by_key.get(s.key, flows)
+    def args(s: DesignSpec):
+        return (s, out, flows_by_key.get(s.key, flows), timeout, clock_mhz, activity)
 
-    say(f"synthesizing {total} designs with {jobs} job(s): "
-        + ", ".join(s.key for s in specs))
-    if jobs <= 1:
+    where = f"the Dask scheduler at {scheduler}" if scheduler else (
+        f"{jobs} local Dask workers" if jobs > 1 else "this process")
+    say(f"synthesizing {total} designs on {where}: " + ", ".join(s.key for s in specs))
+    if jobs <= 1 and scheduler is None:
         for s in specs:
-            done(synthesize(s, out, flows_of(s), timeout, clock_mhz, activity))
+            done(synthesize(*args(s)))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(synthesize, s, out, flows_of(s), timeout, clock_mhz,
-                                   activity) for s in specs]
-            for fut in as_completed(futures):
-                done(fut.result())
+        for r in _on_dask(specs, args, jobs, scheduler):
+            done(r)
     return [results[s.key] for s in specs]
+
+
+def _bar(done: int, total: int, width: int = 20) -> str:
+    full = width * done // max(total, 1)
+    return "[" + "#" * full + "." * (width - full) + "]"
+
+
+#: How long to try to reach a ``--scheduler`` (a Dask duration).
+CONNECT_TIMEOUT = "20s"
+
+
+def _on_dask(specs, args, jobs: int, scheduler: str | None):
+    """Yield the designs' results as a Dask cluster finishes them."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise LutcoreError("parallel synthesis needs Dask: pip install dask distributed "
+                           "(or run with --jobs 1)") from None
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        else:
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+    except (OSError, TimeoutError, ValueError) as e:
+        where = f"--scheduler {scheduler}" if scheduler else "a local Dask cluster"
+        raise LutcoreError(f"{where}: cannot connect: {' '.join(str(e).split())}") from None
+    try:
+        futures = {client.submit(synthesize, *args(s), pure=False, key=f"synth-{s.key}-"
+                                 f"{id(specs)}"): s for s in specs}
+        for fut in as_completed(futures):
+            try:
+                yield fut.result()
+            except Exception as e:      # noqa: BLE001 - a lost worker: its row says so
+                yield SynthResult(futures[fut], error=f"{type(e).__name__}: {e}")
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -854,8 +945,9 @@ def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: in
                    full_tile: bool = True, timeout: float | None = None,
                    progress: Callable[[str], None] | None = None,
                    clock_mhz: float = cl.DEFAULT_POWER_MHZ,
-                   activity: float = cl.DEFAULT_ACTIVITY) -> dict[str, Any]:
-    """Synthesize the comparison, write ``area.md`` and ``area.json`` into ``out``; returns
+                   activity: float = cl.DEFAULT_ACTIVITY,
+                   scheduler: str | None = None) -> dict[str, Any]:
+    """Synthesize the comparison (on Dask, see :func:`synthesize_all`), write ``area.md`` and ``area.json`` into ``out``; returns
     the JSON document as a dict. With the ``cells`` flow, the 4-bit builds of the bit-serial
     cores (:func:`w4_designs`, cell flow only) join and the report gains the standard-cell
     rows (:func:`cell_rows`) at ``clock_mhz`` and ``activity``."""
@@ -876,7 +968,7 @@ def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: in
                          for d in full_tile_designs(config)}
     t0 = time.monotonic()
     results = synthesize_all(specs, out, jobs, flows, timeout, progress, flows_by_key,
-                             clock_mhz, activity)
+                             clock_mhz, activity, scheduler)
     extra_keys = {d.key for d in extra} if "cells" in flows else set()
     summary = comparison_summary([r for r in results if r.spec.key not in extra_keys])
     full = {r.spec.key: r for r in results}
@@ -939,13 +1031,14 @@ def config_designs(config: CoreConfig) -> list[DesignSpec]:
 
 def run_single(config: CoreConfig, out: Path, *, jobs: int = 1,
                flows: Iterable[str] = ("cmos", "ecp5"), timeout: float | None = None,
-               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+               progress: Callable[[str], None] | None = None,
+               scheduler: str | None = None) -> dict[str, Any]:
     """Synthesize just the config's LUT core and precompute unit (:func:`config_designs`;
     no baselines)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs = config_designs(config)
-    results = synthesize_all(specs, out, jobs, flows, timeout, progress)
+    results = synthesize_all(specs, out, jobs, flows, timeout, progress, scheduler=scheduler)
     lines = [f"# Area: {config.name} (M{config.m} N{config.n} K{config.g})", "",
              "| design | products/step | transistors | step /kT | LUT4 eq | step /LUT4 | FF |",
              "|---|---:|---:|---:|---:|---:|---:|"]

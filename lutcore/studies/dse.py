@@ -478,7 +478,7 @@ def main(args: argparse.Namespace, config: CoreConfig) -> int:
     # The weight-bit sweep (with the slow MAC cores) first, so the pool stays busy to the end.
     results = synth.synthesize_all(
         bspecs + tspecs, out, args.jobs, bits_flows, args.timeout,
-        flows_by_key={s.key: tile_flows for s in tspecs})
+        flows_by_key={s.key: tile_flows for s in tspecs}, scheduler=args.scheduler)
     bres, tres = results[:len(bspecs)], results[len(bspecs):]
     workloads = [] if args.no_workloads or config.g not in args.groups else \
         workload_points(tile_shapes(args.lookups), config)

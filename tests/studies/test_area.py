@@ -235,3 +235,62 @@ def test_ladder_design_is_the_symmetrized_core_negating_in_the_unit():
     (spec,) = synth.ladder_designs(preset("tiny"), 2, 8)
     core = synth.elaborate(spec)
     assert core.negate_in_unit and core.symmetrize and (core.m, core.n) == (2, 8)
+
+
+# -- sweeps on Dask, figures kept per design digest ------------------------------------------
+
+def _small_specs():
+    return [synth.precompute_spec(f"pre_g{g}", f"pre g{g}", m=1, g=g, act_bits=4)
+            for g in (2, 3)]
+
+
+def test_figures_are_kept_and_a_changed_design_is_synthesized_again(tmp_path):
+    lines = []
+    first = synth.synthesize_all(_small_specs(), tmp_path, flows=("cmos",),
+                                 progress=lines.append)
+    again = synth.synthesize_all(_small_specs(), tmp_path, flows=("cmos",),
+                                 progress=lines.append)
+    assert not any(r.cached for r in first) and all(r.cached for r in again)
+    assert [r.transistors for r in again] == [r.transistors for r in first]
+    assert sum("kept from an earlier run" in line for line in lines) == 2
+    # Another activation width is another Verilog text: synthesized, not taken from the file.
+    changed = synth.precompute_spec("pre_g2", "pre g2", m=1, g=2, act_bits=5)
+    (r,) = synth.synthesize_all([changed], tmp_path, flows=("cmos",), progress=lines.append)
+    assert not r.cached and r.transistors > first[0].transistors
+    # Another flow list is another digest too.
+    (r,) = synth.synthesize_all([changed], tmp_path, flows=(), progress=lines.append)
+    assert not r.cached and r.transistors is None
+
+
+def test_local_dask_cluster_gives_the_serial_figures_in_order(tmp_path):
+    serial = synth.synthesize_all(_small_specs(), tmp_path / "serial", flows=("cmos",),
+                                  progress=lambda _: None)
+    lines = []
+    parallel = synth.synthesize_all(_small_specs(), tmp_path / "dask", jobs=2,
+                                    flows=("cmos",), progress=lines.append)
+    assert [r.spec.key for r in parallel] == ["pre_g2", "pre_g3"]
+    assert [r.transistors for r in parallel] == [r.transistors for r in serial]
+    assert lines[0].startswith("synthesizing 2 designs on 2 local Dask workers")
+    assert lines[-1].startswith("[####################] [2/2]")
+
+
+@pytest.mark.slow
+def test_a_timed_out_synthesis_is_reported_in_its_row_on_dask(tmp_path):
+    results = synth.synthesize_all(_small_specs(), tmp_path, jobs=2, flows=("cmos",),
+                                   timeout=1e-3, progress=lambda _: None)
+    assert [r.error.split(" in ")[0] for r in results] == \
+        ["YosysError: yosys cmos timed out after 0 s"] * 2
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path, capsys, monkeypatch):
+    import socket
+    monkeypatch.setattr(synth, "CONNECT_TIMEOUT", "2s")
+    with socket.socket() as s:      # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    status = main(["synth", "--preset", "tiny", "--no-ecp5", "--out", str(tmp_path),
+                   "--scheduler", f"tcp://127.0.0.1:{port}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status != 0 and len(err) == 1
+    assert err[0].startswith(f"lutcore synth: error: --scheduler tcp://127.0.0.1:{port}: "
+                             "cannot connect: ")

@@ -22,7 +22,7 @@ ELUT_SHIFT = 1
 
 
 @P.parameters("m", "n", "g", "elut_g", "act_bits", "acc_bits", "weight_bits", "symmetrize",
-              "broadcast_cols", "beats", "negate_in_unit")
+              "broadcast_cols", "beats", "negate_in_unit", "lookups")
 class LutCore(wiring.Component):
     """m x n LUT units doing one lookup step per cycle, with finalize (DESIGN §2.1-§2.3).
 
@@ -102,6 +102,13 @@ class LutCore(wiring.Component):
         :data:`lutcore.spec.config.BROADCAST_COLS`).
     beats : int
         Output beats per row, a divisor of n (default 1: one beat per row).
+    lookups : int
+        L, table lookups per unit per step, 1..8 (default 1): a step carries ``m * L`` tables
+        (row r's l-th at ``r * L + l``) and ``n * L`` codes (column c's l-th at
+        ``c * L + l``); unit (r, c) sums its L signed entries in an adder tree before its
+        one accumulator, so a unit covers K = g * L activations a step and the accumulators
+        are shared by L times more products. The area study's design-space variable (the
+        paper's K = g x L); the accelerator uses L = 1.
     negate_in_unit : bool
         Negate a signed entry in the unit (a two's complement negation, ``-(entry <<
         shift)``) instead of inverting it there and adding the +1 as the accumulator's
@@ -144,12 +151,13 @@ class LutCore(wiring.Component):
 
     def __init__(self, *, m: int, n: int, g: int, elut_g: int, act_bits: int, acc_bits: int,
                  weight_bits: int, symmetrize: bool = True, broadcast_cols: int | None = None,
-                 beats: int = 1, negate_in_unit: bool = False, src_loc_at: int = 0):
+                 beats: int = 1, negate_in_unit: bool = False, lookups: int = 1,
+                 src_loc_at: int = 0):
         owner = type(self).__name__
         P.keep(self, m=m, n=n, g=g, elut_g=elut_g, act_bits=act_bits, weight_bits=weight_bits,
                symmetrize=symmetrize,
                broadcast_cols=BROADCAST_COLS if broadcast_cols is None else broadcast_cols,
-               beats=beats, negate_in_unit=negate_in_unit)
+               beats=beats, negate_in_unit=negate_in_unit, lookups=lookups)
         if n % beats:
             raise LutcoreError(f"{owner}: beats = {beats} is invalid: must divide n = {n}")
         self._geometry = TableGeometry(g, elut_g, act_bits, symmetrize)
@@ -231,8 +239,8 @@ class LutCore(wiring.Component):
     def step_layout(self) -> data.StructLayout:
         geo = self._geometry
         return data.StructLayout({
-            "tables": table_word_layout(self._m, geo.entries, geo.entry_bits),
-            "codes": weight_word_layout(self._n, geo.code_bits),
+            "tables": table_word_layout(self._m * self._lookups, geo.entries, geo.entry_bits),
+            "codes": weight_word_layout(self._n * self._lookups, geo.code_bits),
             "plane": unsigned(self.plane_bits),
             "mode": Mode,
             "clear": unsigned(1),
@@ -405,7 +413,7 @@ class _ColumnGroup(Elaboratable):
         m = Module()
         core, step = self.core, self.step
         geo = core.geometry
-        mrows = core.m
+        mrows, lookups = core.m, core.lookups
         shift_bits = nx.unsigned_bits(max(2 ** core.plane_bits - 1, ELUT_SHIFT))
         term_bits = geo.entry_bits + 2 ** shift_bits - 1     # an entry shifted by any plane
         *b_valid, l_valid, t_valid = self.in_flight
@@ -416,15 +424,17 @@ class _ColumnGroup(Elaboratable):
             mode = Signal(Mode, name="b_mode", reset_less=True)
             plane = Signal(core.plane_bits, name="b_plane", reset_less=True)
             clear = Signal(name="b_clear", reset_less=True)
-            codes = {c: Signal(unsigned(geo.code_bits), name=f"b_code_{c}", reset_less=True)
-                     for c in self.cols}
+            codes = {(c, l): Signal(unsigned(geo.code_bits), name=f"b_code_{c}" +
+                                    (f"_{l}" if lookups > 1 else ""), reset_less=True)
+                     for c in self.cols for l in range(lookups)}
             m.d.sync += [b_valid[0].eq(self.accept), tables.eq(step.tables), mode.eq(step.mode),
                          plane.eq(step.plane), clear.eq(step.clear)]
-            m.d.sync += [codes[c].eq(step.codes[c]) for c in self.cols]
+            m.d.sync += [codes[c, l].eq(step.codes[c * lookups + l]) for c, l in codes]
             valid = b_valid[0]
         else:
             tables, mode, plane, clear = step.tables, step.mode, step.plane, step.clear
-            codes = {c: step.codes[c] for c in self.cols}
+            codes = {(c, l): step.codes[c * lookups + l]
+                     for c in self.cols for l in range(lookups)}
             valid = self.accept
 
         # -- lookup: decode each code, select its entry (one multiplexer per unit) ---------
@@ -437,8 +447,9 @@ class _ColumnGroup(Elaboratable):
                      l_shift.eq(Mux(is_elut, ELUT_SHIFT, plane))]
         sign_bit = geo.code_bits - 1
         l_entry, l_sign = {}, {}
-        for c in self.cols:
-            code = codes[c]
+        for c, l in codes:
+            code = codes[c, l]
+            suffix = f"_{l}" if lookups > 1 else ""
             bs_index = code[:geo.bitserial_index_bits]
             index = Mux(is_elut, code[:geo.elut_index_bits], bs_index) if geo.has_elut \
                 else bs_index
@@ -450,31 +461,47 @@ class _ColumnGroup(Elaboratable):
             else:
                 sign = Const(0)
             for r in range(mrows):
-                entry = Signal(signed(geo.entry_bits), name=f"l_entry_{r}_{c}", reset_less=True)
-                neg = Signal(name=f"l_sign_{r}_{c}", reset_less=True)
+                table = tables[r * lookups + l]
+                entry = Signal(signed(geo.entry_bits), name=f"l_entry_{r}_{c}{suffix}",
+                               reset_less=True)
+                neg = Signal(name=f"l_sign_{r}_{c}{suffix}", reset_less=True)
                 m.d.sync += [
                     entry.eq(Mux(unsupported, 0,
-                                 select([tables[r][e] for e in range(geo.entries)], index))),
+                                 select([table[e] for e in range(geo.entries)], index))),
                     neg.eq(~unsupported & sign),
                 ]
-                l_entry[r, c], l_sign[r, c] = entry, neg
+                l_entry[r, c, l], l_sign[r, c, l] = entry, neg
 
         # -- signed shift: (entry << shift) ^ ~0 when negative; the +1 rides on the carry ----
         # (or, with negate_in_unit, the whole negation here and no carry-in)
+        # With L > 1 lookups, the L signed entries go through an adder tree first and the
+        # sum is shifted (every lookup of a step has the same plane).
         m.d.sync += t_valid.eq(l_valid)
         t_term, t_sign = {}, {}
-        for (r, c), entry in l_entry.items():
-            if core.negate_in_unit:
-                term = Signal(signed(term_bits + 1), name=f"t_term_{r}_{c}", reset_less=True)
-                shifted = entry << l_shift
-                m.d.sync += term.eq(Mux(l_sign[r, c], -shifted, shifted))
-                t_term[r, c], t_sign[r, c] = term, Const(0, 1)
-                continue
-            term = Signal(signed(term_bits), name=f"t_term_{r}_{c}", reset_less=True)
-            neg = Signal(name=f"t_sign_{r}_{c}", reset_less=True)
-            m.d.sync += [term.eq((entry << l_shift) ^ l_sign[r, c].replicate(term_bits)),
-                         neg.eq(l_sign[r, c])]
-            t_term[r, c], t_sign[r, c] = term, neg
+        sb = core.sum_bits
+        for r in range(mrows):
+            for c in self.cols:
+                if lookups > 1:
+                    total = _tree([Mux(l_sign[r, c, l], -l_entry[r, c, l], l_entry[r, c, l])
+                                   for l in range(lookups)])
+                    width = min(len(total) + 2 ** shift_bits - 1, sb)
+                    term = Signal(signed(width), name=f"t_term_{r}_{c}", reset_less=True)
+                    m.d.sync += term.eq(total << l_shift)
+                    t_term[r, c], t_sign[r, c] = term, Const(0, 1)
+                    continue
+                entry, sign = l_entry[r, c, 0], l_sign[r, c, 0]
+                if core.negate_in_unit:
+                    term = Signal(signed(term_bits + 1), name=f"t_term_{r}_{c}",
+                                  reset_less=True)
+                    shifted = entry << l_shift
+                    m.d.sync += term.eq(Mux(sign, -shifted, shifted))
+                    t_term[r, c], t_sign[r, c] = term, Const(0, 1)
+                    continue
+                term = Signal(signed(term_bits), name=f"t_term_{r}_{c}", reset_less=True)
+                neg = Signal(name=f"t_sign_{r}_{c}", reset_less=True)
+                m.d.sync += [term.eq((entry << l_shift) ^ sign.replicate(term_bits)),
+                             neg.eq(sign)]
+                t_term[r, c], t_sign[r, c] = term, neg
 
         # -- accumulate (wraps modulo 2^sum_bits) ------------------------------------------
         # A clearing step zeroes the accumulators one cycle ahead, as it enters the signed
@@ -482,7 +509,6 @@ class _ColumnGroup(Elaboratable):
         # the domain reset), and then adds its term to 0: the adder needs no clear gating.
         # Whatever the step ahead of it adds in that cycle is discarded, as a clear asks; a
         # finalize has read the accumulators before any later step is accepted.
-        sb = core.sum_bits
         zero = Signal(reset_less=True)
         m.d.sync += zero.eq(ResetSignal("sync") | (valid & clear))
         for (r, c), term in t_term.items():
@@ -499,10 +525,11 @@ class _ColumnGroup(Elaboratable):
         if self.rowsum:
             take = ~is_elut & ~unsupported & ~plane.any()
             for r in range(mrows):
-                l_term = Signal(signed(geo.entry_bits + 1), name=f"l_rowterm_{r}",
+                first = _tree([-tables[r * lookups + l][0] for l in range(lookups)])
+                l_term = Signal(signed(min(len(first), sb)), name=f"l_rowterm_{r}",
                                 reset_less=True)
                 t_term_r = Signal.like(l_term, name=f"t_rowterm_{r}")
-                m.d.sync += [l_term.eq(Mux(take, -tables[r][0], 0)), t_term_r.eq(l_term)]
+                m.d.sync += [l_term.eq(Mux(take, first, 0)), t_term_r.eq(l_term)]
                 rs = core.rowsum[r]
                 with m.If(zero):
                     m.d.sync += rs.eq(0)
@@ -514,6 +541,13 @@ class _ColumnGroup(Elaboratable):
 def _widen(value, width: int):
     """Sign-extend a signed value to ``width`` bits (wiring only)."""
     return Cat(value, value[-1].replicate(width - len(value)))
+
+
+def _tree(terms):
+    """Sum of signed values as a balanced adder tree (full width)."""
+    while len(terms) > 1:
+        terms = [a + b for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) & ~1:]
+    return terms[0]
 
 
 

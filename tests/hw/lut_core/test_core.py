@@ -24,21 +24,28 @@ class CoreModel:
     """Transaction-level model of the core, written from docs/architecture.md (LMMA, STORE,
     "Scaling", "Buffers"): Python integers, wrap modulo 2^sum_bits."""
 
-    def __init__(self, cfg):
-        self.cfg = cfg
+    def __init__(self, cfg, lookups=1):
+        self.cfg, self.lookups = cfg, lookups
         self.acc = [[0] * cfg.n for _ in range(cfg.m)]
         self.rowsum = [0] * cfg.m
 
     def step(self, tables, codes, plane, mode, clear):
-        cfg = self.cfg
+        """``tables``: m * L tables (row r's l-th at r * L + l), ``codes``: n * L codes
+        (column c's l-th at c * L + l); unit (r, c) adds the terms of its L lookups."""
+        cfg, lookups = self.cfg, self.lookups
         top = cfg.code_bits - 1
         for r in range(cfg.m):
             if clear:
                 self.acc[r] = [0] * cfg.n
                 self.rowsum[r] = 0
+        for i, table in enumerate(tables):
+            r = i // lookups
             if mode is Mode.BITSERIAL and plane == 0:
-                self.rowsum[r] = nx.wrap(self.rowsum[r] - tables[r][0], cfg.sum_bits)
-            for c, code in enumerate(codes):
+                self.rowsum[r] = nx.wrap(self.rowsum[r] - table[0], cfg.sum_bits)
+            for j, code in enumerate(codes):
+                c = j // lookups
+                if j % lookups != i % lookups:
+                    continue
                 if mode is Mode.BITSERIAL:
                     index = code & ((1 << cfg.bitserial_index_bits) - 1)
                     sign = (code >> top) & 1 if cfg.symmetrize else 0
@@ -48,7 +55,7 @@ class CoreModel:
                     sign, shift = (code >> top) & 1, 1
                 else:
                     continue                  # ELUT step on a build without ELUT adds nothing
-                entry = tables[r][index] if index < cfg.table_entries else 0
+                entry = table[index] if index < cfg.table_entries else 0
                 term = (-entry if sign else entry) << shift
                 self.acc[r][c] = nx.wrap(self.acc[r][c] + term, cfg.sum_bits)
 
@@ -93,11 +100,13 @@ class Packer:
         return out
 
     def unpack_step(self, raw):
-        cfg, layout = self.cfg, self.dut.step_layout
+        cfg, layout, lookups = self.cfg, self.dut.step_layout, self.dut.lookups
+        count = cfg.m * lookups
         tables = unpack_array(field_bits(layout, raw, "tables"), cfg.table_bits,
-                              cfg.m * cfg.table_entries)
-        tables = [tables[r * cfg.table_entries:(r + 1) * cfg.table_entries] for r in range(cfg.m)]
-        codes = unpack_array(field_bits(layout, raw, "codes"), cfg.code_bits, cfg.n, signed=False)
+                              count * cfg.table_entries)
+        tables = [tables[r * cfg.table_entries:(r + 1) * cfg.table_entries] for r in range(count)]
+        codes = unpack_array(field_bits(layout, raw, "codes"), cfg.code_bits, cfg.n * lookups,
+                             signed=False)
         return (tables, codes, field_bits(layout, raw, "plane"),
                 Mode(field_bits(layout, raw, "mode")), field_bits(layout, raw, "clear"))
 
@@ -275,7 +284,7 @@ def simulate(cfg, ops, *, seed, idle, stall, interleave=False, observe=None, var
 
 def replay(cfg, pk, logs):
     """Expected output rows of the observed acceptance order, through the model."""
-    model = CoreModel(cfg)
+    model = CoreModel(cfg, pk.dut.lookups)
     events = [(c, 0, "step", p) for c, p in logs["steps"]]
     events += [(c, 1, "finalize", p) for c, p in logs["finalize"]]
     cycles = [c for c, _, _, _ in events]
@@ -317,14 +326,14 @@ def test_gemm_tiles_match_int64_reference(name, seed, tiles):
     assert got == replay(cfg, pk, logs)
 
 
-def random_steps(cfg, rng: random.Random, count: int):
+def random_steps(cfg, rng: random.Random, count: int, lookups: int = 1):
     """Arbitrary steps: full-range entries, any code bits, any plane, random clear."""
     half = 1 << (cfg.table_bits - 1)
     ops = []
     for i in range(count):
         tables = [[rng.randrange(-half, half) for _ in range(cfg.table_entries)]
-                  for _ in range(cfg.m)]
-        codes = [rng.getrandbits(cfg.code_bits) for _ in range(cfg.n)]
+                  for _ in range(cfg.m * lookups)]
+        codes = [rng.getrandbits(cfg.code_bits) for _ in range(cfg.n * lookups)]
         plane = rng.getrandbits(nx.unsigned_bits(cfg.weight_bits - 1))
         mode = rng.choice(list(Mode))
         ops.append(("step", (tables, codes, plane, mode, i == 0 or rng.random() < 0.2)))
@@ -366,6 +375,27 @@ def test_negation_in_the_unit_gives_the_same_rows(name):
     dut, pk, logs, _ = simulate(cfg, ops, seed=11, idle=0.3, stall=0.3,
                                 variant={"negate_in_unit": True})
     assert dut.negate_in_unit
+    assert [p for _, p in logs["rows"]] == replay(cfg, pk, logs)
+
+
+@pytest.mark.parametrize("name, lookups", [("g2wrap", 2), ("m3n5g3", 3), ("m3n20", 2),
+                                           ("noelut", 4), ("full", 2)])
+def test_l_lookups_per_unit_sum_before_one_accumulator(name, lookups):
+    """K = g x L: every unit adds L signed lookups a step (the extremes included, outputs
+    wrapping at the narrow configurations), as the step model says; same timing as L = 1."""
+    cfg = ALL_CONFIGS[name]
+    rng = random.Random(20 + lookups)
+    ops = random_steps(cfg, rng, 40, lookups)
+    half = 1 << (cfg.table_bits - 1)
+    extreme = [[-half] * cfg.table_entries for _ in range(cfg.m * lookups)]
+    codes = [(1 << cfg.code_bits) - 1] * (cfg.n * lookups)
+    ops += [("step", (extreme, codes, (1 << nx.unsigned_bits(cfg.weight_bits - 1)) - 1,
+                      Mode.BITSERIAL, False))] * 3
+    top = (1 << cfg.weight_bits) - 1
+    ops += [("finalize", rng.randint(-top, top)) for _ in range(4)]
+    dut, pk, logs, _ = simulate(cfg, ops, seed=lookups, idle=0.3, stall=0.3, interleave=True,
+                                variant={"lookups": lookups})
+    assert (dut.lookups, dut.step_latency) == (lookups, LutCore.from_config(cfg).step_latency)
     assert [p for _, p in logs["rows"]] == replay(cfg, pk, logs)
 
 
