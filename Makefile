@@ -57,6 +57,7 @@ area: $(STAMP)
 
 dse: $(STAMP)
 	$(BIN)/lutcore dse --jobs $(JOBS) --out build/dse
+	$(BIN)/lutcore space --install-tools --jobs $(JOBS) --out build/space
 
 fpga: $(STAMP)
 	$(BIN)/lutcore fpga --board $(BOARD) --out build/fpga/$(BOARD)

@@ -38,8 +38,8 @@ class _Parser(argparse.ArgumentParser):
 
 #: The subcommands, in the order ``lutcore --help`` lists them; each is the module
 #: ``lutcore.cli.<name>``.
-COMMANDS = ("gemm", "compile", "disasm", "verilog", "synth", "dse", "fpga", "bench", "docs",
-            "generate", "inspect", "demo")
+COMMANDS = ("gemm", "compile", "disasm", "verilog", "synth", "dse", "space", "fpga", "bench",
+            "docs", "generate", "inspect", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

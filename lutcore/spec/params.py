@@ -76,7 +76,7 @@ PARAMS: dict[str, Range] = {
     "beats": Range(1, 512, "output beats per row"),
     "lookups": Range(1, 8, "LUT-core table lookups per unit per step (L, K = g x L)"),
     # baselines (MAC and adder tiles reach past the LUT core's ranges for the area study)
-    "baseline_g": Range(1, 8, "weights per baseline unit"),
+    "baseline_g": Range(1, 64, "weights per baseline unit (K of a MAC unit)"),
     "baseline_weight_bits": Range(1, 8, "weight width of a baseline tile"),
     "datapath_bits": Range(2, 16, "multiplier operand width"),
     "term_bits": Range(2, 32, "width of one accumulated term"),

@@ -434,16 +434,20 @@ LUT_CORE, PRECOMPUTE = "lutcore_lut_core", "lutcore_table_precompute"
 
 def lut_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc_bits: int,
              weight_bits: int = W2, symmetrize: bool = True, elut_g: int = 0,
-             negate_in_unit: bool = False) -> DesignSpec:
-    """The LUT core of a tile. Bit-serial: ``m*n*g`` plane-products per step, ternary weights
-    take two planes. With ELUT built in, ternary weights go through ELUT: ``m*n*elut_g``
-    products a cycle. ``negate_in_unit``: the ladder's variant (see the LUT core)."""
+             negate_in_unit: bool = False, lookups: int = 1) -> DesignSpec:
+    """The LUT core of a tile. Bit-serial: ``m*n*g*lookups`` plane-products per step,
+    ternary weights take two planes. With ELUT built in, ternary weights go through ELUT:
+    ``m*n*elut_g`` products a cycle. ``negate_in_unit`` and ``lookups``: the study variants
+    of the LUT core (the ladder's, and K = g x L)."""
     params = dict(m=m, n=n, g=g, elut_g=elut_g, act_bits=act_bits, acc_bits=acc_bits,
                   weight_bits=weight_bits, symmetrize=symmetrize)
     if negate_in_unit:
         params["negate_in_unit"] = True
-    ternary = m * n * elut_g if elut_g else m * n * g / W2
-    return DesignSpec(key, label, LUT_CORE, params, m * n * g, ternary)
+    if lookups != 1:
+        params["lookups"] = lookups
+    step = m * n * g * lookups
+    ternary = m * n * elut_g * lookups if elut_g else step / W2
+    return DesignSpec(key, label, LUT_CORE, params, step, ternary)
 
 
 def precompute_spec(key: str, label: str, *, m: int, g: int, act_bits: int,
