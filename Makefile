@@ -11,7 +11,7 @@ JOBS    ?= 2
 export PATH := $(BIN):$(PATH)
 unexport VERILATOR_ROOT
 
-.PHONY: all venv verilog test regress bench bench-host bench-rtl bench-model area dse fpga docs \
+.PHONY: all venv verilog test cell-tools regress bench bench-host bench-rtl bench-model area dse fpga docs \
         demo train-digits train-lm clean
 
 all: verilog
@@ -33,10 +33,16 @@ venv: $(STAMP)
 verilog: $(STAMP)
 	$(BIN)/lutcore verilog --preset $(PRESET) --out build/verilog/$(PRESET)
 
-test: $(STAMP)
+test: $(STAMP) cell-tools
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow" tests
 
-regress: $(STAMP)
+# The standard-cell flow's Debian packages (OSU 0.18 um cells, OpenSTA), installed with
+# apt-get when missing and possible; otherwise one line names them and their tests skip.
+cell-tools: $(STAMP)
+	@$(BIN)/python -c "from lutcore.studies.cells import ensure_tools; \
+	m = ensure_tools(install=True); print('note:', m) if m else None"
+
+regress: $(STAMP) cell-tools
 	$(BIN)/python -m pytest -n $(JOBS) -m "slow or rtl" tests
 
 bench: bench-host

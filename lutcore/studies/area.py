@@ -266,7 +266,7 @@ def synthesize(spec: DesignSpec, out: Path, flows: Iterable[str] = ("cmos", "ecp
     except (LutcoreError, ImportError) as e:
         result.error = f"{type(e).__name__}: {e}"
     result.seconds = time.monotonic() - start
-    if result.error is None:
+    if result.error is None and result.cells_error is None:
         _keep_result(workdir, digest, result)
     return result
 

@@ -4,7 +4,8 @@ transistor estimate.
 
 Library and tools (Debian packages, see :func:`ensure_tools`):
 
-- ``qflow-tech-osu018``: the OSU 0.18 um standard cells (``osu018_stdcells.lib``, typical
+- ``qflow-tech-osu018``: the OSU 0.18 um standard cells (installed, or its package unpacked
+  into the build cache by :func:`ensure_tools`) (``osu018_stdcells.lib``, typical
   corner, 1.8 V, 25 C). Areas are in um^2 (the LEF sizes: a 0.8 x 10 um site), delays in ns,
   capacitances in pF, leakage in nW, internal energy in pJ. The library has plain D
   flip-flops (``DFFPOSX1``, ``DFFNEGX1``) and ``DFFSR`` but no enable or synchronous-reset
@@ -75,6 +76,7 @@ PACKAGES = ("qflow-tech-osu018", "opensta")
 _LIBERTY_PACKAGE = "qflow-tech-osu018"
 _LIBERTY_DIR = Path("/usr/share/qflow/tech/osu018")     # where the Debian package puts it
 _LIBERTY_FILE = "osu018_stdcells.lib"
+_PACKAGE_PATH = Path("usr/share/qflow/tech/osu018") / _LIBERTY_FILE    # inside the package
 
 #: Clock period of the timing run (ns): loose enough that every design meets it; the fmax
 #: does not depend on it (see the module docstring).
@@ -137,10 +139,20 @@ class CellLibrary:
     units: dict[str, str] = field(default_factory=dict)
 
 
+def _unpacked_dir() -> Path:
+    """Where :func:`ensure_tools` unpacks the library's package when it cannot install it:
+    the build cache (:func:`lutcore.cachedir.build_root`)."""
+    from ..cachedir import build_root
+    return build_root() / "cells"
+
+
 def _liberty_path() -> Path | None:
     known = _LIBERTY_DIR / _LIBERTY_FILE
     if known.is_file():
         return known
+    unpacked = _unpacked_dir() / _PACKAGE_PATH
+    if unpacked.is_file():
+        return unpacked
     if shutil.which("dpkg") is None:
         return None
     proc = subprocess.run(["dpkg", "-L", _LIBERTY_PACKAGE], stdout=subprocess.PIPE,
@@ -188,26 +200,49 @@ def _privilege_prefix() -> list[str] | None:
     return None
 
 
+def _quiet(cmd: list[str], cwd: Path | None = None) -> bool:
+    try:
+        return subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=900).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _unpack_library(prefix: list[str] | None) -> None:
+    """Fetch the library's package (62 kB) with ``apt-get download`` and unpack it into the
+    build cache: the package itself depends on the whole qflow flow (yosys, magic, ...),
+    which the study does not use."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        fetch = ["apt-get", "-q", "download", _LIBERTY_PACKAGE]
+        if not _quiet(fetch, Path(tmp)):
+            if prefix is None or not _quiet([*prefix, "apt-get", "-q", "update"]) or \
+                    not _quiet(fetch, Path(tmp)):
+                return
+        for deb in Path(tmp).glob("*.deb"):
+            if _quiet(["dpkg-deb", "-x", str(deb), str(_unpacked_dir())]):
+                # qflow-tech-osu018_<version>_all.deb: the version, as dpkg would report it
+                (_unpacked_dir() / f"{_LIBERTY_PACKAGE}.version").write_text(
+                    deb.name.split("_")[1])
+
+
 def ensure_tools(install: bool = True) -> str | None:
     """None when the library and ``sta`` are available. Otherwise, with ``install``, on a
-    machine with ``apt-get`` where we are root (or ``sudo -n`` works), install
-    :data:`PACKAGES` quietly (refreshing the package lists once if needed) and check again.
+    machine with ``apt-get``: the library's package is downloaded and unpacked into the
+    build cache, and OpenSTA installed (``apt-get install --no-install-recommends opensta``)
+    where we are root or ``sudo -n`` works, refreshing the package lists once if needed.
     Returns a one-line message naming the packages when the tools are still missing."""
     if find_library() is not None and find_sta() is not None:
         return None
-    prefix = _privilege_prefix() if install and shutil.which("apt-get") else None
-    if prefix is not None:
-        env = ["env", "DEBIAN_FRONTEND=noninteractive"]
-        get = [*prefix, *env, "apt-get", "-q", "-y"]
-        install_cmd = [*get, "install", "--no-install-recommends", *PACKAGES]
-        for cmd in (install_cmd, [*get, "update"], install_cmd):
-            try:
-                ok = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    timeout=900).returncode == 0
-            except subprocess.TimeoutExpired:
-                break
-            if ok and cmd is install_cmd:
-                break
+    if install and shutil.which("apt-get"):
+        prefix = _privilege_prefix()
+        if find_library() is None and shutil.which("dpkg-deb"):
+            _unpack_library(prefix)
+        if find_sta() is None and prefix is not None:
+            get = [*prefix, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y"]
+            sta = [*get, "install", "--no-install-recommends", "opensta"]
+            if not _quiet(sta):
+                _quiet([*get, "update"]) and _quiet(sta)
         if find_library() is not None and find_sta() is not None:
             return None
     missing = [what for what, found in (("OSU 0.18 um library", find_library()),
@@ -344,9 +379,12 @@ def _sta_version(sta: str) -> str:
 
 
 def _deb_version(package: str) -> str | None:
+    """The installed version of a Debian package, or None."""
     if shutil.which("dpkg-query") is None:
         return None
-    return _run(["dpkg-query", "-W", "-f", "${Version}", package], 30) or None
+    proc = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 def tool_versions(sta: str | None = None) -> dict[str, str | None]:
@@ -356,6 +394,9 @@ def tool_versions(sta: str | None = None) -> dict[str, str | None]:
                                        "sta": _sta_version(sta) if sta else None}
     for package in PACKAGES:
         versions[package] = _deb_version(package)
+    unpacked = _unpacked_dir() / f"{_LIBERTY_PACKAGE}.version"
+    if versions[_LIBERTY_PACKAGE] is None and unpacked.is_file():
+        versions[_LIBERTY_PACKAGE] = unpacked.read_text().strip()
     return versions
 
 

@@ -436,3 +436,23 @@ def test_buffered_netlist_times_in_sta(tmp_path):
         sta = cells.run_sta(f"{name}.v", "fan", tmp_path, name=name)
         arrival[name] = sta.critical_path.arrival_ns
     assert arrival["buffered"] < arrival["flat"]
+
+
+@pytest.mark.slow
+def test_library_package_is_unpacked_into_the_build_cache(tmp_path, monkeypatch):
+    """Without the system copy, ensure_tools fetches the 62 kB package and unpacks it into
+    the cache (not its qflow dependencies), and the version is the package's."""
+    import shutil
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        pytest.skip("needs apt-get and dpkg-deb")
+    monkeypatch.setenv("LUTCORE_BUILD", str(tmp_path))
+    monkeypatch.setattr(cells, "_LIBERTY_DIR", Path("/nonexistent/osu018"))
+    monkeypatch.setattr(cells, "_deb_version", lambda package: None)
+    monkeypatch.setattr(cells.shutil, "which",
+                        lambda name, _which=shutil.which: None if name == "dpkg" else _which(name))
+    assert cells.find_library() is None
+    cells._unpack_library(cells._privilege_prefix())
+    lib = cells.find_library()
+    assert lib is not None and lib.liberty.is_relative_to(tmp_path / "cells")
+    assert lib.name == "osu018_stdcells" and "DFFPOSX1" in cells.liberty_cells(lib.liberty)
+    assert re.fullmatch(r"\d[\w.+~-]*", cells.tool_versions()["qflow-tech-osu018"])
