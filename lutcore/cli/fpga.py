@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import LutcoreError
+
 from ._config import add_config_arguments, load_config
 from ._switches import add_switches
 from .inputs import int_in, output_dir, positive_float
@@ -40,8 +42,17 @@ def add_arguments(p) -> None:
                    help="core clock in MHz (default: 12 on icebreaker, 60 on ulx3s via the PLL)")
     p.add_argument("--baud", type=int_in(1), default=DEFAULT_BAUD, metavar="N",
                    help=f"UART rate (default: {DEFAULT_BAUD})")
-    p.add_argument("--seed", type=int_in(0, 2 ** 31 - 1), default=1, metavar="N",
-                   help="nextpnr seed (default: 1)")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int_in(0, 2 ** 31 - 1), default=1, metavar="N",
+                       help="nextpnr seed (default: 1)")
+    seeds.add_argument("--seeds", type=_seed_list, metavar="N,N,...",
+                       help="build once per nextpnr seed, into OUT/seed-N, as Dask tasks "
+                            "(--jobs, --scheduler), and report them side by side with the "
+                            "best")
+    p.add_argument("--jobs", "-j", type=int_in(1), default=2, metavar="N",
+                   help="with --seeds: builds at once, local Dask workers (default 2)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --seeds: run the builds on this Dask scheduler's cluster")
     p.add_argument("--router", metavar="R", choices=ROUTERS,
                    help="nextpnr router: router1 or router2 (default: router2 on icebreaker, "
                         "router1 on ulx3s)")
@@ -56,11 +67,28 @@ def add_arguments(p) -> None:
     })
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: expected seeds like 1,2,3") \
+            from None
+    if not seeds or len(set(seeds)) != len(seeds) or not all(0 <= x < 2 ** 31 for x in seeds):
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: distinct seeds in "
+                                         f"0..{2 ** 31 - 1}")
+    return seeds
+
+
 def run(args) -> int:
     """Execute ``lutcore fpga``; returns 0, or 1 when timing is not met."""
     from ..fpga.board import accelerator_available
     from ..fpga.flow import board, run_flow
 
+    if args.seeds and args.synth_only:
+        raise LutcoreError("--seeds: the seed only matters to place and route: drop "
+                           "--synth-only")
+    if (args.jobs != 2 or args.scheduler) and not args.seeds:
+        raise LutcoreError("--jobs and --scheduler go with --seeds (several builds)")
     b = board(args.board)
     config = load_config(args, default=b.default_preset)
     out = output_dir("--out", args.out, {"--config": args.config})
@@ -71,6 +99,8 @@ def run(args) -> int:
             print("lutcore fpga: the accelerator top is not in this build; building the LUT "
                   "core in its timing harness (--device core)", file=sys.stderr)
 
+    if args.seeds:
+        return _seed_sweep(args, b, config, device, out)
     report = run_flow(b.name, out, config=config, device=device, core_mhz=args.freq,
                       baud=args.baud, seed=args.seed, router=args.router,
                       synth_only=args.synth_only, route_stall=args.route_stall)
@@ -100,4 +130,59 @@ def run(args) -> int:
         print(f"lutcore fpga: timing NOT met{hint} (critical paths in report.md)",
               file=sys.stderr)
         return 0 if args.allow_timing_fail else 1
+    return 0
+
+
+def _seed_sweep(args, b, config, device, out) -> int:
+    """One build per seed as Dask tasks; a table of them and the best (highest core fmax)
+    in OUT/seeds.md and seeds.json."""
+    import io
+    import json
+    from pathlib import Path
+
+    from ..fpga.flow import Progress, run_flow
+    from ..tasks import run_tasks
+
+    def build(seed):
+        return run_flow(b.name, Path(out) / f"seed-{seed}", config=config, device=device,
+                        core_mhz=args.freq, baud=args.baud, seed=seed, router=args.router,
+                        route_stall=args.route_stall, progress=Progress(io.StringIO()))
+
+    where = args.scheduler or f"{args.jobs} local Dask worker(s)"
+    print(f"lutcore fpga: {b.name}, preset {config.name}, device {device}: "
+          f"{len(args.seeds)} builds (seeds {','.join(map(str, args.seeds))}) on {where}")
+    rows = {}
+    for seed, report, error in run_tasks(((s, build, (s,)) for s in args.seeds), args.jobs,
+                                         args.scheduler):
+        core = report.core_clock if error is None else None
+        rows[seed] = {"seed": seed, "dir": f"seed-{seed}",
+                      "error": None if error is None else f"{type(error).__name__}: "
+                                                          f"{' '.join(str(error).split())}",
+                      "fmax_mhz": core["achieved_mhz"] if core else None,
+                      "timing_met": report.timing_met if error is None else False,
+                      "resources": {r.name: r.used for r in report.resources}
+                      if error is None else {}}
+        r = rows[seed]
+        print(f"  [{len(rows)}/{len(args.seeds)}] seed {seed}: " + (
+            f"FAILED: {r['error']}" if r["error"] else
+            f"core fmax {r['fmax_mhz']:.2f} MHz, timing {'met' if r['timing_met'] else 'NOT met'}"))
+    ordered = [rows[s] for s in args.seeds]
+    done = [r for r in ordered if r["fmax_mhz"] is not None]
+    best = max(done, key=lambda r: r["fmax_mhz"], default=None)
+    lines = [f"# {b.name}, preset {config.name}: one build per nextpnr seed", "",
+             "| seed | core fmax MHz | timing | resources | directory |", "|---:|---:|---|---|---|"]
+    for r in ordered:
+        res = ", ".join(f"{k} {v}" for k, v in r["resources"].items())
+        fmax = f"{r['fmax_mhz']:.2f}" if r["fmax_mhz"] is not None else "n/a"
+        verdict = r["error"] or ("met" if r["timing_met"] else "NOT met")
+        lines.append(f"| {r['seed']} | {fmax} | {verdict} | {res} | {r['dir']} |")
+    if best:
+        lines += ["", f"Best: seed {best['seed']}, {best['fmax_mhz']:.2f} MHz "
+                      f"({best['dir']}/report.md)."]
+    Path(out, "seeds.md").write_text("\n".join(lines) + "\n")
+    Path(out, "seeds.json").write_text(json.dumps({"seeds": ordered, "best": best}, indent=2))
+    print("\n".join(lines))
+    if best is None or not best["timing_met"]:
+        print("lutcore fpga: no seed met timing", file=sys.stderr)
+        return 0 if args.allow_timing_fail and best else 1
     return 0

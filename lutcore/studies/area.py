@@ -35,7 +35,6 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ from ..fpga.yosys import YosysError, design_total, parse_stat, run_yosys, yosys_
 from ..spec import numerics as nx
 from ..spec.config import CoreConfig
 from ..spec.params import check_param
+from ..tasks import run_tasks
 from . import cells as cl
 
 __all__ = [
@@ -370,54 +370,17 @@ def synthesize_all(specs: list[DesignSpec], out: Path, jobs: int = 1,
     where = f"the Dask scheduler at {scheduler}" if scheduler else (
         f"{jobs} local Dask workers" if jobs > 1 else "this process")
     say(f"synthesizing {total} designs on {where}: " + ", ".join(s.key for s in specs))
-    if jobs <= 1 and scheduler is None:
-        for s in specs:
-            done(synthesize(*args(s)))
-    else:
-        for r in _on_dask(specs, args, jobs, scheduler):
-            done(r)
+    by_key = {s.key: s for s in specs}
+    for key, result, error in run_tasks(((s.key, synthesize, args(s)) for s in specs), jobs,
+                                        scheduler):
+        done(result if error is None else
+             SynthResult(by_key[key], error=f"{type(error).__name__}: {error}"))
     return [results[s.key] for s in specs]
 
 
 def _bar(done: int, total: int, width: int = 20) -> str:
     full = width * done // max(total, 1)
     return "[" + "#" * full + "." * (width - full) + "]"
-
-
-#: How long to try to reach a ``--scheduler`` (a Dask duration).
-CONNECT_TIMEOUT = "20s"
-
-
-def _on_dask(specs, args, jobs: int, scheduler: str | None):
-    """Yield the designs' results as a Dask cluster finishes them."""
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise LutcoreError("parallel synthesis needs Dask: pip install dask distributed "
-                           "(or run with --jobs 1)") from None
-    cluster = None
-    try:
-        if scheduler:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-        else:
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
-            client = Client(cluster)
-    except (OSError, TimeoutError, ValueError) as e:
-        where = f"--scheduler {scheduler}" if scheduler else "a local Dask cluster"
-        raise LutcoreError(f"{where}: cannot connect: {' '.join(str(e).split())}") from None
-    try:
-        futures = {client.submit(synthesize, *args(s), pure=False, key=f"synth-{s.key}-"
-                                 f"{id(specs)}"): s for s in specs}
-        for fut in as_completed(futures):
-            try:
-                yield fut.result()
-            except Exception as e:      # noqa: BLE001 - a lost worker: its row says so
-                yield SynthResult(futures[fut], error=f"{type(e).__name__}: {e}")
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 # ---------------------------------------------------------------------------------------

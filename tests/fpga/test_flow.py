@@ -283,3 +283,21 @@ def test_decode_rows_by_hand():
     assert "| elut | 1,000,000 | 50.0% | 50.00 | 12.00 | 4,153 | 2.77e+00 | link |" in md
     report.decode, report.decode_error = [], "RuntimeError: no"
     assert "Not computed: RuntimeError: no" in render_markdown(report)
+
+
+@pytest.mark.slow
+def test_seed_sweep_on_dask(tmp_path, capsys):
+    """Two nextpnr seeds of the tiny scratchpad build at once: a report per seed, the table
+    in seeds.md, the best seed the one of highest fmax in the seed reports themselves."""
+    status = cli_main(["fpga", "--board", "icebreaker", "--device", "scratchpad",
+                       "--seeds", "3,5", "--jobs", "2", "--out", str(tmp_path)])
+    assert status in (0, 1)
+    fmax = {}
+    for seed in (3, 5):
+        report = json.loads((tmp_path / f"seed-{seed}" / "report.json").read_text())
+        fmax[seed] = next(c["achieved_mhz"] for c in report["clocks"] if c["role"] == "core")
+    doc = json.loads((tmp_path / "seeds.json").read_text())
+    assert [r["seed"] for r in doc["seeds"]] == [3, 5]
+    assert doc["best"]["seed"] == max(fmax, key=fmax.get)
+    assert f"| 3 | {fmax[3]:.2f} |" in (tmp_path / "seeds.md").read_text()
+    assert "2 builds (seeds 3,5) on 2 local Dask worker(s)" in capsys.readouterr().out

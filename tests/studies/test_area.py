@@ -284,7 +284,8 @@ def test_a_timed_out_synthesis_is_reported_in_its_row_on_dask(tmp_path):
 
 def test_unreachable_scheduler_is_one_line(tmp_path, capsys, monkeypatch):
     import socket
-    monkeypatch.setattr(synth, "CONNECT_TIMEOUT", "2s")
+    from lutcore import tasks
+    monkeypatch.setattr(tasks, "CONNECT_TIMEOUT", "2s")
     with socket.socket() as s:      # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
