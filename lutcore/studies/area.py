@@ -292,9 +292,10 @@ def design_digest(verilog: str, flows: Iterable[str], clock_mhz: float,
 def _cached_result(workdir: Path, digest: str, spec: DesignSpec) -> SynthResult | None:
     try:
         kept = json.loads((workdir / RESULT_FILE).read_text())
-        if kept["digest"] != digest:
+        figures = kept["figures"]
+        if kept["digest"] != digest or figures["error"] or figures["cells_error"]:
             return None
-        return SynthResult(spec, **kept["figures"], cached=True)
+        return SynthResult(spec, **figures, cached=True)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

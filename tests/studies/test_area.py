@@ -253,6 +253,15 @@ def test_figures_are_kept_and_a_changed_design_is_synthesized_again(tmp_path):
     assert not any(r.cached for r in first) and all(r.cached for r in again)
     assert [r.transistors for r in again] == [r.transistors for r in first]
     assert sum("kept from an earlier run" in line for line in lines) == 2
+    # Figures kept with a failure (written by an older version) are never reused.
+    kept = tmp_path / "pre_g3" / "result.json"
+    doc = json.loads(kept.read_text())
+    doc["figures"]["cells_error"] = "CellFlowError: tools missing"
+    kept.write_text(json.dumps(doc))
+    again = synth.synthesize_all(_small_specs(), tmp_path, flows=("cmos",),
+                                 progress=lines.append)
+    assert [r.cached for r in again] == [True, False]
+    assert again[1].cells_error is None and again[1].transistors == first[1].transistors
     # Another activation width is another Verilog text: synthesized, not taken from the file.
     changed = synth.precompute_spec("pre_g2", "pre g2", m=1, g=2, act_bits=5)
     (r,) = synth.synthesize_all([changed], tmp_path, flows=("cmos",), progress=lines.append)
