@@ -116,6 +116,7 @@ write_verilog -noexpr -noattr -simple-lhs {netlist}
 """
 
 STAT_FILE = "cells.stat.json"
+LIBERTY_COPY = "cells.lib"
 TIMING_FILE = "timing.rpt"
 POWER_FILE = "power.rpt"
 _STA_DONE = "lutcore: sta done"
@@ -608,7 +609,10 @@ def synthesize_cells(verilog_text: str, top: str, workdir: Path, *,
     verilog, netlist = f"{top}.v", f"{top}.netlist.v"
     (workdir / verilog).write_text(verilog_text)
     (workdir / STAT_FILE).unlink(missing_ok=True)
-    script = cell_script(verilog, top, library.liberty, netlist, abc_delay_ps)
+    # Yosys runs in WebAssembly, which sees the working directory but not the host's /tmp
+    # (its own temporary directory is mounted there): the library goes beside the design.
+    shutil.copyfile(library.liberty, workdir / LIBERTY_COPY)
+    script = cell_script(verilog, top, Path(LIBERTY_COPY), netlist, abc_delay_ps)
     try:
         run_yosys(script, workdir, "cells", timeout)
     except YosysError as e:

@@ -235,6 +235,7 @@ def test_ladder_design_is_the_symmetrized_core_negating_in_the_unit():
     (spec,) = synth.ladder_designs(preset("tiny"), 2, 8)
     core = synth.elaborate(spec)
     assert core.negate_in_unit and core.symmetrize and (core.m, core.n) == (2, 8)
+    Fragment.get(core, None)            # it elaborates (and is not left unused)
 
 
 # -- sweeps on Dask, figures kept per design digest ------------------------------------------
