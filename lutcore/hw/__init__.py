@@ -8,6 +8,7 @@ configuration (:mod:`lutcore.spec`), and nothing here imports :mod:`lutcore.sw`.
 - :mod:`.hostport`: the host port's signature and the devices behind it (scratchpad, clock
   domain crossing); :mod:`.memory`: on-chip buffers; :mod:`.layouts`: shared layouts;
 - :mod:`.baselines`: MAC and adder cores for the area comparison;
+- :mod:`.fp`: floating-point building blocks (a pipelined IEEE 754 adder, FP16/BF16/FP32);
 - :mod:`.verilog`: the one Verilog entry (``lutcore verilog`` and the area study).
 """
 

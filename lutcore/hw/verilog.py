@@ -63,6 +63,8 @@ COMPONENTS: dict[str, Entry] = {
     "lutcore_adder_core": Entry("lutcore.hw.baselines:AdderCore", from_config=False),
     "lutcore_accumulator_array": Entry("lutcore.hw.baselines:AccumulatorArray",
                                        from_config=False),
+    # Floating-point building blocks (FP activations), built from their format.
+    "lutcore_fp_adder": Entry("lutcore.hw.fp:FPAdder", from_config=False),
 }
 
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
