@@ -182,7 +182,7 @@ def test_quick_sweep_through_yosys(tmp_path, capsys):
     out = tmp_path / "dse"
     assert main(["dse", "--config", str(tmp_path / "small.json"), "--lookups", "1",
                  "--groups", "2", "--bits", "1", "--bits-tile", "1x1", "--no-bits-ecp5", "--no-workloads",
-                 "-j", "2", "--out", str(out)]) == 0
+                 "-j", "1", "--out", str(out)]) == 0
     doc = json.loads((out / "dse.json").read_text())
     assert doc["meta"]["preset"] == "small"
     assert {d["spec"]["key"] for d in doc["designs"]} == {
