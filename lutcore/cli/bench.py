@@ -10,7 +10,6 @@ none of them.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 
 from ._config import add_config_arguments, load_config

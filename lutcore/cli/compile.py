@@ -7,7 +7,6 @@ phases, instructions, buffer words the host moves, predicted cycles and utilizat
 
 from __future__ import annotations
 
-import argparse
 
 from ..errors import LutcoreError
 from ..sw.compiler import KSPLITS, Program, compile_gemm

@@ -3,7 +3,6 @@ instructions in assembler syntax (``lutcore.spec.isa``)."""
 
 from __future__ import annotations
 
-import argparse
 
 from ..sw.compiler import Program
 from .compile import format_summary

@@ -3,7 +3,6 @@ the shared ``--preset/--config`` loader."""
 
 from __future__ import annotations
 
-import argparse
 
 from ..studies import dse
 from ._config import add_config_arguments

@@ -10,7 +10,6 @@ output file is touched.
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 

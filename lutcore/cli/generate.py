@@ -4,7 +4,6 @@ projection on the chosen backend; tokens stream as they are produced, then the s
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path

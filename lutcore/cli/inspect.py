@@ -3,7 +3,6 @@ ternary) and what it takes in each format, from the header and config alone."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ..models.checkpoint import NORMS, PROJECTIONS, expected_shapes

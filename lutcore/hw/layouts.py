@@ -16,11 +16,9 @@ width from the numbers a block takes; :class:`lutcore.spec.config.CoreConfig` us
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from amaranth.lib import data
 
-from ..spec import numerics as nx
 # The mode enum is the ISA's (BITSERIAL = 0, ELUT = 1): the decoder, the ISS and the gateware
 # share one type, so payload fields compare against it directly.
 from ..spec.isa import Mode

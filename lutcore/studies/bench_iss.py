@@ -16,7 +16,6 @@ prefill (M = 64) cycles per token and tokens/s at the preset's clock.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np

@@ -28,7 +28,6 @@ in one session (``open_device("rtl")``, one simulator process serving them all).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
