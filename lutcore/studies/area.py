@@ -54,7 +54,7 @@ __all__ = [
     "lut_spec", "precompute_spec", "mac_spec", "adder_spec", "floor_spec",
     "comparison_designs", "full_tile_designs", "config_designs", "elut_group",
     "comparison_summary", "report_markdown", "report_json", "run_comparison", "run_single",
-    "w4_designs", "products_at", "cell_rows", "cell_ratios", "cell_report", "CELL_ROWS",
+    "w4_designs", "products_at", "cell_sum", "tops_figures", "cell_rows", "cell_ratios", "cell_report", "CELL_ROWS",
     "CELL_WIDTHS", "LADDER", "ladder_designs", "ladder_rows",
     "COMPARISON_TILE", "ABC_SCRIPT", "LUT_CORE", "PRECOMPUTE",
 ]
@@ -536,9 +536,7 @@ def comparison_summary(results: list[SynthResult]) -> dict[str, Any]:
         return None if x is None or not y else x / y
 
     def saving(a, b, metric):      # 1 - area(a) / area(b)
-        x = row.get(a, {}).get(metric)
-        y = row.get(b, {}).get(metric)
-        return None if x is None or not y else 1 - x / y
+        return _saving(row.get(a, {}).get(metric), row.get(b, {}).get(metric))
 
     ratios = {
         # headline: the paper's design with its precompute, equal W2A8 throughput, CMOS
@@ -626,6 +624,30 @@ def products_at(key: str, bits: int, m: int, n: int, g: int, elut_g: int) -> flo
     return step / bits
 
 
+def cell_sum(parts: list[SynthResult | None],
+             keys: list[str]) -> tuple[dict[str, Any] | None, str | None]:
+    """The standard-cell figures of a design made of ``parts`` (a core and its precompute
+    unit, named ``keys``): um^2 and mW summed, fmax the slowest part's, and the common clock;
+    or ``(None, why)`` when a part is missing or its cell flow failed."""
+    missing = [k for k, r in zip(keys, parts) if r is None]
+    failed = [f"{r.spec.key}: {r.cells_error or r.error}" for r in parts
+              if r is not None and (r.cells_error or r.error or r.area_um2 is None)]
+    if missing or failed:
+        return None, "; ".join(failed) or f"not synthesized: {', '.join(missing)}"
+    fmaxes = [r.fmax_mhz for r in parts if r.fmax_mhz is not None]
+    return {"area_um2": sum(r.area_um2 for r in parts),
+            "power_mw": sum(r.power_mw for r in parts),
+            "fmax_mhz": min(fmaxes) if fmaxes else None,
+            "clock_mhz": parts[0].cells["clock_mhz"]}, None
+
+
+def tops_figures(products: float, area_um2: float, power_mw: float,
+                 clock_mhz: float) -> tuple[float, float]:
+    """(TOPS/mm^2, TOPS/W) of ``products`` per cycle at ``clock_mhz``, 2 operations each."""
+    tops = 2 * products * clock_mhz * 1e6 / 1e12
+    return tops / (area_um2 * 1e-6), tops / (power_mw * 1e-3)
+
+
 def cell_rows(results: list[SynthResult], m: int, n: int, g: int,
               elut_g: int) -> list[dict[str, Any]]:
     """One row per design of :data:`CELL_ROWS` and weight width: um^2, fmax (MHz, the
@@ -636,29 +658,18 @@ def cell_rows(results: list[SynthResult], m: int, n: int, g: int,
     for key, label, core, pre in CELL_ROWS:
         for bits in CELL_WIDTHS:
             build = f"{core}_w4" if bits == 4 and core in W4_KEYS else core
-            parts = [by_key.get(build)] + ([by_key.get(pre)] if pre else [])
-            row = {"key": key, "label": label, "weight_bits": bits,
-                   "components": [build] + ([pre] if pre else []),
+            keys = [build] + ([pre] if pre else [])
+            row = {"key": key, "label": label, "weight_bits": bits, "components": keys,
                    "products_per_cycle": products_at(core, bits, m, n, g, elut_g),
                    "area_um2": None, "fmax_mhz": None, "power_mw": None,
-                   "tops_per_mm2": None, "tops_per_w": None, "clock_mhz": None,
-                   "error": None}
-            missing = [c for c, r in zip(row["components"], parts) if r is None]
-            failed = [f"{r.spec.key}: {r.cells_error or r.error}" for r in parts
-                      if r is not None and (r.cells_error or r.error or r.area_um2 is None)]
-            if missing or failed:
-                row["error"] = "; ".join(failed) or f"not synthesized: {', '.join(missing)}"
-                rows.append(row)
-                continue
-            clock = parts[0].cells["clock_mhz"]
-            fmaxes = [r.fmax_mhz for r in parts if r.fmax_mhz is not None]
-            row.update(area_um2=sum(r.area_um2 for r in parts),
-                       power_mw=sum(r.power_mw for r in parts),
-                       fmax_mhz=min(fmaxes) if fmaxes else None, clock_mhz=clock)
-            if row["products_per_cycle"] is not None:
-                tops = 2 * row["products_per_cycle"] * clock * 1e6 / 1e12
-                row["tops_per_mm2"] = tops / (row["area_um2"] * 1e-6)
-                row["tops_per_w"] = tops / (row["power_mw"] * 1e-3)
+                   "tops_per_mm2": None, "tops_per_w": None, "clock_mhz": None}
+            figures, row["error"] = cell_sum([by_key.get(k) for k in keys], keys)
+            if figures is not None:
+                row.update(figures)
+                if row["products_per_cycle"] is not None:
+                    row["tops_per_mm2"], row["tops_per_w"] = tops_figures(
+                        row["products_per_cycle"], row["area_um2"], row["power_mw"],
+                        row["clock_mhz"])
             rows.append(row)
     return rows
 
@@ -688,11 +699,10 @@ def ladder_rows(results: list[SynthResult]) -> list[dict[str, Any]]:
     by_key = {r.spec.key: r for r in results}
     rows, first, prev = [], None, None
     for key, label, core, pre in LADDER:
-        parts = [by_key.get(core), by_key.get(pre)]
-        ok = all(r is not None and r.area_um2 is not None for r in parts)
+        figures, _ = cell_sum([by_key.get(core), by_key.get(pre)], [core, pre])
         row = {"key": key, "label": label, "components": [core, pre],
-               "area_um2": sum(r.area_um2 for r in parts) if ok else None,
-               "power_mw": sum(r.power_mw for r in parts) if ok else None}
+               "area_um2": figures and figures["area_um2"],
+               "power_mw": figures and figures["power_mw"]}
         for metric in ("area_um2", "power_mw"):
             short = metric.split("_")[0]
             row[f"{short}_step_saving"] = _saving(row[metric], prev and prev[metric])

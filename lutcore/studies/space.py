@@ -117,11 +117,6 @@ def space_specs(lanes: int, config: CoreConfig) -> list[synth.DesignSpec]:
     return specs + list(pres.values())
 
 
-def _figures(products: float, area_um2: float, power_mw: float, clock_mhz: float):
-    tops = 2 * products * clock_mhz * 1e6 / 1e12
-    return tops / (area_um2 * 1e-6), tops / (power_mw * 1e-3)
-
-
 def analyse(results: list[synth.SynthResult], lanes: int) -> dict[str, Any]:
     """Rows per point (area, power, fmax, and per weight width products per cycle,
     TOPS/mm^2 and TOPS/W), the best shape of each design per width (by TOPS/mm^2), the
@@ -130,25 +125,18 @@ def analyse(results: list[synth.SynthResult], lanes: int) -> dict[str, Any]:
     rows = []
     for design, points in (("mac", mac_points(lanes)), ("lut", lut_points(lanes))):
         for p in points:
-            parts = [by_key.get(_mac_key(p))] if design == "mac" else \
-                [by_key.get(_lut_key(p)), by_key.get(_pre_key(p))]
+            keys = [_mac_key(p)] if design == "mac" else [_lut_key(p), _pre_key(p)]
             row = {"design": design, **p, "area_um2": None, "power_mw": None,
-                   "fmax_mhz": None, "widths": {}, "error": None}
-            bad = [r.spec.key if r else "?" for r in parts
-                   if r is None or r.area_um2 is None]
-            if bad:
-                errors = [f"{r.spec.key}: {r.cells_error or r.error}" for r in parts
-                          if r is not None and (r.cells_error or r.error)]
-                row["error"] = "; ".join(errors) or f"no figures for {', '.join(bad)}"
+                   "fmax_mhz": None, "widths": {}}
+            figures, row["error"] = synth.cell_sum([by_key.get(k) for k in keys], keys)
+            if figures is None:
                 rows.append(row)
                 continue
-            clock = parts[0].cells["clock_mhz"]
-            row.update(area_um2=sum(r.area_um2 for r in parts),
-                       power_mw=sum(r.power_mw for r in parts), clock_mhz=clock,
-                       fmax_mhz=min((r.fmax_mhz for r in parts if r.fmax_mhz), default=None))
+            row.update(figures)
             for w in WIDTHS:
                 products = lanes if design == "mac" else lanes / w
-                per_mm2, per_w = _figures(products, row["area_um2"], row["power_mw"], clock)
+                per_mm2, per_w = synth.tops_figures(products, row["area_um2"],
+                                                    row["power_mw"], row["clock_mhz"])
                 row["widths"][str(w)] = {"products_per_cycle": products,
                                          "tops_per_mm2": per_mm2, "tops_per_w": per_w}
             rows.append(row)

@@ -55,7 +55,7 @@ def test_best_shapes_and_ratios_worked_by_hand():
     assert b["l_many_vs_l1"] == pytest.approx(1e-3 / 8e-4)
     # Points never synthesized are rows with their reason.
     missing = [r for r in a["rows"] if r["error"]]
-    assert missing and all(r["error"].startswith(("no figures for", "?")) for r in missing)
+    assert missing and all(r["error"].startswith("not synthesized: ") for r in missing)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -110,8 +110,8 @@ class LutCore(wiring.Component):
         are shared by L times more products. The area study's design-space variable (the
         paper's K = g x L); the accelerator uses L = 1.
     negate_in_unit : bool
-        Negate a signed entry in the unit (a two's complement negation, ``-(entry <<
-        shift)``) instead of inverting it there and adding the +1 as the accumulator's
+        Negate a signed entry in the unit (a two's complement negation, ``-entry`` before
+        the shift) instead of inverting it there and adding the +1 as the accumulator's
         carry-in (the default). Same results; a rung of the area study's ladder (the paper's
         "negation removed" step), not used by the accelerator.
     src_loc_at : int
@@ -474,14 +474,15 @@ class _ColumnGroup(Elaboratable):
 
         # -- signed shift: (entry << shift) ^ ~0 when negative; the +1 rides on the carry ----
         # (or, with negate_in_unit, the whole negation here and no carry-in)
-        # With L > 1 lookups, the L signed entries go through an adder tree first and the
-        # sum is shifted (every lookup of a step has the same plane).
+        # With negation in the unit (L > 1 lookups always, then through an adder tree), each
+        # entry is negated whole and the sum shifted (every lookup of a step has the same
+        # plane); else the entry is inverted and its +1 rides on the accumulator's carry.
         m.d.sync += t_valid.eq(l_valid)
         t_term, t_sign = {}, {}
         sb = core.sum_bits
         for r in range(mrows):
             for c in self.cols:
-                if lookups > 1:
+                if lookups > 1 or core.negate_in_unit:
                     total = _tree([Mux(l_sign[r, c, l], -l_entry[r, c, l], l_entry[r, c, l])
                                    for l in range(lookups)])
                     width = min(len(total) + 2 ** shift_bits - 1, sb)
@@ -490,13 +491,6 @@ class _ColumnGroup(Elaboratable):
                     t_term[r, c], t_sign[r, c] = term, Const(0, 1)
                     continue
                 entry, sign = l_entry[r, c, 0], l_sign[r, c, 0]
-                if core.negate_in_unit:
-                    term = Signal(signed(term_bits + 1), name=f"t_term_{r}_{c}",
-                                  reset_less=True)
-                    shifted = entry << l_shift
-                    m.d.sync += term.eq(Mux(sign, -shifted, shifted))
-                    t_term[r, c], t_sign[r, c] = term, Const(0, 1)
-                    continue
                 term = Signal(signed(term_bits), name=f"t_term_{r}_{c}", reset_less=True)
                 neg = Signal(name=f"t_sign_{r}_{c}", reset_less=True)
                 m.d.sync += [term.eq((entry << l_shift) ^ sign.replicate(term_bits)),
