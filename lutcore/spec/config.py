@@ -54,8 +54,10 @@ def _is_pow2(x: int) -> bool:
 class CoreConfig:
     """Parameters of one LUT tensor core build.
 
-    Tile: each cycle the core does ``m x n`` table lookups, each covering ``g`` activations
-    (bit-serial mode, one weight bit plane) or ``elut_g`` activations (ELUT ternary mode).
+    Tile: each cycle the core does ``m x n x lookups`` table lookups, each covering ``g``
+    activations (bit-serial mode, one weight bit plane) or ``elut_g`` activations (ELUT
+    ternary mode); a unit sums its ``lookups`` entries before its one accumulator, so it
+    covers K = g x lookups activations a step (the paper's K = g x L).
 
     Fields
     ------
@@ -68,6 +70,10 @@ class CoreConfig:
     elut_g : ELUT group size (2..5), or 0 to build without the element-wise ternary mode.
     symmetrize : store half tables and reinterpret weights (paper Eq. 6); False builds the
         full 2^g-entry tables, the unsymmetrized baseline.
+    lookups : L, table lookups per LUT unit per step (1..8): a step reads the tables and
+        codes of L consecutive K groups, and each unit adds its L entries in a small adder
+        tree before its accumulator, so accumulators and readout are shared by L times more
+        products. Activation, table and weight words hold L groups per tile row / column.
     act_depth, table_depth, weight_depth, out_depth, instr_depth : on-chip buffer depths in
         words (powers of two, at most 65536).
     host_bits : data width of the host port (32).
@@ -82,6 +88,7 @@ class CoreConfig:
     acc_bits: int = 32                 # its range depends on table_bits: __post_init__
     elut_g: int = _param(3)
     symmetrize: bool = True
+    lookups: int = _param(1)
     act_depth: int = _param(1024, "depth")
     table_depth: int = _param(1024, "depth")
     weight_depth: int = _param(4096, "depth")
@@ -142,16 +149,28 @@ class CoreConfig:
         return self.acc_bits + 1
 
     @property
+    def table_rows(self) -> int:
+        """Tables per step, m x lookups: row r's l-th table is table row ``r * lookups + l``
+        (activation and table words hold one group per table row)."""
+        return self.m * self.lookups
+
+    @property
+    def step_codes(self) -> int:
+        """Weight codes per step, n x lookups: column c's l-th code is code
+        ``c * lookups + l`` of a weight word."""
+        return self.n * self.lookups
+
+    @property
     def act_word_bits(self) -> int:
-        return self.m * self.act_slots * self.act_bits
+        return self.table_rows * self.act_slots * self.act_bits
 
     @property
     def table_word_bits(self) -> int:
-        return self.m * self.table_entries * self.table_bits
+        return self.table_rows * self.table_entries * self.table_bits
 
     @property
     def weight_word_bits(self) -> int:
-        return self.n * self.code_bits
+        return self.step_codes * self.code_bits
 
     @property
     def out_word_bits(self) -> int:
@@ -201,7 +220,12 @@ class CoreConfig:
 
     def products_per_cycle(self, mode: str = "bitserial") -> int:
         """Weight-activation products per cycle (one bit plane per cycle in bit-serial)."""
-        return self.m * self.n * self.group(mode)
+        return self.m * self.n * self.lookups * self.group(mode)
+
+    @property
+    def lookups_per_cycle(self) -> int:
+        """Table lookups the array does per step: m x n x lookups."""
+        return self.m * self.n * self.lookups
 
     # -- serialization -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -7,9 +7,9 @@ Every buffer word is a flat array of equal-width fields, field ``f`` at bits
 =========== ========================= ============== ========
 buffer      fields                    field bits     signed
 =========== ========================= ============== ========
-activation  m * act_slots (row-major) act_bits       yes
-table       m * table_entries         table_bits     yes
-weight      n                         code_bits      no
+activation  rows * act_slots          act_bits       yes
+table       rows * table_entries      table_bits     yes
+weight      n * lookups               code_bits      no
 output      n                         acc_bits       yes
 instruction 1                         INSTR_BITS     no
 =========== ========================= ============== ========
@@ -18,6 +18,10 @@ A word of W bits is held as ``ceil(W / 64)`` little-endian ``uint64`` limbs, so 
 ``count`` words is a ``uint64`` array ``[count, limbs]``. :func:`pack` and :func:`unpack`
 convert between field values and limbs, vectorised over words; :func:`host_words` splits limbs
 into the host port's sub-words.
+
+``rows`` is :attr:`~lutcore.spec.config.CoreConfig.table_rows`, ``m * lookups``: row r's
+l-th group (activations or table) is row ``r * lookups + l``, and column c's l-th code is
+field ``c * lookups + l`` of a weight word.
 """
 
 from __future__ import annotations
@@ -78,10 +82,11 @@ def word_format(region: isa.Region, config: CoreConfig) -> WordFormat:
     region = isa.Region(region)
     fmt = {
         isa.Region.INSTR: WordFormat(1, isa.INSTR_BITS, False),
-        isa.Region.ACT: WordFormat(config.m * config.act_slots, config.act_bits, True, config.m),
-        isa.Region.TABLE: WordFormat(config.m * config.table_entries, config.table_bits, True,
-                                     config.m),
-        isa.Region.WEIGHT: WordFormat(config.n, config.code_bits, False),
+        isa.Region.ACT: WordFormat(config.table_rows * config.act_slots, config.act_bits, True,
+                                   config.table_rows),
+        isa.Region.TABLE: WordFormat(config.table_rows * config.table_entries,
+                                     config.table_bits, True, config.table_rows),
+        isa.Region.WEIGHT: WordFormat(config.step_codes, config.code_bits, False),
         isa.Region.OUTPUT: WordFormat(config.n, config.acc_bits, True),
     }.get(region)
     if fmt is None:

@@ -67,17 +67,19 @@ _SLICE_WORDS = 1 << 16
 class Machine:
     """Architectural state of one core on ``config`` and its instruction execution.
 
-    Buffers hold decoded words: ``act [act_depth, m, act_slots]``, ``table [table_depth, m,
-    table_entries]``, ``weight [weight_depth, n]`` (codes), ``out [out_depth, n]``, all int64,
+    Buffers hold decoded words: ``act [act_depth, rows, act_slots]``, ``table [table_depth,
+    rows, table_entries]`` (``rows = m * lookups``, row r's l-th group at ``r * lookups + l``),
+    ``weight [weight_depth, n * lookups]`` (codes, column c's l-th at ``c * lookups + l``),
+    ``out [out_depth, n]``, all int64,
     and ``instr [instr_depth]`` uint64. ``acc [m, n]`` and ``rowsum [m]`` are the
     ``sum_bits``-wide accumulators (docs/architecture.md, "Scaling"). Everything starts at 0.
     """
 
     def __init__(self, config: CoreConfig):
         c = self.config = config
-        self.act = np.zeros((c.act_depth, c.m, c.act_slots), np.int64)
-        self.table = np.zeros((c.table_depth, c.m, c.table_entries), np.int64)
-        self.weight = np.zeros((c.weight_depth, c.n), np.int64)
+        self.act = np.zeros((c.act_depth, c.table_rows, c.act_slots), np.int64)
+        self.table = np.zeros((c.table_depth, c.table_rows, c.table_entries), np.int64)
+        self.weight = np.zeros((c.weight_depth, c.step_codes), np.int64)
         self.out = np.zeros((c.out_depth, c.n), np.int64)
         self.instr = np.zeros(c.instr_depth, np.uint64)
         self.acc = np.zeros((c.m, c.n), np.int64)
@@ -109,7 +111,7 @@ class Machine:
         self._span(region, addr, len(values))
         c = self.config
         if region is isa.Region.ACT:
-            self.act[addr:addr + len(values)] = values.reshape(-1, c.m, c.act_slots)
+            self.act[addr:addr + len(values)] = values.reshape(-1, c.table_rows, c.act_slots)
         else:
             self.weight[addr:addr + len(values)] = values
 
@@ -170,50 +172,53 @@ class Machine:
             self._store(instr)
 
     def _slices(self, count: int):
-        """Ranges of at most :data:`_SLICE_WORDS` / (m*n) words covering ``0..count``: PRECOMP
-        and LMMA run slice by slice so their temporaries stay small for any count."""
-        step = max(1, _SLICE_WORDS // (self.config.m * self.config.n))
+        """Ranges of at most :data:`_SLICE_WORDS` / (m*n*lookups) words covering ``0..count``:
+        PRECOMP and LMMA run slice by slice so their temporaries stay small for any count."""
+        step = max(1, _SLICE_WORDS // self.config.lookups_per_cycle)
         return ((j0, min(count, j0 + step)) for j0 in range(0, count, step))
 
     def _precomp(self, i: isa.Precomp) -> None:
         c = self.config
-        gs = c.group(i.mode.mnemonic)
+        gs, rows = c.group(i.mode.mnemonic), c.table_rows
         for j0, j1 in self._slices(i.count):       # loop over slices of the count
-            words = self.act[i.act_addr + j0:i.act_addr + j1, :, :gs]      # [cnt, m, gs]
-            rows = words.transpose(1, 0, 2).reshape(c.m, (j1 - j0) * gs)  # [m, K] row-major
+            words = self.act[i.act_addr + j0:i.act_addr + j1, :, :gs]    # [cnt, rows, gs]
+            groups = words.transpose(1, 0, 2).reshape(rows, (j1 - j0) * gs)
             if i.mode is isa.Mode.ELUT:
-                h = tables.elut_tables(rows, gs)
+                h = tables.elut_tables(groups, gs)
             elif c.symmetrize:
-                h = tables.bitserial_tables(rows, gs)
+                h = tables.bitserial_tables(groups, gs)
             else:
-                h = tables.bitserial_full_tables(rows, gs)
-            # [m, cnt, E] -> [cnt, m, table_entries], unused entries 0
+                h = tables.bitserial_full_tables(groups, gs)
+            # [rows, cnt, E] -> [cnt, rows, table_entries], unused entries 0
             out = self.table[i.table_addr + j0:i.table_addr + j1]
             out[:, :, h.shape[2]:] = 0
             out[:, :, :h.shape[2]] = h.transpose(1, 0, 2)
 
     def _lmma(self, i: isa.Lmma) -> None:
         c = self.config
+        lk = c.lookups
         if i.clear:
             self.acc[:] = 0
             self.rowsum[:] = 0
         codes = self.weight[i.weight_addr:i.weight_addr + i.planes * i.count]
-        codes = codes.reshape(i.planes, i.count, c.n)
-        r = np.arange(c.m)[None, :, None]
+        codes = codes.reshape(i.planes, i.count, c.n, lk)
+        r = np.arange(c.m)[None, :, None, None]
+        l = np.arange(lk)[None, None, None, :]
         total = np.zeros((c.m, c.n), np.int64)
         rowsum = np.zeros(c.m, np.int64)
         for j0, j1 in self._slices(i.count):       # loop over slices of the count
-            tabs = self.table[i.table_addr + j0:i.table_addr + j1]        # [cnt, m, E]
+            tabs = self.table[i.table_addr + j0:i.table_addr + j1]        # [cnt, m*L, E]
+            tabs = tabs.reshape(j1 - j0, c.m, lk, c.table_entries)
             # An index at or past the table word's entries reads 0 (docs/architecture.md).
-            tabs = np.concatenate([tabs, np.zeros((j1 - j0, c.m, 1), np.int64)], axis=2)
+            tabs = np.concatenate([tabs, np.zeros((j1 - j0, c.m, lk, 1), np.int64)], axis=3)
             index, sign = split_codes(codes[:, j0:j1], i.mode, c)
             index = np.minimum(index, c.table_entries)
-            j = np.arange(j1 - j0)[:, None, None]
+            j = np.arange(j1 - j0)[:, None, None, None]
             for b in range(i.planes):
-                h = tabs[j, r, index[b][:, None, :]]                       # [cnt, m, n]
-                h = np.where(sign[b][:, None, :], -h, h).sum(axis=0)
+                h = tabs[j, r, l, index[b][:, None, :, :]]                 # [cnt, m, n, L]
+                h = np.where(sign[b][:, None, :, :], -h, h).sum(axis=(0, 3))
                 total += h << (b if i.mode is isa.Mode.BITSERIAL else 1)
-            rowsum += tabs[:, :, 0].sum(axis=0)
+            rowsum += tabs[:, :, :, 0].sum(axis=(0, 2))
         self.acc = nx.wrap(self.acc + total, c.sum_bits)
         if i.mode is isa.Mode.BITSERIAL:
             # plane 0: row sum of the group's activations, -H[0] (DESIGN §2.1)

@@ -18,7 +18,7 @@ import pytest
 from lutcore.host import open_device
 from lutcore.host.scoreboard import score
 from lutcore.studies.regress import make_row
-from lutcore.spec.config import preset
+from lutcore.spec.config import CoreConfig, preset
 from lutcore.sw.compiler import compile_gemm
 
 pytestmark = pytest.mark.rtl
@@ -31,6 +31,19 @@ SHAPES = {
     "large": [(1, 65, 301), (5, 1, 13), (7, 130, 999), (4, 64, 2)],
     "decode": [(1, 129, 301), (3, 1, 13), (2, 257, 999), (1, 128, 2)],
 }
+
+
+# K = g x L (CoreConfig.lookups): each step looks up L K groups per unit. Shapes with K off
+# g * L (padding groups inside a step), M and N off the tile, and a K split on the small
+# buffers (tiny_l2's hold 256 steps, 2048 K, of a row block; m3n5g3_l3's 64 steps, 576 K).
+LOOKUP_CONFIGS = {
+    "tiny_l2": preset("tiny").replace(name="tiny_l2", lookups=2),
+    "m3n5g3_l3": CoreConfig(name="m3n5g3_l3", m=3, n=5, g=3, weight_bits=3, acc_bits=24,
+                            elut_g=2, lookups=3, act_depth=64, table_depth=64,
+                            weight_depth=256, out_depth=32, instr_depth=128),
+    "default_l2": preset("default").replace(name="default_l2", lookups=2),
+}
+LOOKUP_SHAPES = [(1, 9, 37), (3, 1, 13), (4, 17, 6), (1, 7, 2200)]
 
 
 def random_shapes(rng, count, k_max):
@@ -94,6 +107,20 @@ def test_odd_shapes_bit_exact_and_cycle_exact(name, mode, record_property, model
     config = preset(name)
     programs = run_and_check(config, mode, 1, SHAPES[name], record_property, model_of)
     if name == "tiny":
+        assert any(p.meta["ksplit"] != "none" for p in programs), "no K split exercised"
+
+
+@pytest.mark.parametrize("mode", ["bitserial", "elut"])
+@pytest.mark.parametrize("name", ["tiny_l2", pytest.param("m3n5g3_l3", marks=pytest.mark.slow),
+                                  pytest.param("default_l2", marks=pytest.mark.slow)])
+def test_lookups_per_step_bit_exact_and_cycle_exact(name, mode, record_property, model_of):
+    """Configurations with L > 1 lookups per unit a step: the compiler's L-group words, the
+    table unit's m*L tables, the core's adder tree; outputs equal the int64 reference and
+    CYCLES the ISS's count, with a K split on the small buffers."""
+    config = LOOKUP_CONFIGS[name]
+    programs = run_and_check(config, mode, 3, LOOKUP_SHAPES, record_property, model_of)
+    assert all(p.meta["lookups"] == config.lookups for p in programs)
+    if config.table_depth * config.g * config.lookups < max(k for _, _, k in LOOKUP_SHAPES):
         assert any(p.meta["ksplit"] != "none" for p in programs), "no K split exercised"
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from lutcore.spec import ConfigError, CoreConfig, PRESETS, preset, preset_names
 
 FIELDS = ["name", "m", "n", "g", "weight_bits", "act_bits", "acc_bits", "elut_g", "symmetrize",
-          "act_depth", "table_depth", "weight_depth", "out_depth", "instr_depth", "host_bits"]
+          "lookups", "act_depth", "table_depth", "weight_depth", "out_depth", "instr_depth", "host_bits"]
 
 
 @pytest.mark.parametrize("changes,message", [
@@ -24,6 +24,8 @@ FIELDS = ["name", "m", "n", "g", "weight_bits", "act_bits", "acc_bits", "elut_g"
     ({"elut_g": 1}, "config field 'elut_g' = 1 is invalid: allowed 0 (off) or 2..5"),
     ({"elut_g": 6}, "config field 'elut_g' = 6 is invalid: allowed 0 (off) or 2..5"),
     ({"symmetrize": 1}, "config field 'symmetrize' = 1 is invalid: must be true or false"),
+    ({"lookups": 0}, "config field 'lookups' = 0 is invalid: allowed 1..8"),
+    ({"lookups": 9}, "config field 'lookups' = 9 is invalid: allowed 1..8"),
     # default widths: table_bits 11 (g = 4, int8: |T| <= 512) + weight_bits 4 = 15
     ({"acc_bits": 14},
      "config field 'acc_bits' = 14 is invalid: allowed 15..48 (at least table_bits + "
@@ -112,6 +114,7 @@ def configs(draw):
         # 32 is above every table_bits + weight_bits (at most 19 + 4)
         acc_bits=draw(st.integers(32, 48)),
         elut_g=draw(st.sampled_from([0, 2, 3, 4, 5])), symmetrize=draw(st.booleans()),
+        lookups=draw(st.integers(1, 8)),
         act_depth=1 << draw(st.integers(1, 16)), table_depth=1 << draw(st.integers(1, 16)),
         weight_depth=1 << draw(st.integers(1, 16)), out_depth=1 << draw(st.integers(1, 16)),
         instr_depth=1 << draw(st.integers(1, 16)), host_bits=draw(st.sampled_from([8, 16, 32, 64])))
@@ -199,6 +202,18 @@ def test_default_widths_by_hand():
     assert d.elut_code_bits == 5         # 4 index bits + sign: 5 bits per 3 weights
     assert d.sum_bits == 33
     assert d.weight_word_bits == 64 * 5
+
+
+def test_lookups_widen_the_words_by_hand():
+    # L = 3 on the default tile: each word holds three K groups per tile row / column.
+    d = preset("default").replace(lookups=3)
+    assert (d.table_rows, d.step_codes) == (6, 192)
+    assert d.act_word_bits == 2 * 3 * 4 * 8           # m * L * act_slots (4) * act_bits
+    assert d.table_word_bits == 2 * 3 * 14 * 11       # m * L * entries (ELUT's 14) * bits
+    assert d.weight_word_bits == 64 * 3 * 5
+    assert d.products_per_cycle() == 2 * 64 * 3 * 4
+    assert d.products_per_cycle("elut") == 2 * 64 * 3 * 3
+    assert d.lookups_per_cycle == 384
 
 
 @pytest.mark.parametrize("text,message", [

@@ -153,6 +153,10 @@ CONFIGS: dict[str, CoreConfig] = {
                           symmetrize=False),
     # three broadcast groups (8 + 8 + 4 columns) and rows of five 4-output beats
     "m3n20": CoreConfig(name="m3n20", m=3, n=20, g=3, weight_bits=2, acc_bits=32, elut_g=2),
+    # K = g x L: three lookups per unit a step (words of three groups per row and column),
+    # odd rows and columns, narrow accumulators
+    "l3": CoreConfig(name="l3", m=2, n=5, g=3, weight_bits=3, acc_bits=18, elut_g=2,
+                     lookups=3),
     # no ELUT mode, 6-bit activations, narrow accumulators (wrap)
     "noelut": CoreConfig(name="noelut", m=2, n=4, g=3, weight_bits=4, act_bits=6, acc_bits=14,
                          elut_g=0),

@@ -107,8 +107,8 @@ class LutCore(wiring.Component):
         (row r's l-th at ``r * L + l``) and ``n * L`` codes (column c's l-th at
         ``c * L + l``); unit (r, c) sums its L signed entries in an adder tree before its
         one accumulator, so a unit covers K = g * L activations a step and the accumulators
-        are shared by L times more products. The area study's design-space variable (the
-        paper's K = g x L); the accelerator uses L = 1.
+        are shared by L times more products (the paper's K = g x L;
+        ``CoreConfig.lookups``).
     negate_in_unit : bool
         Negate a signed entry in the unit (a two's complement negation, ``-entry`` before
         the shift) instead of inverting it there and adding the +1 as the accumulator's
@@ -182,8 +182,8 @@ class LutCore(wiring.Component):
         return cls(m=config.m, n=config.n, g=config.g, elut_g=config.elut_g,
                    act_bits=config.act_bits, acc_bits=config.acc_bits,
                    weight_bits=config.weight_bits, symmetrize=config.symmetrize,
-                   broadcast_cols=BROADCAST_COLS, beats=config.out_beats, src_loc_at=1,
-                   **variant)
+                   broadcast_cols=BROADCAST_COLS, beats=config.out_beats,
+                   lookups=config.lookups, src_loc_at=1, **variant)
 
     @property
     def geometry(self) -> TableGeometry:

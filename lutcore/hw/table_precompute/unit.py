@@ -13,9 +13,10 @@ from .plan import TablePlan, bitserial_plan, elut_plan
 __all__ = ["TablePrecompute"]
 
 
-@P.parameters("m", "g", "elut_g", "act_bits", "symmetrize", "stage_levels")
+@P.parameters("m", "g", "elut_g", "act_bits", "symmetrize", "stage_levels", "lookups")
 class TablePrecompute(wiring.Component):
-    """Builds the m LUT tables of one K group from its activations (DESIGN §2.1, §2.2).
+    """Builds the ``m * lookups`` LUT tables of one step from its activations (DESIGN §2.1,
+    §2.2): tile row r's tables of the step's ``lookups`` K groups are rows ``r * lookups + l``.
 
     For every row r of the activation word it produces, according to the word's ``mode``:
 
@@ -37,7 +38,7 @@ class TablePrecompute(wiring.Component):
     - bit-serial, full (``symmetrize=False``): ``(g-1) + (2^g - 1)``, 18 for g = 4 (depth 4);
     - ELUT: ``(3^elut_g + 1)/2 - 1 - elut_g``, 10 for elut_g = 3 (depth 2).
 
-    :attr:`adders` gives the numbers of an instance; the unit has ``m`` times that.
+    :attr:`adders` gives the numbers of an instance; the unit has :attr:`rows` times that.
 
     Pipeline: the adder graph is cut into :attr:`latency` ``= ceil(depth / stage_levels)``
     register stages of at most ``stage_levels`` chained adders each (the mode multiplexer
@@ -50,7 +51,9 @@ class TablePrecompute(wiring.Component):
     Parameters
     ----------
     m : int
-        Rows (tables) per word, 1..16.
+        Tile rows, 1..16.
+    lookups : int
+        K groups per step, 1..8 (``CoreConfig.lookups``): a word holds ``m * lookups`` rows.
     g : int
         Bit-serial group size, 2..6.
     elut_g : int
@@ -77,9 +80,10 @@ class TablePrecompute(wiring.Component):
     """
 
     def __init__(self, *, m: int, g: int, elut_g: int, act_bits: int,
-                 symmetrize: bool = True, stage_levels: int = 2, src_loc_at: int = 0):
+                 symmetrize: bool = True, stage_levels: int = 2, lookups: int = 1,
+                 src_loc_at: int = 0):
         P.keep(self, m=m, g=g, elut_g=elut_g, act_bits=act_bits, symmetrize=symmetrize,
-               stage_levels=stage_levels)
+               stage_levels=stage_levels, lookups=lookups)
         self._geometry = TableGeometry(g, elut_g, act_bits, symmetrize)
         self._plans: dict[Mode, TablePlan] = {Mode.BITSERIAL: bitserial_plan(g, symmetrize)}
         if elut_g:
@@ -93,7 +97,13 @@ class TablePrecompute(wiring.Component):
     def from_config(cls, config, **kwargs) -> "TablePrecompute":
         """The unit of a :class:`~lutcore.spec.config.CoreConfig`; ``kwargs`` as the constructor."""
         return cls(m=config.m, g=config.g, elut_g=config.elut_g, act_bits=config.act_bits,
-                   symmetrize=config.symmetrize, src_loc_at=1, **kwargs)
+                   symmetrize=config.symmetrize, lookups=config.lookups, src_loc_at=1,
+                   **kwargs)
+
+    @property
+    def rows(self) -> int:
+        """Tables per word: ``m * lookups``."""
+        return self._m * self._lookups
 
     @property
     def geometry(self) -> TableGeometry:
@@ -107,12 +117,12 @@ class TablePrecompute(wiring.Component):
     @property
     def activation_layout(self) -> data.StructLayout:
         return self._with_mode(
-            activation_word_layout(self._m, self._geometry.act_slots, self._act_bits))
+            activation_word_layout(self.rows, self._geometry.act_slots, self._act_bits))
 
     @property
     def table_layout(self) -> data.StructLayout:
         geo = self._geometry
-        return self._with_mode(table_word_layout(self._m, geo.entries, geo.entry_bits))
+        return self._with_mode(table_word_layout(self.rows, geo.entries, geo.entry_bits))
 
     @property
     def adders(self) -> dict[str, int]:
@@ -150,7 +160,7 @@ class TablePrecompute(wiring.Component):
             return ("act", r, ref[1]) if ref[0] == "act" else (tag, r, ref[1])
 
         for mode, plan in self._plans.items():
-            for r in range(self._m):
+            for r in range(self.rows):
                 for j, nd in enumerate(plan.nodes):
                     for ref in (nd.lhs, nd.rhs):
                         if ref[0] != "zero":
@@ -162,7 +172,7 @@ class TablePrecompute(wiring.Component):
 
         src = self.activations.payload
         values: dict[tuple, object] = {}
-        for r in range(self._m):
+        for r in range(self.rows):
             for i in range(geo.act_slots):
                 values[("act", r, i)] = src.word[r][i]
         mode = src.mode
@@ -180,7 +190,7 @@ class TablePrecompute(wiring.Component):
             # The adders of this stage, combinational from the previous stage's registers.
             for tag_mode, plan in self._plans.items():
                 tag = tag_mode.name
-                for r in range(self._m):
+                for r in range(self.rows):
                     for j, nd in enumerate(plan.nodes):
                         if stage_of(plan.levels[j]) != s:
                             continue
@@ -213,7 +223,7 @@ class TablePrecompute(wiring.Component):
                 is_elut = mode == Mode.ELUT
                 with m.If(load):
                     m.d.sync += out.mode.eq(mode)
-                    for r in range(self._m):
+                    for r in range(self.rows):
                         for e in range(geo.entries):
                             m.d.sync += out.word[r][e].eq(self._entry(r, e, is_elut, operand))
                 s_mode = out.mode

@@ -1,9 +1,12 @@
 """Lowering of ``O = A @ W.T`` to LUT instructions and buffer images.
 
-Notation: group size ``gs`` (g bit-serial, elut_g ELUT), ``J = ceil(K / gs)`` K groups,
-``P`` bit planes per LMMA (B bit-serial, 1 ELUT), ``RB = ceil(M / m)`` row blocks,
-``NT = ceil(N / n)`` column tiles. One LMMA computes the m x n output tile of row block r and
-column tile t over a run of K groups; one STORE writes its m output words.
+Notation: group size ``gs`` (g bit-serial, elut_g ELUT), ``L`` lookups per unit per step
+(``config.lookups``), ``J = ceil(K / (gs * L))`` K steps (a step covers L consecutive K
+groups; one activation, table or weight word holds a step's groups), ``P`` bit planes per
+LMMA (B bit-serial, 1 ELUT), ``RB = ceil(M / m)`` row blocks, ``NT = ceil(N / n)`` column
+tiles. One LMMA computes the m x n output tile of row block r and column tile t over a run
+of K steps; one STORE writes its m output words. K is zero-padded to whole steps: padding
+activations are 0, so their tables and row sums are 0 whatever their codes.
 
 Tiling (``docs/compiler.md`` has the worked figures):
 
@@ -15,9 +18,9 @@ Tiling (``docs/compiler.md`` has the worked figures):
   load of a row group serves the next one as well.
 * **K split** (``J > J_max``), two strategies, ``ksplit=``:
 
-  - ``'host'``: K is cut into passes of at most J_max groups; each pass is tiled as above
+  - ``'host'``: K is cut into passes of at most J_max steps; each pass is tiled as above
     and stores partial outputs; :meth:`Program.gather` adds the passes (exact: every partial
-    is exact modulo 2^acc_bits). Tables are still precomputed once per row block and group.
+    is exact modulo 2^acc_bits). Tables are still precomputed once per row block and step.
   - ``'device'``: every output tile accumulates all K chunks on the core (``LMMA clear=0``)
     before its one STORE. The table buffer then cannot hold a row block's tables for all of
     K, so chunks are recomputed per tile; resident chunks are kept in LRU table slots and the
@@ -137,11 +140,11 @@ class _Operands:
     gs: int
     planes: int
     correction: int
-    groups: int            # J
+    steps: int             # J, K steps of L groups each
     row_blocks: int        # RB
     col_tiles: int         # NT
-    acts: np.ndarray       # int16 [RB*m, J, gs]
-    codes: np.ndarray      # int64 [P, NT*n, J]
+    acts: np.ndarray       # int16 [RB*m, J, L, gs]
+    codes: np.ndarray      # uint8 [P, NT*n, J, L]
 
     @property
     def max_chunk(self) -> int:
@@ -220,7 +223,7 @@ def _balanced(total: int, parts: int) -> list[tuple[int, int]]:
 
 
 def _schedule_passes(op: _Operands, passes: list[tuple[int, int]]) -> list:
-    """Each pass (a range of K groups that fits the buffers) tiled with tables precomputed
+    """Each pass (a range of K steps that fits the buffers) tiled with tables precomputed
     once per row block and reused by every column tile and plane."""
     cfg, p = op.config, op.planes
     b = _Builder(op)
@@ -247,7 +250,7 @@ def _schedule_passes(op: _Operands, passes: list[tuple[int, int]]) -> list:
 def _schedule_device(op: _Operands, parts: int) -> list:
     """K in ``parts`` chunks accumulated on the core (LMMA clear=0) per output tile."""
     cfg, p = op.config, op.planes
-    chunks = _balanced(op.groups, parts)
+    chunks = _balanced(op.steps, parts)
     jc = max(j1 - j0 for j0, j1 in chunks)
     slots = cfg.table_depth // jc
     act_window = cfg.act_depth // jc
@@ -299,18 +302,19 @@ def _image(op: _Operands, key) -> tuple[isa.Region, np.ndarray]:
     cfg = op.config
     if kind == "act":
         size = max(off + j1 - j0 for off, _, j0, j1 in pieces)
-        values = np.zeros((size, cfg.m, cfg.act_slots), np.int64)
+        values = np.zeros((size, cfg.m, cfg.lookups, cfg.act_slots), np.int64)
         for off, r, j0, j1 in pieces:
-            # acts[rows of block r, groups j0..j1, slot] -> words [group, row, slot]
-            block = op.acts[r * cfg.m:(r + 1) * cfg.m, j0:j1, :]
-            values[off:off + j1 - j0, :, :op.gs] = block.transpose(1, 0, 2)
+            # acts[rows of block r, steps j0..j1, lookup, slot] -> words [step, row, lookup, slot]
+            block = op.acts[r * cfg.m:(r + 1) * cfg.m, j0:j1]
+            values[off:off + j1 - j0, :, :, :op.gs] = block.transpose(1, 0, 2, 3)
         return _ACT, pack(values.reshape(size, -1), word_format(_ACT, cfg))
     size = max(off + op.planes * (j1 - j0) for off, _, j0, j1 in pieces)
-    values = np.zeros((size, cfg.n), np.int64)
+    values = np.zeros((size, cfg.step_codes), np.int64)
     for off, t, j0, j1 in pieces:
-        # codes[plane, columns of tile t, groups j0..j1] -> words [plane, group] x column
-        block = op.codes[:, t * cfg.n:(t + 1) * cfg.n, j0:j1].transpose(0, 2, 1)
-        values[off:off + op.planes * (j1 - j0)] = block.reshape(-1, cfg.n)
+        # codes[plane, columns of tile t, steps j0..j1, lookup] -> words [plane, step] x
+        # (column, lookup)
+        block = op.codes[:, t * cfg.n:(t + 1) * cfg.n, j0:j1].transpose(0, 2, 1, 3)
+        values[off:off + op.planes * (j1 - j0)] = block.reshape(-1, cfg.step_codes)
     return _WEIGHT, pack(values, word_format(_WEIGHT, cfg))
 
 
@@ -393,15 +397,16 @@ def _compile(req: _Checked, k0: int, k1: int) -> Program:
         planes, correction = b_bits, nx.correction_constant(b_bits, z)
     worst = check_overflow(k, cfg, req.max_weight, req.allow_wrap)
 
-    gs = cfg.group(isa_mode.mnemonic)
-    groups = tables.num_groups(k, gs)
+    gs, lk = cfg.group(isa_mode.mnemonic), cfg.lookups
+    k_groups = tables.num_groups(k, gs)
+    steps = -(-k_groups // lk)                     # K steps of lk groups each
     row_blocks = -(-m_rows // cfg.m)
     col_tiles = -(-n_cols // cfg.n)
-    # int16 holds every act_bits (<= 16) activation; zero padding to whole rows and groups.
-    acts = np.zeros((row_blocks * cfg.m, groups * gs), np.int16)
+    # int16 holds every act_bits (<= 16) activation; zero padding to whole rows and steps.
+    acts = np.zeros((row_blocks * cfg.m, steps * lk * gs), np.int16)
     acts[:m_rows, :k] = a
-    acts = acts.reshape(row_blocks * cfg.m, groups, gs)
-    codes = np.zeros((planes, col_tiles * cfg.n, groups), np.uint8)   # code_bits <= 8
+    acts = acts.reshape(row_blocks * cfg.m, steps, lk, gs)
+    codes = np.zeros((planes, col_tiles * cfg.n, steps * lk), np.uint8)   # code_bits <= 8
     # Encode in slices of columns: the golden encoder's temporaries grow with N*K*B*g.
     step = max(1, _ENCODE_WEIGHTS // k)
     for n0 in range(0, n_cols, step):
@@ -411,27 +416,29 @@ def _compile(req: _Checked, k0: int, k1: int) -> Program:
             u, s = u[None], s[None]
         else:
             u, s = tables.encode_bitserial(part, gs, b_bits, z, cfg.symmetrize)
-        codes[:, n0:n0 + len(part)] = make_codes(u, s, cfg)
-    op = _Operands(cfg, isa_mode, m_rows, n_cols, gs, planes, correction, groups,
+        codes[:, n0:n0 + len(part), :k_groups] = make_codes(u, s, cfg)
+    codes = codes.reshape(planes, col_tiles * cfg.n, steps, lk)
+    op = _Operands(cfg, isa_mode, m_rows, n_cols, gs, planes, correction, steps,
                    row_blocks, col_tiles, acts, codes)
 
-    if groups <= op.max_chunk:
-        strategy, parts, phases = "none", 1, _schedule_passes(op, [(0, groups)])
+    if steps <= op.max_chunk:
+        strategy, parts, phases = "none", 1, _schedule_passes(op, [(0, steps)])
     else:
-        least = -(-groups // op.max_chunk)
+        least = -(-steps // op.max_chunk)
         candidates = []
         if req.ksplit in ("auto", "host"):
-            candidates.append(("host", least, _schedule_passes(op, _balanced(groups, least))))
+            candidates.append(("host", least, _schedule_passes(op, _balanced(steps, least))))
         if req.ksplit in ("auto", "device"):
             for parts in sorted({least, least + 1, 2 * least, 3 * least, 4 * least}):
-                if parts <= groups:
+                if parts <= steps:
                     candidates.append(("device", parts, _schedule_device(op, parts)))
         strategy, parts, phases = min(
             candidates, key=lambda c: (_cycles(c[2], cfg), len(c[2]), c[0] != "device"))
 
     meta = {
         "weight_bits": b_bits, "zero_point": z, "correction": correction, "group": gs,
-        "planes": planes, "groups": groups, "row_blocks": row_blocks, "col_tiles": col_tiles,
+        "planes": planes, "groups": k_groups, "steps": steps, "lookups": lk,
+        "row_blocks": row_blocks, "col_tiles": col_tiles,
         "ksplit": strategy, "k_chunks": parts, "allow_wrap": req.allow_wrap,
         "worst_case": worst,
     }
@@ -468,8 +475,8 @@ def compile_gemm(a, w, *, config="default", mode: str = "bitserial", weight_bits
     return _compile(req, 0, req.a.shape[1])
 
 
-def _image_bytes_per_group(req: _Checked) -> int:
-    """Bytes of buffer images and compile-time arrays per K group of a request."""
+def _image_bytes_per_step(req: _Checked) -> int:
+    """Bytes of buffer images and compile-time arrays per K step of a request."""
     cfg = req.config
     m_rows, n_cols = req.a.shape[0], req.w.shape[0]
     planes = 1 if req.mode is isa.Mode.ELUT else req.weight_bits
@@ -479,8 +486,8 @@ def _image_bytes_per_group(req: _Checked) -> int:
     act_words = rows // cfg.m
     host = 8 * (weight_words * word_format(_WEIGHT, cfg).limbs
                 + act_words * word_format(_ACT, cfg).limbs)
-    gs = cfg.group(req.mode.mnemonic)
-    return host + 2 * rows * gs + planes * cols         # + the int16 acts and uint8 codes
+    span = cfg.group(req.mode.mnemonic) * cfg.lookups
+    return host + (2 * rows + planes * cols) * span  # + the int16 acts and uint8 codes
 
 
 def compile_gemm_parts(a, w, *, config="default", mode: str = "bitserial",
@@ -527,14 +534,14 @@ def compile_gemm_parts(a, w, *, config="default", mode: str = "bitserial",
     req = _check(a, w, config, mode, options.get("weight_bits"), options.get("zero_point"),
                  options.get("allow_wrap", False), options.get("ksplit", "auto"))
     k = req.a.shape[1]
-    gs = req.config.group(req.mode.mnemonic)
-    groups = tables.num_groups(k, gs)
-    per_part = max(1, int(max_image_bytes) // _image_bytes_per_group(req))
+    span = req.config.group(req.mode.mnemonic) * req.config.lookups    # K columns per step
+    groups = tables.num_groups(k, span)
+    per_part = max(1, int(max_image_bytes) // _image_bytes_per_step(req))
     if per_part < groups:
         planes = 1 if req.mode is isa.Mode.ELUT else req.weight_bits
         cfg = req.config
         pass_groups = min(cfg.table_depth, cfg.act_depth, cfg.weight_depth // planes)
         if per_part >= pass_groups:
             per_part -= per_part % pass_groups
-    return (_compile(req, j * gs, min(k, (j + per_part) * gs))
-            for j in range(0, groups, per_part))        # loop over ranges of K groups
+    return (_compile(req, j * span, min(k, (j + per_part) * span))
+            for j in range(0, groups, per_part))        # loop over ranges of K steps

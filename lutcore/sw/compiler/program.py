@@ -80,8 +80,9 @@ class Phase:
 
 def useful_share(useful_lookups: int, cycles: int, config: CoreConfig) -> float:
     """Useful utilization: ``useful_lookups`` (:meth:`Program.useful_lookups`, summed over
-    programs) over ``cycles`` x the array's ``m * n`` lookups per cycle (0 for no cycles)."""
-    peak = cycles * config.m * config.n
+    programs) over ``cycles`` x the array's ``m * n * lookups`` lookups per cycle (0 for no
+    cycles)."""
+    peak = cycles * config.lookups_per_cycle
     return useful_lookups / peak if peak else 0.0
 
 
@@ -165,18 +166,19 @@ class Program:
 
     def useful_lookups(self) -> int:
         """Lookups the GEMM itself needs, ``M * N * ceil(K / g) * planes``: an array step does
-        ``m * n`` lookups, and those of padding rows (M not a multiple of m, M = 1 on an m = 2
-        tile) and padding columns do no useful work."""
+        ``m * n * lookups`` lookups, and those of padding rows (M not a multiple of m, M = 1 on
+        an m = 2 tile), padding columns and padding K groups (K not a multiple of g x lookups)
+        do no useful work."""
         m, n, _ = self.shape
         return m * n * self.meta["groups"] * self.meta["planes"]
 
     def useful_utilization(self, cycles: int) -> float:
-        """Useful lookups / (``cycles`` x the array's ``m * n`` lookups per cycle)."""
+        """Useful lookups / (``cycles`` x the array's ``m * n * lookups`` lookups per cycle)."""
         return useful_share(self.useful_lookups(), cycles, self.config)
 
     def summary(self) -> dict[str, Any]:
         """Counts for reports: phases, instructions, words moved, predicted cycles, and the
-        two utilizations: LMMA steps / cycles, and useful lookups / (cycles x m x n)."""
+        two utilizations: LMMA steps / cycles, and useful lookups / (cycles x m x n x lookups)."""
         cycles = sum(self.predicted_cycles())
         lookups = self.lookups()
         return {

@@ -24,8 +24,8 @@ class CoreModel:
     """Transaction-level model of the core, written from docs/architecture.md (LMMA, STORE,
     "Scaling", "Buffers"): Python integers, wrap modulo 2^sum_bits."""
 
-    def __init__(self, cfg, lookups=1):
-        self.cfg, self.lookups = cfg, lookups
+    def __init__(self, cfg):
+        self.cfg, self.lookups = cfg, cfg.lookups
         self.acc = [[0] * cfg.n for _ in range(cfg.m)]
         self.rowsum = [0] * cfg.m
 
@@ -117,7 +117,7 @@ class Packer:
 
 def tile_steps(cfg, rng, a, w, mode, planes, zero_point, clear):
     """Steps of one LMMA (architecture "Instructions") from the golden tables and encodings:
-    list of (tables [m][E], codes [n], plane, mode, clear)."""
+    list of (tables [m * L][E], codes [n * L], plane, mode, clear), L = cfg.lookups."""
     entries = cfg.table_entries
     if mode is Mode.BITSERIAL:
         make = golden.bitserial_tables if cfg.symmetrize else golden.bitserial_full_tables
@@ -129,27 +129,37 @@ def tile_steps(cfg, rng, a, w, mode, planes, zero_point, clear):
         index, sign = golden.encode_elut(w, cfg.elut_g)
         index, sign = index[None], sign[None]
         index_bits = cfg.elut_index_bits
+    lk = cfg.lookups
     groups = tables.shape[1]
-    padded = np.zeros((cfg.m, groups, entries), np.int64)
-    padded[:, :, :tables.shape[2]] = tables
+    steps_count = -(-groups // lk)
+    # K groups padded to whole steps of L groups: padding tables are 0 (zero activations),
+    # so whatever their codes they add 0.
+    padded = np.zeros((cfg.m, steps_count * lk, entries), np.int64)
+    padded[:, :groups, :tables.shape[2]] = tables
     # Bits between the index field and the sign bit are not part of the code: fill them with
     # noise to show the core ignores them. (Full bit-serial codes have no sign bit at all.)
     signed_mode = mode is Mode.ELUT or cfg.symmetrize
     sign_pos = cfg.code_bits - 1
     noise_bits = [b for b in range(index_bits, cfg.code_bits)
                   if not (signed_mode and b == sign_pos)]
+
+    def code(b, c, j):
+        if j >= groups:
+            return rng.randrange(1 << cfg.code_bits)
+        value = int(index[b, c, j])
+        if signed_mode and sign[b, c, j]:
+            value |= 1 << sign_pos
+        for bit in noise_bits:
+            value |= rng.randrange(2) << bit
+        return value
+
     steps = []
     for b in range(index.shape[0]):
-        for j in range(groups):
-            codes = []
-            for c in range(cfg.n):
-                code = int(index[b, c, j])
-                if signed_mode and sign[b, c, j]:
-                    code |= 1 << sign_pos
-                for bit in noise_bits:
-                    code |= rng.randrange(2) << bit
-                codes.append(code)
-            steps.append((padded[:, j].tolist(), codes, b, mode, clear and not steps))
+        for j in range(steps_count):
+            # Row r's l-th table at r * L + l, column c's l-th code at c * L + l.
+            tabs = [padded[r, j * lk + l].tolist() for r in range(cfg.m) for l in range(lk)]
+            codes = [code(b, c, j * lk + l) for c in range(cfg.n) for l in range(lk)]
+            steps.append((tabs, codes, b, mode, clear and not steps))
     return steps
 
 
@@ -284,7 +294,7 @@ def simulate(cfg, ops, *, seed, idle, stall, interleave=False, observe=None, var
 
 def replay(cfg, pk, logs):
     """Expected output rows of the observed acceptance order, through the model."""
-    model = CoreModel(cfg, pk.dut.lookups)
+    model = CoreModel(cfg)
     events = [(c, 0, "step", p) for c, p in logs["steps"]]
     events += [(c, 1, "finalize", p) for c, p in logs["finalize"]]
     cycles = [c for c, _, _, _ in events]
@@ -383,7 +393,7 @@ def test_negation_in_the_unit_gives_the_same_rows(name):
 def test_l_lookups_per_unit_sum_before_one_accumulator(name, lookups):
     """K = g x L: every unit adds L signed lookups a step (the extremes included, outputs
     wrapping at the narrow configurations), as the step model says; same timing as L = 1."""
-    cfg = ALL_CONFIGS[name]
+    cfg = ALL_CONFIGS[name].replace(lookups=lookups)
     rng = random.Random(20 + lookups)
     ops = random_steps(cfg, rng, 40, lookups)
     half = 1 << (cfg.table_bits - 1)
@@ -393,9 +403,9 @@ def test_l_lookups_per_unit_sum_before_one_accumulator(name, lookups):
                       Mode.BITSERIAL, False))] * 3
     top = (1 << cfg.weight_bits) - 1
     ops += [("finalize", rng.randint(-top, top)) for _ in range(4)]
-    dut, pk, logs, _ = simulate(cfg, ops, seed=lookups, idle=0.3, stall=0.3, interleave=True,
-                                variant={"lookups": lookups})
-    assert (dut.lookups, dut.step_latency) == (lookups, LutCore.from_config(cfg).step_latency)
+    dut, pk, logs, _ = simulate(cfg, ops, seed=lookups, idle=0.3, stall=0.3, interleave=True)
+    assert (dut.lookups, dut.step_latency) == \
+        (lookups, LutCore.from_config(cfg.replace(lookups=1)).step_latency)
     assert [p for _, p in logs["rows"]] == replay(cfg, pk, logs)
 
 
