@@ -43,12 +43,15 @@ def format_summary(program: Program, path: str | None = None) -> str:
         lines.append(f"program      {path}")
     lines += [
         f"config       {cfg.name} (m={cfg.m} n={cfg.n} g={cfg.g} elut_g={cfg.elut_g} "
-        f"weight_bits={cfg.weight_bits} acc_bits={cfg.acc_bits})",
+        f"weight_bits={cfg.weight_bits} acc_bits={cfg.acc_bits}"
+        + (f" lookups={cfg.lookups})" if cfg.lookups > 1 else ")"),
         f"gemm         M={m} N={n} K={k}, mode {program.mode}"
         + (f", weight_bits={meta['weight_bits']} zero_point={meta['zero_point']} "
            f"c={meta['correction']}" if program.mode == "bitserial" else ""),
         f"tiling       {meta.get('row_blocks')} row block(s) x {meta.get('col_tiles')} column "
-        f"tile(s), {meta.get('groups')} K group(s) of {meta.get('group')}, K split "
+        f"tile(s), {meta.get('groups')} K group(s) of {meta.get('group')}"
+        + (f" in {meta.get('steps')} step(s) of {cfg.lookups}" if cfg.lookups > 1 else "")
+        + ", K split "
         f"{meta.get('ksplit')} ({meta.get('k_chunks')} chunk(s))",
         f"phases       {s['phases']}",
         f"instructions {s['instructions']}",
@@ -57,7 +60,7 @@ def format_summary(program: Program, path: str | None = None) -> str:
         f"cycles       {s['cycles']} predicted, {s['lookups']} LMMA steps, "
         f"utilization {100 * s['utilization']:.2f}% (array steps / cycles), useful "
         f"{100 * s['useful_utilization']:.2f}% ({s['useful_lookups']} needed lookups / "
-        f"cycles x m x n)",
+        f"cycles x m x n{' x lookups' if cfg.lookups > 1 else ''})",
     ]
     return "\n".join(lines)
 

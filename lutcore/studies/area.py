@@ -1001,9 +1001,10 @@ def config_designs(config: CoreConfig) -> list[DesignSpec]:
     c = config
     core = lut_spec(f"lut_{c.name}", f"LUT core ({c.name})", m=c.m, n=c.n, g=c.g,
                     act_bits=c.act_bits, acc_bits=c.acc_bits, weight_bits=c.weight_bits,
-                    symmetrize=c.symmetrize, elut_g=c.elut_g)
-    pre = precompute_spec(f"pre_{c.name}", f"table precompute ({c.name})", m=c.m, g=c.g,
-                          act_bits=c.act_bits, symmetrize=c.symmetrize, elut_g=c.elut_g)
+                    symmetrize=c.symmetrize, elut_g=c.elut_g, lookups=c.lookups)
+    pre = precompute_spec(f"pre_{c.name}", f"table precompute ({c.name})", m=c.table_rows,
+                          g=c.g, act_bits=c.act_bits, symmetrize=c.symmetrize,
+                          elut_g=c.elut_g)
     return [dataclasses.replace(spec, params={}, config=config) for spec in (core, pre)]
 
 
@@ -1017,7 +1018,8 @@ def run_single(config: CoreConfig, out: Path, *, jobs: int = 1,
     out.mkdir(parents=True, exist_ok=True)
     specs = config_designs(config)
     results = synthesize_all(specs, out, jobs, flows, timeout, progress, scheduler=scheduler)
-    lines = [f"# Area: {config.name} (M{config.m} N{config.n} K{config.g})", "",
+    lines = [f"# Area: {config.name} (M{config.m} N{config.n} K{config.g * config.lookups})",
+             "",
              "| design | products/step | transistors | step /kT | LUT4 eq | step /LUT4 | FF |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     core, pre = results

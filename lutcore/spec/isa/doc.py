@@ -18,10 +18,11 @@ from .timing import TIMING, Timing
 _FIELD_TEXT = {
     "opcode": "operation, see Opcodes",
     "mode": "0 bit-serial, 1 ELUT",
-    "count": "K groups (activation / table words) to process, 1..65536",
+    "count": "K steps (activation / table words; L = lookups K groups each) to process, "
+             "1..65536",
     "table_addr": "first table word",
     "act_addr": "first activation word",
-    "weight_addr": "first weight word (plane b of group j at weight_addr + b*count + j)",
+    "weight_addr": "first weight word (plane b of step j at weight_addr + b*count + j)",
     "planes": "weight bit planes B (bit-serial 1..weight_bits; ELUT 1)",
     "clear": "1: zero accumulators and row sums first; 0: accumulate",
     "c": "correction c = 2^B - 1 - 2z (bit-serial), 0 (ELUT)",
@@ -126,9 +127,9 @@ def render_doc() -> str:
           f"planes*count + {TIMING.LMMA_LATENCY} | {TIMING.step_latency(cfg)} | "
           f"{cfg.out_beats} | {cfg.m * cfg.out_beats + TIMING.store_latency(cfg)} |")
     w("\nUtilization = (sum over LMMA of planes*count) / cycles: the share of cycles that step "
-      "the array. Useful utilization = (M * N * ceil(K / g) * planes) / (cycles * m * n): the "
-      "share of the array's lookups that the GEMM needs (an M = 1 GEMV on an m = 2 tile steps "
-      "the array every cycle, but half of its lookups are padding rows).\n")
+      "the array. Useful utilization = (M * N * ceil(K / g) * planes) / (cycles * m * n * "
+      "lookups): the share of the array's lookups that the GEMM needs (an M = 1 GEMV on an "
+      "m = 2 tile steps the array every cycle, but half of its lookups are padding rows).\n")
     w("## Error codes\n")
     w("A faulting instruction does nothing (costs ISSUE); the controller stops with the error "
       "flag and the code in STATUS[15:8]. When an instruction breaks several rules the first "

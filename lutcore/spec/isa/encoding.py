@@ -279,9 +279,9 @@ class Nop(_NoOperands, opcode=Opcode.NOP, layout=NOP_LAYOUT, summary="no operati
 class Precomp(Instruction, opcode=Opcode.PRECOMP, layout=PRECOMP_LAYOUT,
               summary="precompute tables from activation words",
               asm_keys={"act": "act_addr", "table": "table_addr", "count": "count"}):
-    """For i in 0..count-1: build the m tables of activation word ``act_addr+i`` from the
-    first g (bit-serial) or elut_g (ELUT) activation slots of each row, and write them to table
-    word ``table_addr+i``. Bit-serial tables are symmetrized (2^(g-1) entries; 2^g in a build
+    """For i in 0..count-1: build the ``m * lookups`` tables of activation word ``act_addr+i``
+    from the first g (bit-serial) or elut_g (ELUT) activation slots of each table row, and
+    write them to table word ``table_addr+i``. Bit-serial tables are symmetrized (2^(g-1) entries; 2^g in a build
     with ``symmetrize`` off), ELUT tables have (3^elut_g+1)/2 entries; the table word's
     entries past them are written 0."""
     mode: Mode
@@ -299,10 +299,12 @@ class Lmma(Instruction, opcode=Opcode.LMMA, layout=LMMA_LAYOUT,
            asm_keys={"table": "table_addr", "weight": "weight_addr", "count": "count",
                      "planes": "planes"}):
     """If ``clear``, zero the m x n accumulators and the m row sums first. Then for plane b
-    in 0..planes-1, for group j in 0..count-1: read table word ``table_addr+j`` and weight
-    word ``weight_addr + b*count + j``; unit (r, c) adds ``(sign ? -H_r[idx] : H_r[idx]) <<
-    shift`` to its accumulator (shift = b in bit-serial mode, 1 in ELUT mode), and in plane 0
-    of bit-serial mode row sum r adds ``-H_r[0]``. All sums wrap modulo 2^sum_bits."""
+    in 0..planes-1, for step j in 0..count-1: read table word ``table_addr+j`` and weight
+    word ``weight_addr + b*count + j``; for each of its L = ``lookups`` lookups l, unit
+    (r, c) adds ``(sign ? -H[idx] : H[idx]) << shift`` with H table row ``r*L + l`` and
+    code ``c*L + l`` (shift = b in bit-serial mode, 1 in ELUT mode), and in plane 0 of
+    bit-serial mode row sum r adds ``-H[0]`` of its L tables. All sums wrap modulo
+    2^sum_bits."""
     mode: Mode
     table_addr: int
     weight_addr: int
