@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace, config) -> int:
     """``lutcore bench iss``: print the utilization table on ``config``."""
     print(f"ISS utilization, preset {config.name} (m={config.m} n={config.n} g={config.g} "
-          f"elut_g={config.elut_g}), ternary weights, "
+          f"elut_g={config.elut_g} lookups={config.lookups}), ternary weights, "
           f"{'predicted' if args.predict else 'executed and checked bit-exact'}\n")
     print("| K x N | M | mode | K split | phases | instructions | weight words loaded | cycles "
           "| LMMA steps | utilization (steps) | utilization (useful) |")

@@ -48,6 +48,30 @@ def test_compile_then_disasm(operands, capsys):
     assert "utilization" in capsys.readouterr().out
 
 
+def test_compile_with_lookups_counts_steps_of_l_groups(operands, capsys):
+    """A config with L = 3: K = 100 is 25 groups of g = 4, so 9 steps of 3 (the last holds
+    one group and two of padding); the LMMA counts are steps, the program is exact."""
+    path, a, w = operands
+    cfg = path / "l3.json"
+    cfg.write_text('{"name": "tiny_l3", "m": 1, "n": 4, "g": 4, "weight_bits": 2, '
+                   '"acc_bits": 24, "elut_g": 3, "lookups": 3}')
+    prog = path / "prog.npz"
+    assert main(["compile", "--acts", str(path / "a.npy"), "--weights", str(path / "w.npy"),
+                 "--config", str(cfg), "--out", str(prog)]) == 0
+    out = capsys.readouterr().out
+    assert "lookups=3)" in out
+    assert "25 K group(s) of 4 in 9 step(s) of 3" in out
+    # needed lookups: M x N x ceil(K / g) x planes = 3 x 70 x 25 x 2 (ternary: 2 planes)
+    assert " (10500 needed lookups / cycles x m x n x lookups)" in out
+    program = Program.load(prog)
+    lmmas = [i for p in range(len(program.phases)) for i in program.instructions(p)
+             if isinstance(i, isa.Lmma)]
+    assert {i.count for i in lmmas} == {9}
+    # 3 row blocks x 18 column tiles, one LMMA each
+    assert len(lmmas) == 3 * 18
+    np.testing.assert_array_equal(run_program(program).output, a.astype(np.int64) @ w.T)
+
+
 def _error(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
