@@ -101,10 +101,11 @@ async def _run(port: HostPort, words):
 def _random_images(config: CoreConfig, rng: np.random.Generator):
     """Random but valid activation and weight buffer images (all words)."""
     lo = -(1 << (config.act_bits - 1))
-    acts = rng.integers(lo, -lo, (config.act_depth, config.m * config.act_slots))
-    codes = rng.integers(0, 1 << config.code_bits, (config.weight_depth, config.n))
-    return (pack(acts, word_format(isa.Region.ACT, config)),
-            pack(codes, word_format(isa.Region.WEIGHT, config)))
+    act_fmt = word_format(isa.Region.ACT, config)
+    weight_fmt = word_format(isa.Region.WEIGHT, config)
+    acts = rng.integers(lo, -lo, (config.act_depth, act_fmt.fields))
+    codes = rng.integers(0, 1 << config.code_bits, (config.weight_depth, weight_fmt.fields))
+    return pack(acts, act_fmt), pack(codes, weight_fmt)
 
 
 async def _fill(port: HostPort, machine: Machine, acts, weights) -> None:

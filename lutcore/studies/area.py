@@ -784,12 +784,15 @@ def cell_report(rows: list[dict[str, Any]], ratios: dict[str, float | None],
 def full_tile_designs(config: CoreConfig) -> list[DesignSpec]:
     """The symmetrized LUT core and its precompute unit at the config's own tile, to show how
     the per-row precompute amortizes over a long row (the paper's elongated tile)."""
-    m, n, g = config.m, config.n, config.g
+    m, n, g, lk = config.m, config.n, config.g, config.lookups
     return [
-        lut_spec("lut_sym_full_tile", f"LUT core, symmetrized, bit-serial (M{m} N{n} K{g})",
-                 m=m, n=n, g=g, act_bits=config.act_bits, acc_bits=config.acc_bits),
-        precompute_spec("pre_sym_full_tile", f"table precompute, symmetrized (M{m}, for N{n})",
-                        m=m, g=g, act_bits=config.act_bits),
+        lut_spec("lut_sym_full_tile",
+                 f"LUT core, symmetrized, bit-serial (M{m} N{n} K{g * lk})",
+                 m=m, n=n, g=g, act_bits=config.act_bits, acc_bits=config.acc_bits,
+                 lookups=lk),
+        precompute_spec("pre_sym_full_tile",
+                        f"table precompute, symmetrized ({m * lk} tables, for N{n})",
+                        m=m * lk, g=g, act_bits=config.act_bits),
     ]
 
 
@@ -953,7 +956,8 @@ def run_comparison(config: CoreConfig, out: Path, *, m: int | None = None, n: in
     if "lut_sym_full_tile" in full and "pre_sym_full_tile" in full:
         c, p = full["lut_sym_full_tile"], full["pre_sym_full_tile"]
         row = _row("lut_sym+pre_full_tile",
-                   f"LUT core + precompute, symmetrized (M{config.m} N{config.n} K{config.g})",
+                   f"LUT core + precompute, symmetrized (M{config.m} N{config.n} "
+                   f"K{config.g * config.lookups})",
                    c.spec, sum_or_none(c.transistors, p.transistors),
                    sum_or_none(c.lut4_equiv, p.lut4_equiv), sum_or_none(c.ff, p.ff),
                    components=[c.spec.key, p.spec.key])
