@@ -311,7 +311,7 @@ def test_table_unit_depth_matches_the_gateware_plans(g, elut_g, symmetrize):
     # The spec cannot import the gateware; this holds the closed form to the adder plans the
     # table precompute unit builds, and the timing to the unit's latency.
     from lutcore.hw.table_precompute import TablePrecompute
-    from lutcore.hw.table_precompute.plan import bitserial_plan, elut_plan
+    from lutcore.spec.table_plan import bitserial_plan, elut_plan
 
     depth = bitserial_plan(g, symmetrize).depth
     if elut_g:

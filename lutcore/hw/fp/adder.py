@@ -25,11 +25,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...errors import LutcoreError
+from ...spec.fp import FORMATS as _SPEC_FORMATS
 
 __all__ = ["FPAdder", "FORMATS", "operand_layout"]
 
-#: Named formats: name -> (exp_bits, man_bits).
-FORMATS: dict[str, tuple[int, int]] = {"fp16": (5, 10), "bf16": (8, 7), "fp32": (8, 23)}
+#: Named formats: name -> (exp_bits, man_bits), those of :data:`lutcore.spec.fp.FORMATS`.
+FORMATS: dict[str, tuple[int, int]] = {name: (f.exp_bits, f.man_bits)
+                                       for name, f in _SPEC_FORMATS.items()}
 
 _EXP_RANGE = (2, 11)
 _MAN_RANGE = (1, 52)

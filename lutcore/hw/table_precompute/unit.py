@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .. import _params as P
 from ..layouts import Mode, TableGeometry, activation_word_layout, table_word_layout
-from .plan import TablePlan, bitserial_plan, elut_plan
+from ...spec.table_plan import TablePlan, bitserial_plan, elut_plan
 
 __all__ = ["TablePrecompute"]
 

@@ -9,7 +9,9 @@ A plan is a small dataflow graph. Operands are references:
 Each :class:`Node` is exactly one adder or subtractor, ``lhs + rhs`` or ``lhs - rhs``. The
 entries of the table are references into the graph. The gateware instantiates a plan once per
 table row; this module is plain Python so that the construction can be checked exhaustively
-without simulation (``evaluate``).
+without simulation (``evaluate``). The plans are part of the contract: with floating-point
+activations each node is one rounded IEEE addition or subtraction, so the golden model
+(:mod:`lutcore.sw.kernels.fp`) evaluates the same graph in the same order.
 
 Bit-serial table (DESIGN §2.1, paper Eq. 6), ``T[v] = sum_i (2*v_i - 1) * a_i``:
 the root entry (all index bits set) is a balanced adder tree over the g activations,
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...spec import numerics as nx
+from . import numerics as nx
 
 __all__ = ["Node", "TablePlan", "bitserial_plan", "elut_plan"]
 
