@@ -18,6 +18,13 @@ alike, and a speed ratio is the median (and min..max) of the per-round ratios. B
 limited to one thread (the NumPy kernels are single-threaded) with ``threadpoolctl``, which
 works after NumPy is loaded. The header names the machine: CPU model, cores, NumPy, BLAS and
 its thread count. ``--quick`` runs M = 1 and 16 with fewer repeats.
+
+Then FP16 activations (docs/architecture.md, "Floating-point activations"): the FP golden
+model, which is also the host path for float activations (:func:`~lutcore.sw.kernels.fp.
+fp_lut_gemm`, ELUT and bit-serial, FP32 tables and accumulators), against float32 BLAS on the
+same activations, at the rows up to :data:`FP_MAX_ROWS`; with each its error against the
+float64 product (max and mean relative error, and the error relative to the dot product's
+magnitude), and the same errors with FP16 tables and accumulators (the paper's public RTL).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import time
 import numpy as np
 
 from ..sw.kernels import lut_gemm, native, pack_bitserial, pack_elut, reference_gemm
+from ..sw.kernels.fp import fp_error, fp_lut_gemm
 
 try:                     # a pinned dev dependency; without it BLAS keeps its own threads
     import threadpoolctl
@@ -48,6 +56,9 @@ MIN_CELL_SECONDS = 1.0
 MAX_ROUNDS = 200
 
 KERNELS = ("blas", "ref", "elut", "bitserial", "elut_np", "bitserial_np")
+# FP16 activations: float32 BLAS and the FP golden model's two modes, at M up to this.
+FP_KERNELS = ("blas", "fp_elut", "fp_bitserial")
+FP_MAX_ROWS = 16
 LUT_KERNELS = ("elut", "bitserial", "elut_np", "bitserial_np")
 
 
@@ -214,6 +225,68 @@ def run(shapes, rows, repeats: int, seed: int = 0, log=None,
     return cells
 
 
+def run_fp(shapes, rows, repeats: int, seed: int = 0, log=None,
+           min_seconds: float = MIN_CELL_SECONDS) -> list[dict]:
+    """Time the FP-activation kernels against float32 BLAS on every (K, N) and M up to
+    :data:`FP_MAX_ROWS`, and measure their error against float64; one dict per cell."""
+    log = sys.stderr if log is None else log
+    rng = np.random.default_rng(seed + 1)
+    cells = []
+    for k, n in shapes:
+        w = rng.integers(-1, 2, (n, k)).astype(np.int8)
+        w_f32 = w.astype(np.float32)
+        packed = {"fp_elut": pack_elut(w), "fp_bitserial": pack_bitserial(w)}
+        for m in [r for r in rows if r <= FP_MAX_ROWS]:
+            print(f"FP16 activations, K x N = {k}x{n}, M = {m} ...", file=log, end=" ",
+                  flush=True)
+            a = rng.standard_normal((m, k)).astype(np.float16)
+            a_f32 = a.astype(np.float32)
+            times, out = _time_interleaved({
+                "blas": lambda: np.matmul(a_f32, w_f32.T),
+                **{name: (lambda p=p: fp_lut_gemm(a, p, act_format="fp16"))
+                   for name, p in packed.items()},
+            }, repeats, min_seconds)
+            ms = {name: _spread(1e3 * t for t in times[name].values()) for name in FP_KERNELS}
+            errors = {"blas": fp_error(out["blas"], a, w)}
+            for name, p in packed.items():
+                errors[name] = fp_error(out[name], a, w)
+                errors[name + "_fp16"] = fp_error(
+                    fp_lut_gemm(a, p, act_format="fp16", table_format="fp16",
+                                acc_format="fp16"), a, w)
+            print("  ".join(f"{name} {ms[name]['median']:.2f} ms" for name in FP_KERNELS),
+                  file=log, flush=True)
+            cells.append({"k": k, "n": n, "m": m, "ms": ms, "errors": errors,
+                          "vs_blas": {name: _ratios(times["blas"], times[name])
+                                      for name in FP_KERNELS[1:]}})
+    return cells
+
+
+def fp_table(cells: list[dict]) -> str:
+    """Markdown: FP16-activation times against float32 BLAS, then the errors."""
+    lines = ["| K x N | M | f32 BLAS ms | FP ELUT ms | FP ELUT vs BLAS | FP bit-serial ms "
+             "| FP bit-serial vs BLAS |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for c in cells:
+        ms, vs = c["ms"], c["vs_blas"]
+        lines.append(f"| {c['k']}x{c['n']} | {c['m']} | {_fmt_spread(ms['blas'])} | "
+                     f"{_fmt_spread(ms['fp_elut'])} | {_fmt_spread(vs['fp_elut'], 'x')} | "
+                     f"{_fmt_spread(ms['fp_bitserial'])} | "
+                     f"{_fmt_spread(vs['fp_bitserial'], 'x')} |")
+    lines += ["", "Error against the float64 product: max / mean relative error, and max "
+              "error relative to the dot product's magnitude (|O - ref| / (|A| @ |W|.T))", "",
+              "| K x N | M | kernel | tables / accumulators | max rel | mean rel | max vs "
+              "magnitude |", "|---|---:|---|---|---:|---:|---:|"]
+    labels = [("blas", "f32 BLAS", "-"), ("fp_elut", "FP ELUT", "fp32 / fp32"),
+              ("fp_bitserial", "FP bit-serial", "fp32 / fp32"),
+              ("fp_elut_fp16", "FP ELUT", "fp16 / fp16"),
+              ("fp_bitserial_fp16", "FP bit-serial", "fp16 / fp16")]
+    for c in cells:
+        for key, label, formats in labels:
+            e = c["errors"][key]
+            lines.append(f"| {c['k']}x{c['n']} | {c['m']} | {label} | {formats} | "
+                         f"{e['max_rel']:.2e} | {e['mean_rel']:.2e} | {e['max_norm']:.2e} |")
+    return "\n".join(lines)
+
+
 def _numpy_loop(fn, *args):
     with native.disabled():
         return fn(*args)
@@ -315,11 +388,14 @@ def main(args: argparse.Namespace, config=None) -> int:
               f"{args.min_seconds:g} s per cell", file=sys.stderr, flush=True)
         start = time.perf_counter()
         cells = run(args.shapes, rows, repeats, args.seed, min_seconds=args.min_seconds)
+        fp_cells = run_fp(args.shapes, rows, repeats, args.seed, min_seconds=args.min_seconds)
     print(machine)
     print(f"lookup loop: {native.status()}")
     print(table(cells))
     print()
     print(ratio_summary(cells))
+    print("\nFP16 activations (FP golden model = host path; FP32 tables and accumulators)\n")
+    print(fp_table(fp_cells))
     print(f"\n(total {time.perf_counter() - start:.0f} s; LUT outputs bit-exact against the "
           f"int64 reference in every cell)")
     return 0

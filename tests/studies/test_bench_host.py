@@ -20,7 +20,8 @@ def test_bench_smoke(capsys):
     assert out.startswith("machine: ") and " cores" in out.splitlines()[0]
     assert "1 thread" in out.splitlines()[0]      # BLAS limited while the kernels ran
     assert out.splitlines()[1].startswith(("lookup loop: C (", "lookup loop: NumPy ("))
-    rows = [line for line in out.splitlines() if line.startswith("| 80x24 |")]
+    main_part, fp_part = out.split("FP16 activations")
+    rows = [line for line in main_part.splitlines() if line.startswith("| 80x24 |")]
     assert len(rows) == 3                       # two timing rows (M = 1, 3) and one bytes row
     # Every time and ratio is "median (min..max)" with min <= median <= max.
     assert len(rows[0].split("|")) == 12          # 10 columns: 8 figures incl. both loops
@@ -33,6 +34,14 @@ def test_bench_smoke(capsys):
     assert rows[2].split("|")[6:8] == [" 20.0x ", " 16.0x "]
     assert re.search(r"^M = 3: ELUT [\d.]+-[\d.]+x, bit-serial [\d.]+-[\d.]+x", out, re.M)
     assert "[2/2] K x N = 80x24, M = 3" in err
+    # FP16 activations: a timing row per M, then five error rows per M (BLAS, FP ELUT and
+    # bit-serial with FP32, then FP16 tables and accumulators), each error a finite figure.
+    fp_rows = [line for line in fp_part.splitlines() if line.startswith("| 80x24 |")]
+    assert len(fp_rows) == 2 + 2 * 5
+    assert [r.split("|")[3].strip() for r in fp_rows[2:7]] == \
+        ["f32 BLAS", "FP ELUT", "FP bit-serial", "FP ELUT", "FP bit-serial"]
+    for r in fp_rows[2:]:
+        assert all(float(x) >= 0 for x in r.split("|")[5:8])
 
 
 def test_spread_and_paired_ratios():

@@ -27,11 +27,16 @@ to nearest even (NumPy ``float16``/``float32`` and ``ml_dtypes.bfloat16``; see
    and a halving (exact, except that a subnormal result is rounded).
 
 NaN and infinity in activations propagate as IEEE arithmetic says; any NaN is a NaN (the
-hardware returns the canonical quiet NaN). The loops run over steps and planes; each
-operation is vectorised over all rows and columns.
+hardware returns the canonical quiet NaN). Every term of a chunk of steps is gathered,
+signed, scaled and tree-summed at once over all rows and columns; the additions into S and R
+then run step by step in order, each one vectorised over all rows and columns (no loop runs
+over rows, columns or elements).
 """
 
 from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
 
 import numpy as np
 
@@ -41,6 +46,15 @@ from ...spec.table_plan import bitserial_plan, elut_plan
 from .packing import BitSerialWeights, ElutWeights
 
 __all__ = ["fp_activations", "fp_error", "fp_lut_gemm", "fp_tables", "tree_sum"]
+
+# Decoded weight codes of the last few packed weight objects (decoding the packed bytes costs
+# more than a GEMV): id -> (weak reference, symmetrize, codes).
+_CODES: OrderedDict = OrderedDict()
+_CODES_KEPT = 8
+
+# Terms built at a time (float32: 16 MiB): the steps are taken in chunks of about this many
+# terms, so memory stays bounded for any K.
+_CHUNK_ELEMENTS = 1 << 22
 
 
 def fp_activations(a, act_format: str, name: str = "a") -> np.ndarray:
@@ -91,6 +105,21 @@ def fp_tables(a: np.ndarray, g: int, mode: str, *, symmetrize: bool = True,
         return np.stack([get(e) for e in plan.entries], axis=2)
 
 
+def _codes(packed, symmetrize: bool):
+    """``packed.codes(...)``, decoded once for the last :data:`_CODES_KEPT` weight objects."""
+    key = (id(packed), symmetrize)
+    hit = _CODES.get(key)
+    if hit is not None and hit[0]() is packed:
+        _CODES.move_to_end(key)
+        return hit[1]
+    codes = packed.codes(symmetrize) if isinstance(packed, BitSerialWeights) \
+        else packed.codes()
+    _CODES[key] = (weakref.ref(packed), codes)
+    while len(_CODES) > _CODES_KEPT:
+        _CODES.popitem(last=False)
+    return codes
+
+
 def tree_sum(terms: list[np.ndarray]) -> np.ndarray:
     """``(t0 + t1) + (t2 + t3) + ...`` as a balanced tree, pairs in order, an odd last term
     carried to the next level (the LUT core's adder tree over L lookups)."""
@@ -131,10 +160,10 @@ def fp_lut_gemm(a, packed, *, act_format: str, table_format: str = "fp32",
     acc = fp.fp_format(acc_format).dtype
     bitserial = isinstance(packed, BitSerialWeights)
     if bitserial:
-        u, s = packed.codes(symmetrize)
+        u, s = _codes(packed, symmetrize)
         shifts, c = range(packed.weight_bits), packed.correction
     else:
-        u, s = packed.codes()
+        u, s = _codes(packed, True)
         u, s, shifts, c = u[None], s[None], [1], 0
         symmetrize = True
     mode = "bitserial" if bitserial else "elut"
@@ -142,27 +171,43 @@ def fp_lut_gemm(a, packed, *, act_format: str, table_format: str = "fp32",
         h = fp_tables(a, packed.g, mode, symmetrize=symmetrize,
                       table_format=table_format).astype(acc)
     m, groups, _ = h.shape
-    n = u.shape[1]
-    scale = [acc.type(1 << b) for b in shifts]
-    zero_terms = np.zeros((m, n), acc)
+    n, planes = u.shape[1], len(shifts)
+    steps = -(-groups // lookups)
+    scale = np.array([1 << b for b in shifts], acc)[:, None, None]
+    # Sign and scale as one factor: x * (-2^b) is -(x * 2^b) exactly (RNE is symmetric).
+    factor = np.where(s, -scale, scale).astype(acc)                      # [P, N, J]
     total = np.zeros((m, n), acc)
     rowsum = np.zeros(m, acc)
+    chunk = max(1, _CHUNK_ELEMENTS // (planes * lookups * m * n))
+    entries = h.shape[2]
     with np.errstate(over="ignore", invalid="ignore"):
-        for j0 in range(0, groups, lookups):          # loop over steps, in K order
-            step = range(j0, j0 + lookups)
-            for p, factor in enumerate(scale):        # planes, least significant first
-                terms = []
-                for j in step:
-                    if j >= groups:
-                        terms.append(zero_terms)      # a padding group: +0
-                        continue
-                    t = h[:, j, :][:, u[p, :, j]]
-                    terms.append(np.where(s[p, :, j], -t, t) * factor)
-                total = total + tree_sum(terms)
+        for s0 in range(0, steps, chunk):             # loop over chunks of steps, K order
+            s1 = min(steps, s0 + chunk)
+            g0, g1 = s0 * lookups, min(groups, s1 * lookups)
+            pad = (s1 - s0) * lookups - (g1 - g0)     # groups past K: +0 terms
+            flat = h[:, g0:g1].reshape(m, -1)
+            index = u[:, :, g0:g1] + (np.arange(g1 - g0) * entries)[None, None, :]
+            # Every term of the chunk, [M, P, N, G]: entry times (sign x 2^shift).
+            t = np.take(flat, index, axis=1) * factor[None, :, :, g0:g1]
+            if pad:
+                t = np.concatenate([t, np.zeros((m, planes, n, pad), acc)], axis=3)
+            # Each step's L terms as a tree, then the addends in contract order: step, plane.
+            t = _tree_axis(t.reshape(m, planes, n, s1 - s0, lookups), 4)   # [M, P, N, S]
+            addends = t.transpose(3, 1, 0, 2).reshape(-1, m, n)
+            for addend in addends:                    # in order: one rounded addition each
+                np.add(total, addend, out=total)
             if bitserial:
-                rowsum = rowsum + tree_sum([-h[:, j, 0] if j < groups else zero_terms[:, 0]
-                                            for j in step])
+                r = -h[:, g0:g1, 0]
+                if pad:
+                    r = np.concatenate([r, np.zeros((m, pad), acc)], axis=1)
+                for addend in _tree_axis(r.reshape(m, s1 - s0, lookups), 2).T:   # [S, M]
+                    np.add(rowsum, addend, out=rowsum)
         return (total + acc.type(c) * rowsum[:, None]) * acc.type(0.5)
+
+
+def _tree_axis(x: np.ndarray, axis: int) -> np.ndarray:
+    """:func:`tree_sum` over ``axis`` of ``x`` (that axis removed), vectorised."""
+    return tree_sum([np.take(x, i, axis=axis) for i in range(x.shape[axis])])
 
 
 def fp_error(out: np.ndarray, a, w) -> dict[str, float]:
