@@ -18,6 +18,7 @@ from fpref import FMT, convert, exact_add, exact_sub, is_nan, negate, scale_pow2
 
 from lutcore.errors import LutcoreError
 from lutcore.spec.table_plan import bitserial_plan, elut_plan
+from lutcore.sw.kernels import lut_gemm
 from lutcore.sw.kernels.fp import fp_error, fp_lut_gemm
 from lutcore.sw.kernels.packing import pack_bitserial, pack_elut
 
@@ -226,3 +227,17 @@ def test_bf16_as_raw_bits_and_refusals():
         fp_lut_gemm(np.ones((1, 4), np.float16), packed, act_format="fp16")
     with pytest.raises(LutcoreError, match=r"^lookups = 0 is invalid: allowed 1\.\.8$"):
         fp_lut_gemm(np.ones((1, 3), np.float16), packed, act_format="fp16", lookups=0)
+
+
+def test_lut_gemm_takes_fp_activations():
+    """The public host entry runs the FP contract for FP activations (same packed weights)."""
+    rng = np.random.default_rng(11)
+    x = random_acts(rng, (2, 17), "bf16")
+    w = rng.integers(-1, 2, (5, 17))
+    packed = pack_bitserial(w, g=4)
+    got = lut_gemm(x, packed, act_format="bf16", table_format="bf16", acc_format="fp16")
+    want = scalar_gemm(x, packed, "bitserial", "bf16", "bf16", "fp16", 1)
+    assert_same_bits(bits(got, "fp16"), want, "fp16")
+    with pytest.raises(LutcoreError, match=r"^act_format = 'fp8' is unknown: allowed 'int8', "
+                                           r"'fp16', 'bf16'$"):
+        lut_gemm(x, packed, act_format="fp8")

@@ -42,7 +42,9 @@ import numpy as np
 
 from ...errors import LutcoreError
 from ...spec import numerics as nx
+from ...spec.fp import ACT_FORMATS
 from . import native, tables
+from .fp import fp_lut_gemm
 from .packing import (ELUT_BYTE_CODES, ELUT_BYTE_GROUP, PLANE_GROUP, BitSerialWeights,
                       ElutWeights, pack_weights)
 from .validate import (ACC_BITS_RANGE, ACT_BITS_RANGE, check_activations, check_choice,
@@ -318,11 +320,19 @@ def _gemm_chunk(a: np.ndarray, packed, act_bits: int, path: str, symmetrize: boo
 # -- public entry points ---------------------------------------------------------------------
 
 def lut_gemm(a, packed, acc_bits: int = 32, *, act_bits: int = 8, path: str = "fast",
-             symmetrize: bool = True) -> np.ndarray:
+             symmetrize: bool = True, act_format: str = "int8", table_format: str = "fp32",
+             acc_format: str = "fp32") -> np.ndarray:
     """LUT-based ``O = A @ W.T`` wrapped to ``acc_bits`` (two's complement, DESIGN §2.3).
 
+    With ``act_format`` 'fp16' or 'bf16' the activations are floating point and the result
+    is that of the FP contract (docs/architecture.md, "Floating-point activations"), bit for
+    bit: :func:`lutcore.sw.kernels.fp.fp_lut_gemm` with ``table_format`` and
+    ``acc_format``, an array of ``acc_format``; ``acc_bits``, ``act_bits`` and ``path`` then
+    do not apply.
+
     Args:
-        a: integer activations [M, K], each within the signed ``act_bits`` range.
+        a: integer activations [M, K], each within the signed ``act_bits`` range (or FP16 /
+            BF16 activations with ``act_format``).
         packed: weights from :func:`pack_bitserial` (any B, z) or :func:`pack_elut`.
         acc_bits: output width, 2..62; results wrap modulo 2^acc_bits.
         act_bits: activation width, 2..16 (int8: 8).
@@ -342,6 +352,10 @@ def lut_gemm(a, packed, acc_bits: int = 32, *, act_bits: int = 8, path: str = "f
         raise LutcoreError(
             f"packed must be BitSerialWeights or ElutWeights (from pack_bitserial / pack_elut), "
             f"got {type(packed).__name__}; for raw ternary weights use ternary_gemm")
+    check_choice("act_format", act_format, ACT_FORMATS)
+    if act_format != "int8":
+        return fp_lut_gemm(a, packed, act_format=act_format, table_format=table_format,
+                           acc_format=acc_format, symmetrize=symmetrize)
     check_range("acc_bits", acc_bits, *ACC_BITS_RANGE)
     check_range("act_bits", act_bits, *ACT_BITS_RANGE)
     check_choice("path", path, PATHS)
