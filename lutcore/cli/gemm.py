@@ -6,6 +6,13 @@ the configuration's act_bits if narrower), weights W [N, K], ternary (-1, 0, +1)
 is written as int32 [M, N] (int64 if acc_bits exceeds 32), wrapped to acc_bits. Every input
 problem is reported in one line with exit status 2, before any backend runs and before the
 output file is touched.
+
+Floating-point activations: a ``float16`` activation file runs as FP16, a ``uint16`` file
+with ``--act-format bf16`` as BF16 bit patterns (NumPy has no bfloat16), by the FP contract
+(docs/architecture.md, "Floating-point activations"; ``--table-format``, ``--acc-format``),
+with ternary weights, on the numpy backend (the FP core is not built yet); O is written as
+float32. NaN and infinity in the activations are allowed and propagate as IEEE arithmetic
+says.
 """
 
 from __future__ import annotations
@@ -14,10 +21,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..host import OPTIONS, backend_names, run_gemm
+from ..spec import fp
 from ..spec import numerics as nx
 from ..sw.kernels.validate import check_overflow
 from ._config import load_config
-from .inputs import CliError, output_file, write_npy
+from .inputs import CliError, describe, load_npy, output_file, write_npy
 from .operands import add_operand_arguments, load_operands, weight_options
 
 __all__ = ["add_arguments", "HELP", "DESCRIPTION", "run", "run_backend", "backend_options", "add_backend_arguments"]
@@ -33,7 +41,16 @@ DESCRIPTION = ("Run O = A @ W.T for int8 activations A [M, K] and ternary (or B-
 
 def add_arguments(p) -> None:
     """The ``gemm`` options."""
-    add_operand_arguments(p, "O.npy", "output, int32 [M, N]")
+    add_operand_arguments(p, "O.npy", "output, int32 [M, N] (float32 for FP activations)")
+    p.add_argument("--act-format", choices=fp.ACT_FORMATS, default=None,
+                   help="activation format (default: fp16 for a float16 file, else int8); "
+                        "bf16 reads the file's uint16 values as bfloat16 bit patterns. FP "
+                        "activations run on --backend numpy; NaN and infinity propagate "
+                        "as IEEE arithmetic says")
+    p.add_argument("--table-format", choices=fp.TABLE_FORMATS, default=None,
+                   help="FP activations: table entry format (default fp32)")
+    p.add_argument("--acc-format", choices=fp.ACC_FORMATS, default=None,
+                   help="FP activations: accumulator format (default fp32)")
     add_backend_arguments(p)
 
 
@@ -78,6 +95,12 @@ def run(args) -> int:
     """
     config = load_config(args)
     options = _options(args)
+    act_format = _act_format(args)
+    if act_format != "int8":
+        return _run_fp(args, config, act_format, options)
+    if args.table_format or args.acc_format:
+        raise CliError("--table-format and --acc-format apply to FP activations (--act-format "
+                       "fp16 or bf16)")
     out_path = output_file("--out", args.out, {"--acts": args.acts, "--weights": args.weights,
                                                "--config": args.config})
     # Backends take int8 activations, whatever wider act_bits a core has.
@@ -106,6 +129,51 @@ def run(args) -> int:
           f"K = {ops.k}, mode {args.mode}, backend {args.backend}, preset {config.name})")
     if result.cycles is not None:
         print(f"cycles: {result.cycles}{utilization_text(result)}")
+    return 0
+
+
+def _act_format(args) -> str:
+    """``--act-format``, or fp16 when ``--acts`` holds float16 (read from the header)."""
+    if args.act_format is not None:
+        return args.act_format
+    a = load_npy("--acts", args.acts)
+    if a.dtype.kind == "f" and a.dtype != np.float16:
+        raise CliError(f"{describe('--acts', args.acts)} has dtype {a.dtype}: activations are "
+                       f"integers (int8), float16 (fp16), or bfloat16 bit patterns as uint16 "
+                       f"with --act-format bf16")
+    return "fp16" if a.dtype == np.float16 else "int8"
+
+
+def _run_fp(args, config, act_format: str, options: dict) -> int:
+    """``lutcore gemm`` with FP activations: checked operands, the FP kernels, float32 O."""
+    from ..sw.kernels.fp import fp_activations
+    from ..sw.kernels.validate import check_k_match, check_ternary
+    if args.weight_bits is not None or args.zero_point is not None:
+        raise CliError("--weight-bits/--zero-point apply to int8 activations: FP activations "
+                       "take ternary weights")
+    if args.backend != "numpy":
+        raise CliError(f"--act-format {act_format} runs on --backend numpy only (the FP "
+                       f"precompute unit and core are not built yet), not {args.backend!r}")
+    out_path = output_file("--out", args.out, {"--acts": args.acts, "--weights": args.weights,
+                                               "--config": args.config})
+    config.group(args.mode)
+    acts, weights = describe("--acts", args.acts), describe("--weights", args.weights)
+    a = fp_activations(load_npy("--acts", args.acts), act_format, acts)
+    w = check_ternary(load_npy("--weights", args.weights), weights)
+    k = check_k_match(a.shape, w.shape, acts, weights)
+    formats = {key: value for key, value in (("table_format", args.table_format),
+                                             ("acc_format", args.acc_format)) if value}
+    result = run_backend(a, w.astype(np.int8), backend=args.backend, mode=args.mode,
+                         config=config, act_format=act_format, **formats, **options)
+    out = np.asarray(result.output)
+    m, n = a.shape[0], w.shape[0]
+    if out.shape != (m, n) or out.dtype.kind != "f":
+        raise CliError(f"--backend {args.backend!r} returned {out.dtype} shape {out.shape}: "
+                       f"expected floats [M, N] = ({m}, {n})")
+    write_npy("--out", out_path, out.astype(np.float32))
+    print(f"lutcore gemm: wrote {args.out} (float32 [{m}, {n}]; K = {k}, mode {args.mode}, "
+          f"activations {act_format}, tables {args.table_format or 'fp32'}, accumulators "
+          f"{args.acc_format or 'fp32'}, backend {args.backend}, preset {config.name})")
     return 0
 
 

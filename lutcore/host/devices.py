@@ -221,8 +221,11 @@ class NumpyDevice(Device):
         check_mode(mode)
         cfg = self.config
         path = options.get("path", OPTIONS["path"].default)
+        act_format = options.get("act_format", OPTIONS["act_format"].default)
         g = cfg.group(mode)                   # ConfigError if the mode is not built
         started = time.perf_counter()
+        if act_format != "int8":
+            return self._fp_gemm(a, w, mode, g, act_format, options, started)
         a = check_activations(a, cfg.act_bits, "a")
         if is_packed(w):
             packed = _check_packed(w, mode, cfg)
@@ -240,6 +243,31 @@ class NumpyDevice(Device):
         return GemmResult(out, info=_info(
             backend="numpy", config=cfg.name, mode=mode, path=path,
             lookup_group=FAST_GROUP[mode] if path == "fast" else g,
+            weight_bytes=packed.nbytes, seconds=time.perf_counter() - started))
+
+
+    def _fp_gemm(self, a, w, mode: str, g: int, act_format: str, options: dict,
+                 started: float) -> GemmResult:
+        """FP activations: the FP contract's kernels (same weights, ternary), outputs in
+        ``acc_format``; FP sums do not wrap, so there is no overflow check."""
+        from ..sw.kernels.fp import fp_activations, fp_lut_gemm
+        from ..sw.kernels.packing import pack_bitserial, pack_elut
+        from ..sw.kernels.validate import check_k_match, check_ternary
+        cfg = self.config
+        a = fp_activations(a, act_format)
+        if is_packed(w):
+            packed = _check_packed(w, mode, cfg)
+            check_k_match(a.shape, packed.shape)
+        else:
+            w = check_ternary(w, "w")
+            check_k_match(a.shape, w.shape)
+            packed = pack_bitserial(w, g=g) if mode == "bitserial" else pack_elut(w, g=g)
+        formats = {"table_format": options.get("table_format", OPTIONS["table_format"].default),
+                   "acc_format": options.get("acc_format", OPTIONS["acc_format"].default)}
+        out = fp_lut_gemm(a, packed, act_format=act_format, symmetrize=cfg.symmetrize,
+                          lookups=cfg.lookups, **formats)
+        return GemmResult(out, info=_info(
+            backend="numpy", config=cfg.name, mode=mode, path="core", lookup_group=g,
             weight_bytes=packed.nbytes, seconds=time.perf_counter() - started))
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import LutcoreError
+from ..spec import fp
 from ..spec.params import PARAMS
 
 __all__ = ["BACKEND_NAMES", "MODES", "Option", "OPTIONS", "check_options", "options_of",
@@ -91,6 +92,15 @@ OPTIONS: dict[str, Option] = {
                          "accept a K whose worst case overflows acc_bits (the output wraps)"),
     "path": Option(("numpy",), "gemm", "fast", "'fast' or 'core'", _choice("fast", "core"),
                    "host fast path or the configured table geometry"),
+    # FP activations run on the host kernels only until the FP core is built
+    # (docs/architecture.md, "Floating-point activations").
+    "act_format": Option(("numpy",), "gemm", "int8", ", ".join(map(repr, fp.ACT_FORMATS)),
+                         _choice(*fp.ACT_FORMATS), "activation format: int8, FP16 or BF16"),
+    "table_format": Option(("numpy",), "gemm", "fp32", ", ".join(map(repr, fp.TABLE_FORMATS)),
+                           _choice(*fp.TABLE_FORMATS), "FP activations: table entry format"),
+    "acc_format": Option(("numpy",), "gemm", "fp32", ", ".join(map(repr, fp.ACC_FORMATS)),
+                         _choice(*fp.ACC_FORMATS),
+                         "FP activations: accumulator and output format"),
     "weight_bits": Option(COMPILED, "gemm", None, f"None or an integer {_W.lo}..{_W.hi}",
                           _int_range(_W.lo, _W.hi, none=True), "bit-serial weight code width B"),
     "zero_point": Option(COMPILED, "gemm", None,

@@ -73,7 +73,8 @@ ERRORS = [
      "K mismatch: --weights '{Wk.npy}' has K = 20 (shape (5, 20)) but --acts '{A.npy}' has "
      "K = 21 (shape (3, 21)); weights must be [N, K] for activations [M, K]"),
     ("dtype", ["--acts", "Af.npy"],
-     "--acts '{Af.npy}' has dtype float32: allowed integer dtypes (int8 expected)"),
+     "--acts '{Af.npy}' has dtype float32: activations are integers (int8), float16 (fp16), "
+     "or bfloat16 bit patterns as uint16 with --act-format bf16"),
     ("range", ["--acts", "Abig.npy"],
      "--acts '{Abig.npy}' has value 200 at [0, 0]: allowed -128..127 (act_bits = 8)"),
     ("rank", ["--acts", "A1.npy"],
@@ -290,3 +291,53 @@ def test_option_and_path_errors(files, capsys, tmp_path, extra, message):
                                   + (" (see lutcore gemm --help)" if "argument" in message
                                      else "") + "\n")
     assert {p: Path(p).read_bytes() for p in before} == before     # inputs untouched
+
+
+def test_fp16_and_bf16_activations(tmp_path, capsys):
+    """FP activation files run by the FP contract on the numpy backend and write float32 O
+    equal to the golden model's; every misuse is one line, exit 2."""
+    import ml_dtypes
+
+    from lutcore.sw.kernels import pack_bitserial, pack_elut
+    from lutcore.sw.kernels.fp import fp_lut_gemm
+    rng = np.random.default_rng(9)
+    a16 = rng.normal(size=(3, 22)).astype(np.float16)
+    abf = rng.normal(size=(3, 22)).astype(ml_dtypes.bfloat16)
+    w = rng.integers(-1, 2, (4, 22)).astype(np.int8)
+    for name, arr in (("a16.npy", a16), ("abf.npy", abf.view(np.uint16)), ("w.npy", w),
+                      ("ai.npy", np.ones((3, 22), np.int8))):
+        np.save(tmp_path / name, arr)
+    out = tmp_path / "o.npy"
+    assert main(["gemm", "--acts", str(tmp_path / "a16.npy"), "--weights",
+                 str(tmp_path / "w.npy"), "--out", str(out)]) == 0
+    assert "activations fp16, tables fp32, accumulators fp32" in capsys.readouterr().out
+    got = np.load(out)
+    assert got.dtype == np.float32
+    want = fp_lut_gemm(a16, pack_bitserial(w, g=4), act_format="fp16")
+    np.testing.assert_array_equal(got, want)
+    assert main(["gemm", "--acts", str(tmp_path / "abf.npy"), "--act-format", "bf16",
+                 "--weights", str(tmp_path / "w.npy"), "--out", str(out), "--mode", "elut",
+                 "--table-format", "bf16", "--acc-format", "fp16"]) == 0
+    want = fp_lut_gemm(abf, pack_elut(w, g=3), act_format="bf16", table_format="bf16",
+                       acc_format="fp16")
+    np.testing.assert_array_equal(np.load(out), want.astype(np.float32))
+    capsys.readouterr()
+    for extra, message in [
+        (["--acts", "a16.npy", "--backend", "iss"],
+         "--act-format fp16 runs on --backend numpy only (the FP precompute unit and core are "
+         "not built yet), not 'iss'"),
+        (["--acts", "ai.npy", "--act-format", "bf16"],
+         f"--acts '{tmp_path / 'ai.npy'}' has dtype int8: act_format bf16 takes bfloat16 "
+         f"(ml_dtypes) or its bits as uint16"),
+        (["--acts", "ai.npy", "--acc-format", "fp16"],
+         "--table-format and --acc-format apply to FP activations (--act-format fp16 or bf16)"),
+        (["--acts", "a16.npy", "--weight-bits", "2"],
+         "--weight-bits/--zero-point apply to int8 activations: FP activations take ternary "
+         "weights"),
+    ]:
+        argv = [str(tmp_path / x) if x.endswith(".npy") else x for x in extra]
+        assert main(["gemm", *argv, "--weights", str(tmp_path / "w.npy"), "--out",
+                     str(tmp_path / "bad.npy")]) == 2
+        err = capsys.readouterr().err
+        assert err == f"lutcore gemm: error: {message}\n"
+        assert not (tmp_path / "bad.npy").exists()

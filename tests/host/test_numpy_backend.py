@@ -60,4 +60,4 @@ def test_unknown_option():
         backend.run_gemm(np.ones((1, 3), np.int8), np.ones((1, 3), np.int8),
                          mode="elut", config="default", port="/dev/null")
     assert str(e.value) == ("option 'port' is not taken by backend 'numpy': allowed "
-                            "allow_wrap, path")
+                            "allow_wrap, path, act_format, table_format, acc_format")
