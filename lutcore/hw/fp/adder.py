@@ -88,7 +88,10 @@ class FPAdder(wiring.Component):
     An addition accepted on ``a_b`` in cycle t is offered on ``sum`` in cycle
     ``t + LATENCY``. The whole pipeline advances when ``sum`` is empty or being read
     (``a_b.ready = ~sum.valid | sum.ready``), so a stall loses and duplicates nothing;
-    results leave in the order the operands came.
+    results leave in the order the operands came. With ``enable=True`` the owner advances
+    the pipeline instead: every stage moves exactly in the cycles ``enable`` is high
+    (``a_b.ready`` follows it, ``sum.ready`` is ignored), so that many adders and the
+    registers beside them form one rigid pipeline stalled as a whole (the FP table unit).
 
     Parameters
     ----------
@@ -96,6 +99,8 @@ class FPAdder(wiring.Component):
         Exponent bits, 2..11.
     man_bits : int
         Fraction bits without the hidden bit, 1..52.
+    enable : bool
+        Add an ``enable`` input that advances the pipeline (see above).
 
     Members
     -------
@@ -103,6 +108,8 @@ class FPAdder(wiring.Component):
         Raw bit patterns ``a`` and ``b``.
     sum : ``Out(stream.Signature(width))``
         Raw bit pattern of ``a + b``.
+    enable : ``In(1)``
+        Only with ``enable=True``: the pipeline advances in the cycles it is high.
 
     Raises ``TypeError`` for a parameter that is not an integer and :class:`LutcoreError`
     for one out of range.
@@ -110,13 +117,20 @@ class FPAdder(wiring.Component):
 
     FORMATS = FORMATS
 
-    def __init__(self, exp_bits: int = 8, man_bits: int = 23, *, src_loc_at: int = 0):
+    def __init__(self, exp_bits: int = 8, man_bits: int = 23, *, enable: bool = False,
+                 src_loc_at: int = 0):
         self._exp_bits = _check("exp_bits", exp_bits, *_EXP_RANGE)
         self._man_bits = _check("man_bits", man_bits, *_MAN_RANGE)
-        super().__init__({
+        if not isinstance(enable, bool):
+            raise TypeError(f"FPAdder: enable must be True or False, not {enable!r}")
+        self._enable = enable
+        members = {
             "a_b": In(stream.Signature(operand_layout(self.width))),
             "sum": Out(stream.Signature(unsigned(self.width))),
-        }, src_loc_at=1 + src_loc_at)
+        }
+        if enable:
+            members["enable"] = In(1)
+        super().__init__(members, src_loc_at=1 + src_loc_at)
 
     @classmethod
     def of(cls, name: str) -> "FPAdder":
@@ -165,7 +179,8 @@ class FPAdder(wiring.Component):
         exp_max = (1 << E) - 1                     # exponent field of infinities and NaNs
 
         advance = Signal()
-        m.d.comb += [advance.eq(~self.sum.valid | self.sum.ready),
+        m.d.comb += [advance.eq(self.enable if self._enable
+                                else ~self.sum.valid | self.sum.ready),
                      self.a_b.ready.eq(advance)]
         valid = [Signal(name=f"valid{i}") for i in range(1, 5)]
 
