@@ -65,6 +65,8 @@ COMPONENTS: dict[str, Entry] = {
                                        from_config=False),
     # Floating-point building blocks (FP activations), built from their format.
     "lutcore_fp_adder": Entry("lutcore.hw.fp:FPAdder", from_config=False),
+    "lutcore_fp_table_precompute": Entry("lutcore.hw.table_precompute:FpTablePrecompute",
+                                         from_config=False),
 }
 
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
