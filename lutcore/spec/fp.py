@@ -69,6 +69,10 @@ ACT_FORMATS = ("int8", "fp16", "bf16")
 TABLE_FORMATS = ("fp16", "bf16", "fp32")
 #: Accumulator (and output) formats.
 ACC_FORMATS = ("fp16", "fp32")
+#: Partial sums per accumulator: addend i goes to partial i mod ACC_LANES, so that an adder
+#: of this many pipeline stages (:class:`lutcore.hw.fp.FPAdder`) accumulates one addend per
+#: cycle; the finalize adds the partials as ((p0 + p1) + (p2 + p3)) + p4.
+ACC_LANES = 5
 
 
 def check_format(what: str, name, allowed=tuple(FORMATS)) -> str:

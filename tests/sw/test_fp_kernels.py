@@ -22,6 +22,9 @@ from lutcore.sw.kernels import lut_gemm
 from lutcore.sw.kernels.fp import fp_error, fp_lut_gemm
 from lutcore.sw.kernels.packing import pack_bitserial, pack_elut
 
+# Partial sums of an accumulator (docs/architecture.md: addend i into partial i mod 5).
+LANES = 5
+
 DTYPES = {"fp16": (np.float16, np.uint16), "bf16": (ml_dtypes.bfloat16, np.uint16),
           "fp32": (np.float32, np.uint32)}
 
@@ -79,7 +82,8 @@ def scalar_gemm(a_bits, packed, mode, act, tab, acc, lookups, symmetrize=True):
         h = [[convert(e, ft, fc) for e in row] for row in h]
         groups = len(h)
         for col in range(n):
-            total, rowsum = 0, 0
+            total, rowsum = [0] * LANES, [0] * LANES     # the partial sums, +0
+            t_count = r_count = 0
             for j0 in range(0, groups, lookups):
                 step = range(j0, j0 + lookups)
                 for p, shift in enumerate(shifts):
@@ -92,10 +96,15 @@ def scalar_gemm(a_bits, packed, mode, act, tab, acc, lookups, symmetrize=True):
                         if s[p, col, j]:
                             t = negate(t, fc)
                         terms.append(scale_pow2(t, shift, fc))
-                    total = exact_add(total, scalar_tree(terms, fc), fc)
+                    lane = t_count % LANES
+                    total[lane] = exact_add(total[lane], scalar_tree(terms, fc), fc)
+                    t_count += 1
                 if mode == "bitserial":
-                    rowsum = exact_add(rowsum, scalar_tree(
+                    lane = r_count % LANES
+                    rowsum[lane] = exact_add(rowsum[lane], scalar_tree(
                         [negate(h[j][0], fc) if j < groups else 0 for j in step], fc), fc)
+                    r_count += 1
+            total, rowsum = scalar_tree(total, fc), scalar_tree(rowsum, fc)
             y = exact_add(total, times_int(c, rowsum, fc), fc)
             out[r, col] = scale_pow2(y, -1, fc)
     return out

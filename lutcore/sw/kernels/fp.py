@@ -15,14 +15,18 @@ to nearest even (NumPy ``float16``/``float32`` and ``ml_dtypes.bfloat16``; see
 2. **Terms**: entry ``H[idx]`` converted to ``acc_format``, negated when the code's sign is
    set (exact), scaled by ``2^shift`` (``shift`` = the plane b bit-serial, 1 ELUT; exact
    unless it overflows, then infinite).
-3. **Accumulation** (``acc_format``): ``S = +0``; for each step (L = ``lookups``
-   consecutive K groups, in K order), for each plane b = 0..P-1 (one ELUT), the step's L
-   terms summed as a balanced tree (``(t0 + t1) + (t2 + t3)``, an odd last term carried up)
-   and added to S: one rounded addition per term. Groups past K (K not a multiple of g x L)
-   have all-zero tables and contribute +0 terms.
-4. **Row sums** (bit-serial): ``R = +0``; per step, ``R = R + tree(-H_j[0])`` over its L
-   groups (``-H_j[0]`` is the sum of group j's activations as the table built it).
-5. **Finalize**: ``O = (S + c * R) * 0.5``: one rounded multiplication ``c * R`` (c the
+3. **Accumulation** (``acc_format``): the addends, in order: for each step (L =
+   ``lookups`` consecutive K groups, in K order), for each plane b = 0..P-1 (one ELUT), the
+   step's L terms summed as a balanced tree (``(t0 + t1) + (t2 + t3)``, an odd last term
+   carried up). Groups past K (K not a multiple of g x L) have all-zero tables and give
+   +0 terms. They go into :data:`~lutcore.spec.fp.ACC_LANES` (5) partial sums, all +0 at
+   first: addend i is added to partial ``i mod 5``, one rounded addition each (so that a
+   5-stage pipelined adder can accumulate one addend per cycle).
+4. **Row sums** (bit-serial): per step, ``tree(-H_j[0])`` over its L groups (``-H_j[0]``
+   is the sum of group j's activations as the table built it), the i-th step's into row
+   partial ``i mod 5`` the same way.
+5. **Finalize**: ``S`` and ``R`` each the tree ``((p0 + p1) + (p2 + p3)) + p4`` of their
+   partials, then ``O = (S + c * R) * 0.5``: one rounded multiplication ``c * R`` (c the
    small integer ``2^B - 1 - 2z``; 0 in ELUT mode, where R stays +0), one rounded addition,
    and a halving (exact, except that a subnormal result is rounded).
 
@@ -176,8 +180,11 @@ def fp_lut_gemm(a, packed, *, act_format: str, table_format: str = "fp32",
     scale = np.array([1 << b for b in shifts], acc)[:, None, None]
     # Sign and scale as one factor: x * (-2^b) is -(x * 2^b) exactly (RNE is symmetric).
     factor = np.where(s, -scale, scale).astype(acc)                      # [P, N, J]
-    total = np.zeros((m, n), acc)
-    rowsum = np.zeros(m, acc)
+    # ACC_LANES partial sums each: addend i (counted from the start) goes to partial
+    # i mod ACC_LANES.
+    total = np.zeros((fp.ACC_LANES, m, n), acc)
+    rowsum = np.zeros((fp.ACC_LANES, m), acc)
+    t_count = r_count = 0
     chunk = max(1, _CHUNK_ELEMENTS // (planes * lookups * m * n))
     entries = h.shape[2]
     with np.errstate(over="ignore", invalid="ignore"):
@@ -195,13 +202,18 @@ def fp_lut_gemm(a, packed, *, act_format: str, table_format: str = "fp32",
             t = _tree_axis(t.reshape(m, planes, n, s1 - s0, lookups), 4)   # [M, P, N, S]
             addends = t.transpose(3, 1, 0, 2).reshape(-1, m, n)
             for addend in addends:                    # in order: one rounded addition each
-                np.add(total, addend, out=total)
+                lane = total[t_count % fp.ACC_LANES]
+                np.add(lane, addend, out=lane)
+                t_count += 1
             if bitserial:
                 r = -h[:, g0:g1, 0]
                 if pad:
                     r = np.concatenate([r, np.zeros((m, pad), acc)], axis=1)
                 for addend in _tree_axis(r.reshape(m, s1 - s0, lookups), 2).T:   # [S, M]
-                    np.add(rowsum, addend, out=rowsum)
+                    lane = rowsum[r_count % fp.ACC_LANES]
+                    np.add(lane, addend, out=lane)
+                    r_count += 1
+        total, rowsum = tree_sum(list(total)), tree_sum(list(rowsum))
         return (total + acc.type(c) * rowsum[:, None]) * acc.type(0.5)
 
 
