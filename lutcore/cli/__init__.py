@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..errors import LutcoreError
@@ -74,7 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lutcore: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of standard output went away (``lutcore disasm p.npz | head``): stop
+        # quietly, as a pipeline stage does, and keep the interpreter's final flush from
+        # raising again.
+        _silence_stdout()
+        return 141
     return 2
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):        # no real file descriptor behind sys.stdout
+        pass
 
 
 if __name__ == "__main__":

@@ -262,3 +262,17 @@ def test_argument_errors_are_one_line(argv):
     status, out, err = cli(*argv)
     assert status == 2 and out == "" and "Traceback" not in err
     assert err.count("\n") == 1 and ": error: " in err
+
+
+def test_a_closed_output_pipe_ends_quietly(monkeypatch, capsys):
+    """``lutcore disasm p.npz | head``: when the reader goes away the command stops with the
+    pipeline status 141 and no traceback."""
+    import lutcore.cli.disasm as disasm
+
+    def run(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(disasm, "run", run)
+    monkeypatch.setattr("lutcore.cli._silence_stdout", lambda: None)
+    assert main(["disasm", "p.npz"]) == 141
+    assert capsys.readouterr().err == ""
