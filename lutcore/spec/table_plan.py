@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from . import numerics as nx
 
-__all__ = ["Node", "TablePlan", "bitserial_plan", "elut_plan"]
+__all__ = ["Node", "TablePlan", "bitserial_plan", "elut_plan", "table_plans"]
 
 ZERO = ("zero",)
 
@@ -203,3 +203,13 @@ def _balanced_ternary(u: int, g: int) -> list[int]:
         u = (u - d) // 3
     assert u == 0
     return digits
+
+
+def table_plans(g: int, elut_g: int, symmetrize: bool = True) -> dict:
+    """The plans a table unit builds, by :class:`~lutcore.spec.isa.Mode`: bit-serial always,
+    ELUT when ``elut_g`` is not 0."""
+    from .isa import Mode
+    plans = {Mode.BITSERIAL: bitserial_plan(g, symmetrize)}
+    if elut_g:
+        plans[Mode.ELUT] = elut_plan(elut_g)
+    return plans

@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 from ...errors import LutcoreError
 from ...spec import fp
 from ...spec.geometry import TableGeometry
-from ...spec.table_plan import TablePlan, bitserial_plan, elut_plan
+from ...spec.table_plan import TablePlan, table_plans
 from .. import _params as P
 from ..fp import FPAdder
 from ..layouts import Mode
@@ -124,9 +124,7 @@ class FpTablePrecompute(wiring.Component):
                                f"as wide in exponent and fraction")
         # The geometry's entry count and slots (its integer widths do not apply here).
         self._geometry = TableGeometry(g, elut_g, 8, symmetrize)
-        self._plans = {Mode.BITSERIAL: bitserial_plan(g, symmetrize)}
-        if elut_g:
-            self._plans[Mode.ELUT] = elut_plan(elut_g)
+        self._plans: dict[Mode, TablePlan] = table_plans(g, elut_g, symmetrize)
         super().__init__({
             "activations": In(stream.Signature(self.activation_layout)),
             "tables": Out(stream.Signature(self.table_layout)),

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .. import _params as P
 from ..layouts import Mode, TableGeometry, activation_word_layout, table_word_layout
-from ...spec.table_plan import TablePlan, bitserial_plan, elut_plan
+from ...spec.table_plan import TablePlan, table_plans
 
 __all__ = ["TablePrecompute"]
 
@@ -85,9 +85,7 @@ class TablePrecompute(wiring.Component):
         P.keep(self, m=m, g=g, elut_g=elut_g, act_bits=act_bits, symmetrize=symmetrize,
                stage_levels=stage_levels, lookups=lookups)
         self._geometry = TableGeometry(g, elut_g, act_bits, symmetrize)
-        self._plans: dict[Mode, TablePlan] = {Mode.BITSERIAL: bitserial_plan(g, symmetrize)}
-        if elut_g:
-            self._plans[Mode.ELUT] = elut_plan(elut_g)
+        self._plans: dict[Mode, TablePlan] = table_plans(g, elut_g, symmetrize)
         super().__init__({
             "activations": In(stream.Signature(self.activation_layout)),
             "tables": Out(stream.Signature(self.table_layout)),
@@ -137,9 +135,7 @@ class TablePrecompute(wiring.Component):
     @staticmethod
     def latency_of(g: int, elut_g: int, symmetrize: bool, stage_levels: int = 2) -> int:
         """:attr:`latency` of a unit with these parameters, without building it."""
-        depth = bitserial_plan(g, symmetrize).depth
-        if elut_g:
-            depth = max(depth, elut_plan(elut_g).depth)
+        depth = max(plan.depth for plan in table_plans(g, elut_g, symmetrize).values())
         return max(1, -(-depth // stage_levels))
 
     # -- gateware -----------------------------------------------------------------------
