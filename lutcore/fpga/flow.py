@@ -552,7 +552,7 @@ def _decode_markdown(r: FlowReport) -> list[str]:
     fmax = f"{core['achieved_mhz']:.2f} MHz" if core else "fmax n/a"
     lines = head + [
         "Cycles per token from the compiler's cycle model (the ISS and this RTL's CYCLES "
-        "equal it), useful utilization = needed lookups / (cycles x m x n); the weights of "
+        "equal it), useful utilization = needed lookups / (cycles x m x n x L); the weights of "
         f"every token stream over the UART link at {r.baud} baud (8N1, frames included).", "",
         f"| mode | cycles/token | useful | tokens/s at fmax ({fmax}) | tokens/s at "
         f"{r.core_mhz:g} MHz | link bytes/token | tokens/s the link allows | bound |",

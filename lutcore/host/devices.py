@@ -56,8 +56,8 @@ INFO_FIELDS = (
 class GemmResult:
     """Output of a GEMM: ``output`` int64 [M, N]; ``cycles`` (the CYCLES CSRs summed),
     ``utilization`` (LMMA steps / cycles) and ``useful_utilization`` (the lookups the GEMM
-    needs, ``M * N * ceil(K / g) * planes``, over cycles x the array's ``m * n`` lookups per
-    cycle: padding rows and columns do not count) where hardware time is modelled or
+    needs, ``M * N * ceil(K / g) * planes``, over cycles x the array's ``m * n * lookups``
+    lookups per cycle: padding rows, columns and K groups do not count) where hardware time is modelled or
     measured, else None; ``info`` with the keys :data:`INFO_FIELDS`."""
 
     output: np.ndarray
@@ -226,6 +226,10 @@ class NumpyDevice(Device):
         started = time.perf_counter()
         if act_format != "int8":
             return self._fp_gemm(a, w, mode, g, act_format, options, started)
+        given = sorted(set(options) & {"table_format", "acc_format"})
+        if given:
+            raise LutcoreError(f"option(s) {given} apply to FP activations: pass act_format "
+                               f"'fp16' or 'bf16'")
         a = check_activations(a, cfg.act_bits, "a")
         if is_packed(w):
             packed = _check_packed(w, mode, cfg)

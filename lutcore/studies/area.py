@@ -415,9 +415,12 @@ def lut_spec(key: str, label: str, *, m: int, n: int, g: int, act_bits: int, acc
 
 
 def precompute_spec(key: str, label: str, *, m: int, g: int, act_bits: int,
-                    symmetrize: bool = True, elut_g: int = 0) -> DesignSpec:
-    """The table precompute unit feeding an ``m``-row LUT core (no products of its own)."""
+                    symmetrize: bool = True, elut_g: int = 0, lookups: int = 1) -> DesignSpec:
+    """The table precompute unit feeding an ``m``-row LUT core of ``lookups`` lookups per
+    unit (``m * lookups`` tables a step; no products of its own)."""
     params = dict(m=m, g=g, elut_g=elut_g, act_bits=act_bits, symmetrize=symmetrize)
+    if lookups != 1:
+        params["lookups"] = lookups
     return DesignSpec(key, label, PRECOMPUTE, params, 0, None)
 
 
@@ -792,13 +795,13 @@ def full_tile_designs(config: CoreConfig) -> list[DesignSpec]:
                  lookups=lk),
         precompute_spec("pre_sym_full_tile",
                         f"table precompute, symmetrized ({m * lk} tables, for N{n})",
-                        m=m * lk, g=g, act_bits=config.act_bits),
+                        m=m, g=g, act_bits=config.act_bits, lookups=lk),
     ]
 
 
 def table_word_bits(config: CoreConfig, m: int) -> dict[str, int]:
     """Bits of one table-buffer word (the tables one step reads) per table kind."""
-    base = config.replace(m=m, elut_g=0, weight_bits=W2)
+    base = config.replace(m=m, elut_g=0, weight_bits=W2, lookups=1)
     return {
         "symmetrized": base.table_word_bits,
         "unsymmetrized": base.replace(symmetrize=False).table_word_bits,

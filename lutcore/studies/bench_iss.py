@@ -5,7 +5,7 @@
 6912x2560) with random int8 activations and ternary weights, runs each program on the
 instruction-set simulator (checking the output against the int64 reference), and prints a
 markdown table: phases, instructions, weight-buffer words the host loads, cycles, LMMA steps
-and both utilizations, array steps / cycles and useful lookups / (cycles x m x n) (an M = 1
+and both utilizations, array steps / cycles and useful lookups / (cycles x m x n x L) (an M = 1
 GEMV on an m = 2 tile steps the array every cycle but half its lookups are padding rows),
 for the chosen K split and, where K is split, for device accumulation forced. Then the
 per-token figures of the whole model's linear layers (:mod:`.workload`): decode (M = 1) and

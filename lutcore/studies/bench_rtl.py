@@ -15,7 +15,7 @@ a markdown table:
 - host writes and their rate; simulated cycles of the compute (the CYCLES CSRs) and the
   simulated cycles per second while computing; the whole simulation's cycles per second;
 - utilization = LMMA steps / cycles, and useful utilization = the lookups the GEMV needs /
-  (cycles x m x n), from the RTL's own CYCLES.
+  (cycles x m x n x L), from the RTL's own CYCLES.
 
 ``--host-bits`` runs the same GEMV on configurations whose host port is that wide (a wider
 port halves the host writes; the compute is the same).

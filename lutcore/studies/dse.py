@@ -116,7 +116,7 @@ def workload_points(shapes, config: CoreConfig, *, model=None, log=print) -> lis
     from .workload import WORKLOADS, token_cycles
     rows = []
     for i, (m, n) in enumerate(shapes):
-        cfg = config.replace(name=f"M{m}N{n}", m=m, n=n)
+        cfg = config.replace(name=f"M{m}N{n}", m=m, n=n, lookups=1)   # the swept tiles: L = 1
         log(f"  workloads [{i + 1}/{len(shapes)}] M{m} N{n} K{cfg.g} ...")
         row: dict[str, Any] = {"m": m, "n": n, "g": cfg.g}
         for mode in cfg.modes:

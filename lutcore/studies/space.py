@@ -113,7 +113,7 @@ def space_specs(lanes: int, config: CoreConfig) -> list[synth.DesignSpec]:
             lookups=p["lookups"]))
         pres.setdefault(_pre_key(p), synth.precompute_spec(
             _pre_key(p), f"table precompute, {p['m'] * p['lookups']} tables of g{p['g']}",
-            m=p["m"] * p["lookups"], g=p["g"], act_bits=a))
+            m=p["m"], lookups=p["lookups"], g=p["g"], act_bits=a))
     return specs + list(pres.values())
 
 

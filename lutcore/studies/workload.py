@@ -11,7 +11,7 @@ a token costs one layer's cycles times the layers. Two workloads:
 Cycles come from the compiler's prediction by the timing contract (the ISS and the RTL
 CYCLES register equal it: tests/sw, tests/sim) or, with ``run=True``, from running each
 program on the ISS and checking its output against the int64 product. Each figure carries
-both utilizations: array steps / cycles, and useful lookups / (cycles x m x n), which
+both utilizations: array steps / cycles, and useful lookups / (cycles x m x n x L), which
 counts the padding rows of an M = 1 GEMV on an m > 1 tile as the idle work they are.
 """
 
@@ -52,7 +52,7 @@ class TokenCycles:
     tokens: int                 # M of every GEMM
     cycles_per_token: float
     steps_utilization: float    # LMMA array steps / cycles
-    useful_utilization: float   # useful lookups / (cycles x m x n)
+    useful_utilization: float   # useful lookups / (cycles x m x n x L)
     write_words_per_token: float = 0.0   # host-port words written (Program.host_port_words)
     read_words_per_token: float = 0.0    # host-port words read
 

@@ -61,3 +61,11 @@ def test_unknown_option():
                          mode="elut", config="default", port="/dev/null")
     assert str(e.value) == ("option 'port' is not taken by backend 'numpy': allowed "
                             "allow_wrap, path, act_format, table_format, acc_format")
+
+
+def test_fp_options_need_fp_activations():
+    with pytest.raises(LutcoreError) as e:
+        backend.run_gemm(np.ones((1, 3), np.int8), np.ones((1, 3), np.int8),
+                         config="default", acc_format="fp16")
+    assert str(e.value) == ("option(s) ['acc_format'] apply to FP activations: pass "
+                            "act_format 'fp16' or 'bf16'")

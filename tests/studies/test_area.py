@@ -305,3 +305,18 @@ def test_unreachable_scheduler_is_one_line(tmp_path, capsys, monkeypatch):
     assert status != 0 and len(err) == 1
     assert err[0].startswith(f"lutcore synth: error: --scheduler tcp://127.0.0.1:{port}: "
                              "cannot connect: ")
+
+
+def test_designs_of_a_config_with_lookups_build():
+    """A configuration with L lookups: its full-tile LUT core and the precompute unit of its
+    m * L tables build from the registry and elaborate (m * L beyond the 16 rows a tile may
+    have), and the table-word figure of the L = 1 comparison ignores the config's L."""
+    cfg = preset("large").replace(lookups=5, n=8)
+    core, pre = synth.full_tile_designs(cfg)
+    assert core.params["lookups"] == pre.params["lookups"] == 5
+    unit = hv.build_component(pre.component, **pre.params)
+    lut = hv.build_component(core.component, **core.params)
+    Fragment.get(unit, None)
+    Fragment.get(lut, None)
+    assert (unit.rows, lut.lookups) == (4 * 5, 5)
+    assert synth.table_word_bits(cfg, 2) == synth.table_word_bits(cfg.replace(lookups=1), 2)

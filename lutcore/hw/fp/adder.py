@@ -36,6 +36,9 @@ FORMATS: dict[str, tuple[int, int]] = {name: (f.exp_bits, f.man_bits)
 _EXP_RANGE = (2, 11)
 _MAN_RANGE = (1, 52)
 
+#: Pipeline stages of every adder: its latency in cycles.
+STAGES = 5
+
 # Bits kept below the significand's LSB while aligning: guard, round and sticky.
 _GRS = 3
 
@@ -168,8 +171,9 @@ class FPAdder(wiring.Component):
 
     @property
     def LATENCY(self) -> int:
-        """Cycles from an accepted ``a_b`` transfer to its result on ``sum`` (5)."""
-        return 5
+        """Cycles from an accepted ``a_b`` transfer to its result on ``sum``
+        (:data:`STAGES`, 5)."""
+        return STAGES
 
     def elaborate(self, platform):
         m = Module()

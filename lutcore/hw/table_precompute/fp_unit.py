@@ -20,12 +20,11 @@ from ...spec.geometry import TableGeometry
 from ...spec.table_plan import TablePlan, table_plans
 from .. import _params as P
 from ..fp import FPAdder
+from ..fp.adder import STAGES as ADDER_LATENCY
 from ..layouts import Mode
 
 __all__ = ["FpTablePrecompute", "ADDER_LATENCY"]
 
-#: Pipeline stages of one :class:`FPAdder`.
-ADDER_LATENCY = 5
 
 
 def _bits(name: str):
@@ -172,14 +171,15 @@ class FpTablePrecompute(wiring.Component):
         m.d.comb += [advance.eq(~outs.valid | outs.ready), ins.ready.eq(advance)]
         delays: dict = {}
 
-        def delayed(sig, n: int, name: str):
-            """``sig`` n advances later (shared chains)."""
+        def delayed(sig, n: int, name: str, reset_less: bool = True):
+            """``sig`` n advances later (shared chains); data registers have no reset, the
+            valid chain has (a reset empties the pipeline)."""
             if n == 0:
                 return sig
             key = (id(sig), n)
             if key not in delays:
-                prev = delayed(sig, n - 1, name)
-                reg = Signal.like(prev, name=f"{name}_d{n}", reset_less=True)
+                prev = delayed(sig, n - 1, name, reset_less)
+                reg = Signal.like(prev, name=f"{name}_d{n}", reset_less=reset_less)
                 with m.If(advance):
                     m.d.sync += reg.eq(prev)
                 delays[key] = (reg, sig)        # keep sig alive so its id stays unique
@@ -202,7 +202,7 @@ class FpTablePrecompute(wiring.Component):
             for r in range(self.rows):
                 results[mode, r] = self._build(m, plan, acts[r], advance, delayed,
                                                f"{mode.name.lower()}_{r}", total, zero)
-        valid = delayed(valid0, total, "valid")
+        valid = delayed(valid0, total, "valid", reset_less=False)
         mode = delayed(mode0, total, "mode")
         with m.If(advance):
             m.d.sync += [outs.valid.eq(valid), outs.payload.mode.eq(mode)]

@@ -487,7 +487,8 @@ def _image_bytes_per_step(req: _Checked) -> int:
     host = 8 * (weight_words * word_format(_WEIGHT, cfg).limbs
                 + act_words * word_format(_ACT, cfg).limbs)
     span = cfg.group(req.mode.mnemonic) * cfg.lookups
-    return host + (2 * rows + planes * cols) * span  # + the int16 acts and uint8 codes
+    # + the int16 acts (span per row) and the uint8 codes (L per plane and column)
+    return host + 2 * rows * span + planes * cols * cfg.lookups
 
 
 def compile_gemm_parts(a, w, *, config="default", mode: str = "bitserial",
@@ -495,10 +496,10 @@ def compile_gemm_parts(a, w, *, config="default", mode: str = "bitserial",
     """Compile ``O = A @ W.T`` as programs over consecutive ranges of K whose buffer images
     stay within about ``max_image_bytes`` each.
 
-    A long-K GEMM has weight images of ``P * ceil(K/gs)`` words per column tile however it is
-    scheduled, so a bound on memory needs several programs. When the whole GEMM fits, the one
-    program yielded is the :func:`compile_gemm` program. Otherwise each range is a whole
-    number of K groups (whole passes of the buffers when a pass fits) and its program is
+    A long-K GEMM has weight images of ``P * ceil(K/(gs*L))`` words per column tile however
+    it is scheduled, so a bound on memory needs several programs. When the whole GEMM fits,
+    the one program yielded is the :func:`compile_gemm` program. Otherwise each range is a
+    whole number of K steps (whole passes of the buffers when a pass fits) and its program is
     compiled like :func:`compile_gemm` on those columns, with the bit-serial ``weight_bits``
     and ``zero_point`` of all of K.
 

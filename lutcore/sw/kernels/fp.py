@@ -8,7 +8,9 @@ the operations of the contract, in its order, each one IEEE operation in its for
 to nearest even (NumPy ``float16``/``float32`` and ``ml_dtypes.bfloat16``; see
 :attr:`lutcore.spec.fp.FpFormat.dtype` for why those are correctly rounded):
 
-1. **Tables** (``table_format``): activations converted to ``table_format``, then every
+1. **Tables** (``table_format``): activations converted to ``table_format`` (exact when
+   it is at least as wide; a narrower format, which the hardware unit refuses, is one
+   rounding to nearest even here), then every
    entry of every group's table built by the table plan of :mod:`lutcore.spec.table_plan`
    (the graph the table precompute unit instantiates), node by node, each node one rounded
    addition or subtraction; ``2^k * a`` operands are exact doublings (infinite on overflow).

@@ -321,14 +321,14 @@ def _gemm_chunk(a: np.ndarray, packed, act_bits: int, path: str, symmetrize: boo
 
 def lut_gemm(a, packed, acc_bits: int = 32, *, act_bits: int = 8, path: str = "fast",
              symmetrize: bool = True, act_format: str = "int8", table_format: str = "fp32",
-             acc_format: str = "fp32") -> np.ndarray:
+             acc_format: str = "fp32", lookups: int = 1) -> np.ndarray:
     """LUT-based ``O = A @ W.T`` wrapped to ``acc_bits`` (two's complement, DESIGN §2.3).
 
     With ``act_format`` 'fp16' or 'bf16' the activations are floating point and the result
     is that of the FP contract (docs/architecture.md, "Floating-point activations"), bit for
-    bit: :func:`lutcore.sw.kernels.fp.fp_lut_gemm` with ``table_format`` and
-    ``acc_format``, an array of ``acc_format``; ``acc_bits``, ``act_bits`` and ``path`` then
-    do not apply.
+    bit: :func:`lutcore.sw.kernels.fp.fp_lut_gemm` with ``table_format``, ``acc_format``
+    and ``lookups`` (the core's L, which sets the order of the additions), an array of
+    ``acc_format``; ``acc_bits``, ``act_bits`` and ``path`` then do not apply.
 
     Args:
         a: integer activations [M, K], each within the signed ``act_bits`` range (or FP16 /
@@ -355,7 +355,7 @@ def lut_gemm(a, packed, acc_bits: int = 32, *, act_bits: int = 8, path: str = "f
     check_choice("act_format", act_format, ACT_FORMATS)
     if act_format != "int8":
         return fp_lut_gemm(a, packed, act_format=act_format, table_format=table_format,
-                           acc_format=acc_format, symmetrize=symmetrize)
+                           acc_format=acc_format, symmetrize=symmetrize, lookups=lookups)
     check_range("acc_bits", acc_bits, *ACC_BITS_RANGE)
     check_range("act_bits", act_bits, *ACT_BITS_RANGE)
     check_choice("path", path, PATHS)

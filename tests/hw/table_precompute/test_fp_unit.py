@@ -173,3 +173,33 @@ def test_parameters_are_checked():
         FpTablePrecompute(m=1, g=4, elut_g=3, act_format="bf16", table_format="fp16")
     with pytest.raises(LutcoreError, match=r"act_format 'int8' is unknown"):
         FpTablePrecompute(m=1, g=4, elut_g=3, act_format="int8")
+
+
+def test_a_reset_empties_the_pipeline():
+    """Words in flight when the domain resets are gone afterwards (the valid chain resets;
+    data registers need not)."""
+    from amaranth.hdl import ResetInserter
+    dut = FpTablePrecompute(m=1, g=2, elut_g=0, act_format="fp16", table_format="fp16")
+    rst = Signal()
+    top = Module()
+    top.submodules.dut = ResetInserter(rst)(dut)
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    after = []
+
+    async def bench(ctx):
+        ctx.set(dut.tables.ready, 1)
+        ctx.set(dut.activations.valid, 1)
+        for _ in range(6):                   # six words enter the pipeline
+            await ctx.tick()
+        ctx.set(dut.activations.valid, 0)
+        ctx.set(rst, 1)
+        await ctx.tick()
+        ctx.set(rst, 0)
+        for _ in range(dut.latency + 4):
+            await ctx.tick()
+            after.append(ctx.get(dut.tables.valid))
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert not any(after)
