@@ -1,6 +1,8 @@
 """Floating-point gateware: :class:`FPAdder`, a pipelined IEEE 754 adder of a parameterised
-binary format (FP16, BF16, FP32 by name through :data:`FORMATS`)."""
+binary format (FP16, BF16, FP32 by name through :data:`FORMATS`), and :class:`FpAccumulator`,
+the FP contract's five interleaved partial sums kept by one such adder."""
 
+from .accumulator import FpAccumulator
 from .adder import FORMATS, FPAdder, operand_layout
 
-__all__ = ["FPAdder", "FORMATS", "operand_layout"]
+__all__ = ["FPAdder", "FpAccumulator", "FORMATS", "operand_layout"]
