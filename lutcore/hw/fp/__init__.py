@@ -1,6 +1,7 @@
 """Floating-point gateware: :class:`FPAdder`, a pipelined IEEE 754 adder of a parameterised
-binary format (FP16, BF16, FP32 by name through :data:`FORMATS`), and :class:`FpAccumulator`,
-the FP contract's five interleaved partial sums kept by one such adder."""
+binary format (FP16, BF16, FP32 by name through :data:`FORMATS`); :class:`FpAccumulator`,
+the FP contract's five interleaved partial sums kept by one such adder; and the finalize's
+rounding helpers (:mod:`.rounding`: one rounding of an exact value, ``c * R``, halving)."""
 
 from .accumulator import FpAccumulator
 from .adder import FORMATS, FPAdder, operand_layout

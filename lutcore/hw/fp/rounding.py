@@ -1,0 +1,106 @@
+"""Combinational IEEE 754 helpers of the FP contract's finalize: one rounding to nearest even
+of an exact value, and the two operations built on it, the product with a small integer
+(``c * R``) and the halving (``* 0.5``, exact unless the result is subnormal).
+
+:func:`round_pack` is the one rounding: a value ``(-1)^sign * num * 2^exp`` given exactly
+(an unsigned integer and a signed exponent) becomes the nearest pattern of the format, ties
+to even, infinity past the largest finite value, gradual underflow below the smallest normal.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Mux, Value
+
+from ...spec import fp
+
+__all__ = ["round_pack", "times_int", "halve"]
+
+
+def _leading_zeros(value: Value, width: int) -> Value:
+    """Leading zeros of ``value`` (``width`` when it is 0), as a priority chain."""
+    count = Const(width, range(width + 1))
+    for i in range(width):                   # the highest set bit wins: iterate upwards
+        count = Mux(value[i], width - 1 - i, count)
+    return count
+
+
+def round_pack(sign: Value, num: Value, exp: Value, name: str) -> Value:
+    """The pattern of format ``name`` nearest to ``(-1)^sign * num * 2^exp`` (``num`` an
+    unsigned value, ``exp`` a signed value), ties to even; ``num = 0`` gives a zero of
+    ``sign``."""
+    f = fp.fp_format(name)
+    e, mbits = f.exp_bits, f.man_bits
+    bias = (1 << (e - 1)) - 1
+    width = len(num)
+    lz = _leading_zeros(num, width)
+    top = (exp.as_signed() + (width - 1) - lz).as_signed()    # floor(log2 |value|)
+    quantum = Mux(top > 1 - bias, top, 1 - bias) - mbits     # exponent of the ULP there
+    drop = (quantum - exp).as_signed()                        # bits below the ULP
+    # Left: exact (no bits dropped); the significand fits mbits + 1 bits.
+    left_amount = Mux(drop < 0, -drop, 0)[:mbits.bit_length()]      # at most mbits
+    left = (num << left_amount)[:mbits + 2]
+    # Right: keep guard and sticky; ``drop`` beyond the width drops everything.
+    clamp = width + 2
+    right_amount = Mux(drop > clamp, clamp, Mux(drop > 0, drop, 0))[:clamp.bit_length()]
+    wide = Cat(Const(0, 2), num)                              # two extra bits below
+    shifted = wide >> right_amount                            # [1] guard, [0] part of sticky
+    lost_mask = (Const(1, clamp + 3) << right_amount) - 1     # bits of wide shifted out
+    sticky = (wide & lost_mask[:width + 2]).any() | shifted[0]
+    guard = shifted[1]
+    kept = shifted[2:]
+    up = guard & (sticky | kept[0])
+    rounded = (kept + up)[:mbits + 2]
+    sig = Mux(drop > 0, rounded, left)
+    # A carry into the next binade: one more exponent step, the significand halved (exact:
+    # its low bit is 0 after such a carry).
+    carry = sig[mbits + 1]
+    sig = Mux(carry, sig[1:], sig[:mbits + 1])
+    quantum = quantum + carry
+    normal = sig[mbits]
+    biased = Mux(normal, quantum + mbits + bias, 0)
+    top_exp = (1 << e) - 1
+    inf = Cat(Const(0, mbits), Const(top_exp, e), sign)
+    packed = Cat(sig[:mbits], biased[:e], sign)
+    zero = Cat(Const(0, e + mbits), sign)
+    return Mux(num == 0, zero, Mux(biased.as_signed() >= top_exp, inf, packed))
+
+
+def _canonical_nan(f: fp.FpFormat) -> int:
+    """The adder's NaN: sign 0, exponent all ones, the top fraction bit."""
+    return (((1 << f.exp_bits) - 1) << f.man_bits) | (1 << (f.man_bits - 1))
+
+
+def _unpack(x: Value, name: str):
+    f = fp.fp_format(name)
+    e, mbits = f.exp_bits, f.man_bits
+    bias = (1 << (e - 1)) - 1
+    sign, exp, frac = x[e + mbits], x[mbits:mbits + e], x[:mbits]
+    top = (1 << e) - 1
+    sig = Cat(frac, exp != 0)                                  # hidden bit for normals
+    scale = (Mux(exp == 0, 1, exp) - bias - mbits).as_signed()  # value = sig * 2^scale
+    return sign, exp, frac, sig, scale, exp == top
+
+
+def times_int(x: Value, c: Value, name: str) -> Value:
+    """``c * x`` rounded once (``c`` a small signed value): NaN for a NaN or ``0 * inf``,
+    an infinity of the product's sign for ``inf * c``, a zero of that sign for a zero."""
+    f = fp.fp_format(name)
+    sign, exp, frac, sig, scale, special = _unpack(x, name)
+    c = c.as_signed()
+    mag = Mux(c < 0, -c, c)[:len(c)]
+    psign = sign ^ (c < 0)
+    nan = Const(_canonical_nan(f), f.width)
+    inf = Cat(Const(0, f.man_bits), Const((1 << f.exp_bits) - 1, f.exp_bits), psign)
+    product = round_pack(psign, sig * mag, scale, name)
+    is_nan = special & (frac != 0)
+    return Mux(is_nan | (special & (mag == 0)), nan, Mux(special, inf, product))
+
+
+def halve(x: Value, name: str) -> Value:
+    """``x * 0.5``: exact for a normal result, rounded to nearest even for a subnormal one;
+    infinities, NaNs (as the canonical NaN) and zeros keep their class and sign."""
+    f = fp.fp_format(name)
+    sign, exp, frac, sig, scale, special = _unpack(x, name)
+    nan = Const(_canonical_nan(f), f.width)
+    return Mux(special, Mux(frac != 0, nan, x), round_pack(sign, sig, scale - 1, name))
+
