@@ -67,6 +67,7 @@ COMPONENTS: dict[str, Entry] = {
     "lutcore_fp_adder": Entry("lutcore.hw.fp:FPAdder", from_config=False),
     "lutcore_fp_table_precompute": Entry("lutcore.hw.table_precompute:FpTablePrecompute",
                                          from_config=False),
+    "lutcore_fp_lut_core": Entry("lutcore.hw.lut_core:FpLutCore", from_config=False),
 }
 
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

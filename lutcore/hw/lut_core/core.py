@@ -445,21 +445,10 @@ class _ColumnGroup(Elaboratable):
         l_shift = Signal(shift_bits, reset_less=True)
         m.d.sync += [l_valid.eq(valid),
                      l_shift.eq(Mux(is_elut, ELUT_SHIFT, plane))]
-        sign_bit = geo.code_bits - 1
         l_entry, l_sign = {}, {}
         for c, l in codes:
-            code = codes[c, l]
             suffix = f"_{l}" if lookups > 1 else ""
-            bs_index = code[:geo.bitserial_index_bits]
-            index = Mux(is_elut, code[:geo.elut_index_bits], bs_index) if geo.has_elut \
-                else bs_index
-            # Full (unsymmetrized) bit-serial codes have no sign; ELUT codes always do.
-            if core.symmetrize:
-                sign = code[sign_bit]
-            elif geo.has_elut:
-                sign = is_elut & code[sign_bit]
-            else:
-                sign = Const(0)
+            index, sign = decode_code(codes[c, l], geo, is_elut, core.symmetrize)
             for r in range(mrows):
                 table = tables[r * lookups + l]
                 entry = Signal(signed(geo.entry_bits), name=f"l_entry_{r}_{c}{suffix}",
@@ -530,6 +519,22 @@ class _ColumnGroup(Elaboratable):
                 with m.Elif(t_valid):
                     m.d.sync += rs.eq(rs + t_term_r)
         return m
+
+
+def decode_code(code, geo: TableGeometry, is_elut, symmetrize: bool):
+    """``(index, sign)`` of a weight code as a unit reads it (architecture "Buffers"): the
+    mode's index field in the low bits, the sign in bit ``code_bits - 1``; full
+    (unsymmetrized) bit-serial codes have no sign, ELUT codes always do."""
+    bs_index = code[:geo.bitserial_index_bits]
+    index = Mux(is_elut, code[:geo.elut_index_bits], bs_index) if geo.has_elut else bs_index
+    sign_bit = geo.code_bits - 1
+    if symmetrize:
+        sign = code[sign_bit]
+    elif geo.has_elut:
+        sign = is_elut & code[sign_bit]
+    else:
+        sign = Const(0)
+    return index, sign
 
 
 def _widen(value, width: int):
