@@ -164,14 +164,20 @@ class FpLutCore(wiring.Component):
         unsupported = (step.mode == Mode.ELUT) if not geo.has_elut else Const(0)
         shift = Mux(is_elut, 1, step.plane)
 
-        def term(entry, sign):
-            value = widen(entry, tab.name, acc.name)
-            value = Mux(sign, negate(value, acc.width), value)
+        def term(entry, sign, name):
+            # Each step through a named signal: the doublings use their operand several
+            # times, and nested expressions would grow with every one.
+            def wire(value, suffix):
+                sig = Signal(acc.width, name=f"{name}_{suffix}")
+                m.d.comb += sig.eq(value)
+                return sig
+            value = wire(widen(entry, tab.name, acc.name), "wide")
+            value = wire(Mux(sign, negate(value, acc.width), value), "signed")
             for bit in range(len(shift)):            # 2^shift as doublings, exact
                 scaled = value
-                for _ in range(1 << bit):
-                    scaled = double(scaled, acc.name)
-                value = Mux(shift[bit], scaled, value)
+                for k in range(1 << bit):
+                    scaled = wire(double(scaled, acc.name), f"x2_{bit}_{k}")
+                value = wire(Mux(shift[bit], scaled, value), f"shift{bit}")
             return value
 
         # -- lookup and term, registered (stage 1) --------------------------------------
@@ -188,7 +194,7 @@ class FpLutCore(wiring.Component):
                     entry = Mux(unsupported, 0,
                                 select([table[e] for e in range(geo.entries)], index))
                     reg = Signal(acc.width, name=f"t_{r}_{c}_{lane}", reset_less=True)
-                    m.d.sync += reg.eq(term(entry, sign))
+                    m.d.sync += reg.eq(term(entry, sign, f"term_{r}_{c}_{lane}"))
                     terms[r, c, lane] = reg
         row_terms = {}
         for r in range(mrows):
