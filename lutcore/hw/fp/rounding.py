@@ -1,6 +1,8 @@
-"""Combinational IEEE 754 helpers of the FP contract's finalize: one rounding to nearest even
-of an exact value, and the two operations built on it, the product with a small integer
-(``c * R``) and the halving (``* 0.5``, exact unless the result is subnormal).
+"""Combinational IEEE 754 helpers of the FP contract: the exact ones (widening to a wider
+format, doubling, negation) used by the table unit and the core's terms, and for the
+finalize one rounding to nearest even of an exact value and the two operations built on it,
+the product with a small integer (``c * R``) and the halving (``* 0.5``, exact unless the
+result is subnormal).
 
 :func:`round_pack` is the one rounding: a value ``(-1)^sign * num * 2^exp`` given exactly
 (an unsigned integer and a signed exponent) becomes the nearest pattern of the format, ties
@@ -13,7 +15,59 @@ from amaranth.hdl import Cat, Const, Mux, Value
 
 from ...spec import fp
 
-__all__ = ["round_pack", "times_int", "halve"]
+__all__ = ["round_pack", "times_int", "halve", "widen", "double", "negate", "field_widths"]
+
+
+def field_widths(name: str):
+    f = fp.fp_format(name)
+    return f.exp_bits, f.man_bits
+
+
+def widen(value, src: str, dst: str):
+    """``value`` (raw bits of ``src``) as raw bits of the wider or equal ``dst``, exactly:
+    the fraction padded, the exponent rebiased, a subnormal normalised (its leading zeros
+    counted), zeros, infinities and NaNs kept (a NaN stays a NaN)."""
+    if src == dst:
+        return value
+    se, sm = field_widths(src)
+    de, dm = field_widths(dst)
+    sign, exp, frac = value[se + sm], value[sm:sm + se], value[:sm]
+    bias_shift = (1 << (de - 1)) - (1 << (se - 1))
+    special = exp == (1 << se) - 1
+    normal = Cat(Const(0, dm - sm), frac, (exp + bias_shift)[:de], sign)
+    result = Mux(special, Cat(Const(0, dm - sm), frac, Const((1 << de) - 1, de), sign), normal)
+    if de == se:                        # bf16 -> fp32: same exponent, subnormals stay so
+        return Mux(exp == 0, Cat(Const(0, dm - sm), frac, Const(0, de), sign), result)
+    # fp16 -> fp32: a subnormal f * 2^-24 is normal in FP32: shift its leading one to the
+    # hidden bit (k leading zeros in the fraction: exponent 1 - 15 - (k + 1) + 127).
+    cases = Const(0, de + dm + 1)
+    for k in range(sm):
+        lead = frac[sm - 1 - k]
+        upper_zero = frac[sm - k:] == 0 if k else Const(1)
+        norm_frac = Cat(Const(0, dm - sm + k + 1), frac[:sm - 1 - k]) if k < sm - 1 \
+            else Const(0, dm)
+        norm = Cat(norm_frac[:dm], Const(bias_shift - k, de), sign)
+        cases = Mux(upper_zero & lead, norm, cases)
+    subnormal = Mux(frac == 0, Cat(Const(0, de + dm), sign), cases)
+    return Mux(exp == 0, subnormal, result)
+
+
+def double(value, name: str):
+    """``2 * value`` (raw bits of ``name``), exact: an exponent increment (infinity when it
+    reaches the top), a left shift of a subnormal's fraction (its carry becomes the
+    exponent's 1), infinities, NaNs and zeros unchanged."""
+    e, mbits = field_widths(name)
+    sign, exp, frac = value[e + mbits], value[mbits:mbits + e], value[:mbits]
+    top = (1 << e) - 1
+    inc = (exp + 1)[:e]
+    normal = Mux(inc == top, Cat(Const(0, mbits), Const(top, e), sign), Cat(frac, inc, sign))
+    return Mux(exp == 0, Cat((frac << 1)[:mbits + 1], Const(0, e - 1), sign),
+               Mux(exp == top, value, normal))
+
+
+def negate(value, width: int):
+    """The sign bit flipped."""
+    return Cat(value[:width - 1], ~value[width - 1])
 
 
 def _leading_zeros(value: Value, width: int) -> Value:

@@ -25,9 +25,8 @@ from .. import _params as P
 from .._mux import select
 from ..fp import FPAdder, FpAccumulator
 from ..fp.adder import STAGES
-from ..fp.rounding import halve, times_int
+from ..fp.rounding import double, halve, negate, times_int, widen
 from ..layouts import Mode
-from ..table_precompute.fp_unit import double, negate, widen
 from .core import decode_code
 
 __all__ = ["FpLutCore"]

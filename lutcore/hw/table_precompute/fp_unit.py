@@ -10,7 +10,7 @@ the fraction for a subnormal). The golden model is :func:`lutcore.sw.kernels.fp.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -20,63 +20,12 @@ from ...spec.geometry import TableGeometry
 from ...spec.table_plan import TablePlan, table_plans
 from .. import _params as P
 from ..fp import FPAdder
+from ..fp.rounding import double, field_widths, negate, widen
 from ..fp.adder import STAGES as ADDER_LATENCY
 from ..layouts import Mode
 
 __all__ = ["FpTablePrecompute", "ADDER_LATENCY"]
 
-
-
-def _bits(name: str):
-    f = fp.fp_format(name)
-    return f.exp_bits, f.man_bits
-
-
-def widen(value, src: str, dst: str):
-    """``value`` (raw bits of ``src``) as raw bits of the wider or equal ``dst``, exactly:
-    the fraction padded, the exponent rebiased, a subnormal normalised (its leading zeros
-    counted), zeros, infinities and NaNs kept (a NaN stays a NaN)."""
-    if src == dst:
-        return value
-    se, sm = _bits(src)
-    de, dm = _bits(dst)
-    sign, exp, frac = value[se + sm], value[sm:sm + se], value[:sm]
-    bias_shift = (1 << (de - 1)) - (1 << (se - 1))
-    special = exp == (1 << se) - 1
-    normal = Cat(Const(0, dm - sm), frac, (exp + bias_shift)[:de], sign)
-    result = Mux(special, Cat(Const(0, dm - sm), frac, Const((1 << de) - 1, de), sign), normal)
-    if de == se:                        # bf16 -> fp32: same exponent, subnormals stay so
-        return Mux(exp == 0, Cat(Const(0, dm - sm), frac, Const(0, de), sign), result)
-    # fp16 -> fp32: a subnormal f * 2^-24 is normal in FP32: shift its leading one to the
-    # hidden bit (k leading zeros in the fraction: exponent 1 - 15 - (k + 1) + 127).
-    cases = Const(0, de + dm + 1)
-    for k in range(sm):
-        lead = frac[sm - 1 - k]
-        upper_zero = frac[sm - k:] == 0 if k else Const(1)
-        norm_frac = Cat(Const(0, dm - sm + k + 1), frac[:sm - 1 - k]) if k < sm - 1 \
-            else Const(0, dm)
-        norm = Cat(norm_frac[:dm], Const(bias_shift - k, de), sign)
-        cases = Mux(upper_zero & lead, norm, cases)
-    subnormal = Mux(frac == 0, Cat(Const(0, de + dm), sign), cases)
-    return Mux(exp == 0, subnormal, result)
-
-
-def double(value, name: str):
-    """``2 * value`` (raw bits of ``name``), exact: an exponent increment (infinity when it
-    reaches the top), a left shift of a subnormal's fraction (its carry becomes the
-    exponent's 1), infinities, NaNs and zeros unchanged."""
-    e, mbits = _bits(name)
-    sign, exp, frac = value[e + mbits], value[mbits:mbits + e], value[:mbits]
-    top = (1 << e) - 1
-    inc = (exp + 1)[:e]
-    normal = Mux(inc == top, Cat(Const(0, mbits), Const(top, e), sign), Cat(frac, inc, sign))
-    return Mux(exp == 0, Cat((frac << 1)[:mbits + 1], Const(0, e - 1), sign),
-               Mux(exp == top, value, normal))
-
-
-def negate(value, width: int):
-    """The sign bit flipped."""
-    return Cat(value[:width - 1], ~value[width - 1])
 
 
 @P.parameters("m", "g", "elut_g", "symmetrize", "lookups")
@@ -116,7 +65,7 @@ class FpTablePrecompute(wiring.Component):
         self._act = fp.check_format(f"{owner}: act_format", act_format, fp.ACT_FORMATS[1:])
         self._table = fp.check_format(f"{owner}: table_format", table_format,
                                       fp.TABLE_FORMATS)
-        (ae, am), (te, tm) = _bits(self._act), _bits(self._table)
+        (ae, am), (te, tm) = field_widths(self._act), field_widths(self._table)
         if te < ae or tm < am:
             raise LutcoreError(f"{owner}: table_format {table_format} cannot hold "
                                f"act_format {act_format} exactly: allowed a format at least "
@@ -221,7 +170,7 @@ class FpTablePrecompute(wiring.Component):
     def _build(self, m, plan: TablePlan, acts, advance, delayed, name: str, total: int, zero):
         """The plan's adders for one table row; its entries at offset ``total``."""
         width, tname = self.table_bits, self._table
-        e, mbits = _bits(tname)
+        e, mbits = field_widths(tname)
         nodes = []
 
         def at(ref, offset: int):

@@ -21,7 +21,8 @@ from hwbench import monitor, pack_array, pack_struct, run, sink, source, wait_un
 
 from lutcore.errors import LutcoreError
 from lutcore.hw.layouts import Mode
-from lutcore.hw.table_precompute.fp_unit import FpTablePrecompute, double, widen
+from lutcore.hw.fp.rounding import double, widen
+from lutcore.hw.table_precompute.fp_unit import FpTablePrecompute
 from lutcore.sw.kernels.fp import fp_tables
 
 DTYPES = {"fp16": (np.float16, np.uint16), "bf16": (ml_dtypes.bfloat16, np.uint16),
