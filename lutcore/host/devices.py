@@ -222,6 +222,14 @@ class NumpyDevice(Device):
         cfg = self.config
         path = options.get("path", OPTIONS["path"].default)
         act_format = options.get("act_format", OPTIONS["act_format"].default)
+        if cfg.is_fp:
+            given = sorted(set(options) & {"act_format", "table_format", "acc_format"})
+            if given:
+                raise LutcoreError(f"option(s) {given} are set by config '{cfg.name}' "
+                                   f"(act_format {cfg.act_format}): leave them out")
+            act_format = cfg.act_format
+            options = {**options, "table_format": cfg.table_format,
+                       "acc_format": cfg.acc_format}
         g = cfg.group(mode)                   # ConfigError if the mode is not built
         started = time.perf_counter()
         if act_format != "int8":

@@ -24,10 +24,9 @@ import numpy as np
 from ..errors import LutcoreError
 from ..sim import pipe
 from ..sim.runner import SimModel, run_bench, run_dir, top_model
-from ..spec import numerics as nx
 from .devices import Device
 from .runtime import DeviceError
-from .scoreboard import SimulationError, first_difference, score
+from .scoreboard import SimulationError, first_difference, reference, score
 
 __all__ = ["SimTransport", "RtlDevice", "BENCH_MODULE"]
 
@@ -179,15 +178,14 @@ class RtlDevice(Device):
     def check_part(self, run) -> tuple[list[str], list[int]]:
         """The part's mismatches against the ISS and its prediction, and the ISS's cycles."""
         result = score(run)
-        return result.mismatches, result.iss_cycles
+        return result.mismatches, result.iss_cycles, run.program.meta
 
     def verify(self, parts, a, w, output, mode: str) -> dict[str, Any]:
-        bad = [m for mismatches, _ in parts for m in mismatches]
-        reference = nx.wrap(np.asarray(a, np.int64) @ np.asarray(w, np.int64).T,
-                            self.config.acc_bits)
-        bad += filter(None, [first_difference(output, reference, "the int64 reference")])
+        bad = [m for mismatches, _, _ in parts for m in mismatches]
+        bad += filter(None, [first_difference(output, *reference(a, w, self.config, mode,
+                                                                  parts[0][2]))])
         if bad:
             more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
             raise SimulationError(f"rtl backend ({self.config.name}, {mode}): "
                                   + "; ".join(bad[:3]) + more)
-        return {"iss_cycles": [c for _, cycles in parts for c in cycles], "bit_exact": True}
+        return {"iss_cycles": [c for _, cycles, _ in parts for c in cycles], "bit_exact": True}

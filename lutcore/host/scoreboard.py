@@ -3,8 +3,10 @@
 Every phase must have stopped done without error, with the CYCLES CSR equal to the timing
 contract (:meth:`lutcore.sw.compiler.Program.predicted_cycles`) and to the ISS's count; the
 gathered output must equal the ISS's output (the golden kernels) and, when the operands are
-given, ``A @ W.T`` in int64 wrapped to ``acc_bits``. The ``rtl`` device checks every GEMM
-so (option ``check``).
+given, the reference (:func:`reference`): ``A @ W.T`` in int64 wrapped to ``acc_bits``, or on
+a core with FP activations the FP contract's golden model, bit for bit (any NaN matching any
+NaN: the hardware's is the canonical one). The ``rtl`` device checks every GEMM so (option
+``check``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import numpy as np
 
 from ..errors import LutcoreError
 from ..spec import numerics as nx
+from ..spec.config import CoreConfig
 from .runtime import ProgramRun
 
-__all__ = ["SimulationError", "Score", "score", "first_difference"]
+__all__ = ["SimulationError", "Score", "score", "first_difference", "reference"]
 
 
 class SimulationError(LutcoreError):
@@ -57,11 +60,38 @@ class Score:
             raise SimulationError(f"{what}: " + "; ".join(self.mismatches[:3]) + more)
 
 
+def reference(a, w, config: CoreConfig, mode: str, meta: dict) -> tuple[np.ndarray, str]:
+    """The output ``A @ W.T`` must have on ``config`` and its name: int64 wrapped to
+    ``acc_bits``, or with FP activations the FP golden model with the program's bit-serial
+    ``weight_bits`` and ``zero_point`` (``meta``; they set the planes, so the order of the
+    sums)."""
+    if not config.is_fp:
+        return (nx.wrap(np.asarray(a, np.int64) @ np.asarray(w, np.int64).T, config.acc_bits),
+                "the int64 reference")
+    from ..sw.kernels.fp import fp_lut_gemm
+    from ..sw.kernels.packing import pack_bitserial, pack_elut
+    packed = (pack_bitserial(w, g=config.g, weight_bits=meta["weight_bits"],
+                             zero_point=meta["zero_point"]) if mode == "bitserial"
+              else pack_elut(w, g=config.elut_g))
+    out = fp_lut_gemm(a, packed, act_format=config.act_format,
+                      table_format=config.table_format, acc_format=config.acc_format,
+                      symmetrize=config.symmetrize, lookups=config.lookups)
+    return out.astype(np.float32), "the FP golden model"
+
+
 def first_difference(got: np.ndarray, want: np.ndarray, what: str) -> str | None:
-    """None if equal, else one line: how many elements differ and the first of them."""
-    if np.array_equal(got, want):
+    """None if equal, else one line: how many elements differ and the first of them. Floats
+    are equal when their bits are (+0 is not -0) or both are NaN."""
+    got, want = np.asarray(got), np.asarray(want)
+    if got.dtype.kind == "f" or want.dtype.kind == "f":
+        got, want = got.astype(np.float32), want.astype(np.float32)
+        nan = np.isnan(got) & np.isnan(want)
+        differ = (got.view(np.uint32) != want.view(np.uint32)) & ~nan
+    else:
+        differ = got != want
+    if not differ.any():
         return None
-    diff = np.argwhere(got != want)
+    diff = np.argwhere(differ)
     r, c = diff[0]
     return (f"output differs from {what} at {len(diff)} element(s), first [{r}, {c}]: "
             f"device {got[r, c]}, {what.split()[-1]} {want[r, c]}")
@@ -92,7 +122,6 @@ def score(run: ProgramRun, *, a=None, w=None, iss: ProgramRun | None = None) -> 
         bad.append(f"cycles per phase {run.phase_cycles} != ISS {result.iss_cycles}")
     checks = [(iss.output, "the ISS")]
     if a is not None and w is not None:
-        checks.append((nx.wrap(np.asarray(a, np.int64) @ np.asarray(w, np.int64).T,
-                               program.config.acc_bits), "the int64 reference"))
+        checks.append(reference(a, w, program.config, program.mode, program.meta))
     bad += filter(None, (first_difference(run.output, want, what) for want, what in checks))
     return result

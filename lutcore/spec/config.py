@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from . import fp
 from . import numerics as nx
 from .geometry import TableGeometry
 from .params import PARAMS
@@ -77,6 +78,13 @@ class CoreConfig:
     act_depth, table_depth, weight_depth, out_depth, instr_depth : on-chip buffer depths in
         words (powers of two, at most 65536).
     host_bits : data width of the host port (32).
+    act_format : 'int8' (integer activations of ``act_bits``, the default) or 'fp16' / 'bf16'
+        (docs/architecture.md, "Floating-point activations"). An FP core builds its tables
+        in ``table_format`` ('fp16', 'bf16' or 'fp32', at least as wide as the activations)
+        and accumulates in ``acc_format`` ('fp16' or 'fp32', at least as wide as the
+        tables); its ``act_bits`` is the activation format's width (16) and its
+        ``acc_bits`` the accumulator format's, the raw widths of its buffer fields
+        (:meth:`with_act_format` sets all of them). An integer core keeps the defaults.
     """
 
     name: str = "custom"
@@ -95,6 +103,9 @@ class CoreConfig:
     out_depth: int = _param(256, "depth")
     instr_depth: int = _param(1024, "depth")
     host_bits: int = _param(32)
+    act_format: str = "int8"
+    table_format: str = "fp32"
+    acc_format: str = "fp32"
 
     def __post_init__(self):
         def check(name, ok, allowed):
@@ -110,6 +121,32 @@ class CoreConfig:
             spec, v = PARAMS[f.metadata["param"] or f.name], getattr(self, f.name)
             check(f.name, v in spec, f"allowed {spec.allowed}"
                   if isinstance(v, int) and not isinstance(v, bool) else "must be an integer")
+        check("act_format", self.act_format in fp.ACT_FORMATS,
+              f"allowed {', '.join(fp.ACT_FORMATS)}")
+        check("table_format", self.table_format in fp.TABLE_FORMATS,
+              f"allowed {', '.join(fp.TABLE_FORMATS)}")
+        check("acc_format", self.acc_format in fp.ACC_FORMATS,
+              f"allowed {', '.join(fp.ACC_FORMATS)}")
+        if self.is_fp:
+            act, table, acc = (fp.fp_format(f) for f in (self.act_format, self.table_format,
+                                                          self.acc_format))
+            check("table_format", table.holds(act),
+                  f"must hold act_format {act.name} exactly: allowed "
+                  f"{', '.join(f for f in fp.TABLE_FORMATS if fp.fp_format(f).holds(act))}")
+            check("acc_format", acc.holds(table),
+                  f"must hold table_format {table.name} exactly: allowed "
+                  f"{', '.join(f for f in fp.ACC_FORMATS if fp.fp_format(f).holds(table))}")
+            check("act_bits", self.act_bits == act.width,
+                  f"act_format {act.name} has {act.width}-bit activations: allowed "
+                  f"{act.width} (CoreConfig.with_act_format sets it)")
+            check("acc_bits", self.acc_bits == acc.width,
+                  f"acc_format {acc.name} has {acc.width}-bit outputs: allowed {acc.width} "
+                  f"(CoreConfig.with_act_format sets it)")
+            return
+        for name in ("table_format", "acc_format"):
+            check(name, getattr(self, name) == "fp32",
+                  "allowed fp32 (the default) with act_format int8: it applies to FP "
+                  "activations only")
         low = self.table_bits + self.weight_bits
         hi = PARAMS["acc_bits"].hi
         check("acc_bits", isinstance(self.acc_bits, int) and not isinstance(self.acc_bits, bool)
@@ -117,6 +154,32 @@ class CoreConfig:
               f"allowed {low}..{hi} (at least table_bits + weight_bits = {low})")
 
     # -- modes ---------------------------------------------------------------------------
+    @property
+    def is_fp(self) -> bool:
+        """Floating-point activations (``act_format`` fp16 or bf16)."""
+        return self.act_format != "int8"
+
+    def with_act_format(self, act_format: str, *, table_format: str = "fp32",
+                        acc_format: str = "fp32") -> "CoreConfig":
+        """This core with ``act_format`` activations: for 'fp16' or 'bf16' the FP variant
+        (``act_bits`` and ``acc_bits`` the formats' widths, the name suffixed with the
+        format), for 'int8' this core itself when it is integer already."""
+        if act_format == self.act_format and (not self.is_fp or (
+                table_format, acc_format) == (self.table_format, self.acc_format)):
+            return self
+        if act_format == "int8":
+            raise ConfigError(f"config '{self.name}' has act_format {self.act_format}: its "
+                              f"integer variant is the preset it came from")
+        if act_format not in fp.ACT_FORMATS:
+            raise ConfigError(f"act_format {act_format!r} is unknown: allowed "
+                              f"{', '.join(fp.ACT_FORMATS)}")
+        acc = fp.fp_format(acc_format) if acc_format in fp.ACC_FORMATS else None
+        return self.replace(
+            name=f"{self.name}_{act_format}", act_format=act_format,
+            table_format=table_format, acc_format=acc_format,
+            act_bits=fp.fp_format(act_format).width,
+            acc_bits=acc.width if acc else self.acc_bits)
+
     @property
     def has_elut(self) -> bool:
         return self.elut_g != 0
@@ -137,7 +200,14 @@ class CoreConfig:
     elut_index_bits = _geometry_property("elut_index_bits")
     elut_code_bits = _geometry_property("elut_code_bits")
     table_entries = _geometry_property("entries", "Entries per stored table: the larger of the two modes.")
-    table_bits = _geometry_property("entry_bits", "Signed width of a table entry, the larger of the two modes.")
+    @property
+    def table_bits(self) -> int:
+        """Width of a table entry: signed, the larger of the two modes (integer); the raw
+        width of ``table_format`` (FP)."""
+        if self.is_fp:
+            return fp.fp_format(self.table_format).width
+        return self.geometry.entry_bits
+
     index_bits = _geometry_property("index_bits")
     code_bits = _geometry_property("code_bits", "Bits of one weight code in a weight-buffer word: the larger of the two modes.")
     act_slots = _geometry_property("act_slots", "Activations per row in one activation-buffer word: max(g, elut_g).")

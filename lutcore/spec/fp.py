@@ -42,6 +42,10 @@ class FpFormat:
     def width(self) -> int:
         return 1 + self.exp_bits + self.man_bits
 
+    def holds(self, other: "FpFormat") -> bool:
+        """Every value of ``other`` is a value of this format (as wide in both fields)."""
+        return self.exp_bits >= other.exp_bits and self.man_bits >= other.man_bits
+
     @property
     def dtype(self) -> np.dtype:
         """The NumPy type: ``float16``, ``float32``, or ``ml_dtypes.bfloat16`` (NumPy itself

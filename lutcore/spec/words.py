@@ -14,6 +14,9 @@ output      n                         acc_bits       yes
 instruction 1                         INSTR_BITS     no
 =========== ========================= ============== ========
 
+A core with FP activations (``act_format`` fp16 or bf16) holds raw IEEE bit patterns in its
+activation (16 bits), table (``table_format``) and output (``acc_format``) fields, unsigned.
+
 A word of W bits is held as ``ceil(W / 64)`` little-endian ``uint64`` limbs, so an image of
 ``count`` words is a ``uint64`` array ``[count, limbs]``. :func:`pack` and :func:`unpack`
 convert between field values and limbs, vectorised over words; :func:`host_words` splits limbs
@@ -80,14 +83,15 @@ def word_format(region: isa.Region, config: CoreConfig) -> WordFormat:
     """The word format of ``region`` on ``config``; its width is
     :func:`lutcore.spec.isa.region_word_bits`."""
     region = isa.Region(region)
+    ints = not config.is_fp           # FP fields hold raw IEEE bit patterns, unsigned
     fmt = {
         isa.Region.INSTR: WordFormat(1, isa.INSTR_BITS, False),
-        isa.Region.ACT: WordFormat(config.table_rows * config.act_slots, config.act_bits, True,
+        isa.Region.ACT: WordFormat(config.table_rows * config.act_slots, config.act_bits, ints,
                                    config.table_rows),
         isa.Region.TABLE: WordFormat(config.table_rows * config.table_entries,
-                                     config.table_bits, True, config.table_rows),
+                                     config.table_bits, ints, config.table_rows),
         isa.Region.WEIGHT: WordFormat(config.step_codes, config.code_bits, False),
-        isa.Region.OUTPUT: WordFormat(config.n, config.acc_bits, True),
+        isa.Region.OUTPUT: WordFormat(config.n, config.acc_bits, ints),
     }.get(region)
     if fmt is None:
         raise LutcoreError(f"region {region.name} has no buffer words")

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LutcoreError
-from ..spec import isa
+from ..spec import fp, isa
 from ..spec import numerics as nx
 from ..spec.config import CoreConfig
 from ..spec.words import pack, split_codes, unpack, word_format
+from .kernels import fp as fpk
 from .kernels import tables
 
 __all__ = ["ExecutionError", "PhaseStats", "Machine"]
@@ -73,6 +74,12 @@ class Machine:
     ``out [out_depth, n]``, all int64,
     and ``instr [instr_depth]`` uint64. ``acc [m, n]`` and ``rowsum [m]`` are the
     ``sum_bits``-wide accumulators (docs/architecture.md, "Scaling"). Everything starts at 0.
+
+    A core with FP activations (``config.is_fp``) keeps raw IEEE bit patterns in the same
+    buffers and runs the FP contract (docs/architecture.md, "Floating-point activations"):
+    ``lanes [ACC_LANES, m, n]`` and ``row_lanes [ACC_LANES, m]`` are the partial sums in
+    ``acc_format``, ``counts`` the addends each has taken since its clear; a clear reaches
+    the row sums with their next addend (``rows_pending``), as in the FP LUT core.
     """
 
     def __init__(self, config: CoreConfig):
@@ -86,6 +93,12 @@ class Machine:
         self.rowsum = np.zeros(c.m, np.int64)
         self.pc = 0
         self.last_cycles = 0          # cycles of the last run, also when it faulted
+        if c.is_fp:
+            self._acc_t = fp.fp_format(c.acc_format).dtype
+            self.lanes = np.zeros((fp.ACC_LANES, c.m, c.n), self._acc_t)
+            self.row_lanes = np.zeros((fp.ACC_LANES, c.m), self._acc_t)
+            self.counts = [0, 0]
+            self.rows_pending = False
 
     # -- host port ---------------------------------------------------------------------------
     def _span(self, region: isa.Region, addr: int, count: int) -> None:
@@ -179,6 +192,8 @@ class Machine:
 
     def _precomp(self, i: isa.Precomp) -> None:
         c = self.config
+        if c.is_fp:
+            return self._fp_precomp(i)
         gs, rows = c.group(i.mode.mnemonic), c.table_rows
         for j0, j1 in self._slices(i.count):       # loop over slices of the count
             words = self.act[i.act_addr + j0:i.act_addr + j1, :, :gs]    # [cnt, rows, gs]
@@ -196,6 +211,8 @@ class Machine:
 
     def _lmma(self, i: isa.Lmma) -> None:
         c = self.config
+        if c.is_fp:
+            return self._fp_lmma(i)
         lk = c.lookups
         if i.clear:
             self.acc[:] = 0
@@ -226,5 +243,69 @@ class Machine:
 
     def _store(self, i: isa.Store) -> None:
         c = self.config
+        if c.is_fp:
+            out = fpk.finalize(self.lanes, self.row_lanes, i.c)
+            self.out[i.out_addr:i.out_addr + c.m] = _bits(out)
+            return
         total = nx.wrap(self.acc + i.c * self.rowsum[:, None], c.sum_bits)
         self.out[i.out_addr:i.out_addr + c.m] = nx.wrap(total >> 1, c.acc_bits)
+
+    # -- FP activations (docs/architecture.md, "Floating-point activations") ------------------
+    def _fp_precomp(self, i: isa.Precomp) -> None:
+        c = self.config
+        gs, rows = c.group(i.mode.mnemonic), c.table_rows
+        act_t = fp.fp_format(c.act_format).dtype
+        for j0, j1 in self._slices(i.count):       # loop over slices of the count
+            words = self.act[i.act_addr + j0:i.act_addr + j1, :, :gs]    # raw [cnt, rows, gs]
+            groups = words.transpose(1, 0, 2).reshape(rows, (j1 - j0) * gs)
+            h = fpk.fp_tables(groups.astype(np.uint16).view(act_t), gs, i.mode.mnemonic,
+                              symmetrize=c.symmetrize, table_format=c.table_format)
+            out = self.table[i.table_addr + j0:i.table_addr + j1]
+            out[:, :, h.shape[2]:] = 0                                  # +0
+            out[:, :, :h.shape[2]] = _bits(h).transpose(1, 0, 2)
+
+    def _fp_lmma(self, i: isa.Lmma) -> None:
+        """The steps in the FP order: every plane of a step before the next step."""
+        c = self.config
+        lk, acc = c.lookups, self._acc_t
+        table_t = fp.fp_format(c.table_format)
+        if i.clear:
+            self.lanes[:] = 0
+            self.counts[0] = 0
+            self.rows_pending = True
+        codes = self.weight[i.weight_addr:i.weight_addr + i.planes * i.count]
+        codes = codes.reshape(i.planes, i.count, c.n, lk)
+        shifts = range(i.planes) if i.mode is isa.Mode.BITSERIAL else [1]
+        scale = np.array([1 << b for b in shifts], acc)[:, None, None, None]
+        r = np.arange(c.m)[None, :, None, None]
+        l = np.arange(lk)[None, None, None, :]
+        for j0, j1 in self._slices(i.count):       # loop over slices of the count, in order
+            raw = self.table[i.table_addr + j0:i.table_addr + j1]
+            tabs = raw.astype(table_t.bits_dtype).view(table_t.dtype).astype(acc)
+            tabs = tabs.reshape(j1 - j0, c.m, lk, c.table_entries)
+            # An index at or past the table word's entries reads +0.
+            tabs = np.concatenate([tabs, np.zeros((j1 - j0, c.m, lk, 1), acc)], axis=3)
+            index, sign = split_codes(codes[:, j0:j1], i.mode, c)     # [P, cnt, n, L]
+            index = np.minimum(index, c.table_entries)
+            j = np.arange(j1 - j0)[:, None, None, None]
+            factor = np.where(sign, -scale, scale).astype(acc)
+            with np.errstate(over="ignore", invalid="ignore"):
+                terms = np.stack([tabs[j, r, l, index[b][:, None, :, :]]
+                                  * factor[b][:, None, :, :] for b in range(i.planes)])
+            addends = fpk.tree_axis(terms, 4)                          # [P, cnt, m, n]
+            self.counts[0] = fpk.accumulate(
+                self.lanes, self.counts[0],
+                addends.transpose(1, 0, 2, 3).reshape(-1, c.m, c.n))
+            if i.mode is isa.Mode.BITSERIAL:
+                if self.rows_pending:
+                    self.row_lanes[:] = 0
+                    self.counts[1] = 0
+                    self.rows_pending = False
+                self.counts[1] = fpk.accumulate(self.row_lanes, self.counts[1],
+                                                fpk.tree_axis(-tabs[:, :, :, 0], 2))
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    """Raw IEEE bit patterns of a float array, as int64."""
+    values = np.asarray(values)
+    return values.view(f"uint{values.dtype.itemsize * 8}").astype(np.int64)

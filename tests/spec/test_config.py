@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 from lutcore.spec import ConfigError, CoreConfig, PRESETS, preset, preset_names
 
 FIELDS = ["name", "m", "n", "g", "weight_bits", "act_bits", "acc_bits", "elut_g", "symmetrize",
-          "lookups", "act_depth", "table_depth", "weight_depth", "out_depth", "instr_depth", "host_bits"]
+          "lookups", "act_depth", "table_depth", "weight_depth", "out_depth", "instr_depth", "host_bits",
+          "act_format", "table_format", "acc_format"]
 
 
 @pytest.mark.parametrize("changes,message", [
@@ -242,3 +243,41 @@ def test_from_json_of_bad_bytes_is_one_line(text, message):
 def test_from_json_bytes_round_trip():
     cfg = PRESETS["tiny"]
     assert CoreConfig.from_json(cfg.to_json().encode()) == cfg
+
+
+# -- FP activations ---------------------------------------------------------------------------
+
+def test_fp_variant_sets_the_raw_widths():
+    c = preset("tiny").with_act_format("bf16", table_format="bf16", acc_format="fp32")
+    assert (c.name, c.act_format, c.table_format, c.acc_format) == ("tiny_bf16", "bf16",
+                                                                   "bf16", "fp32")
+    # raw fields: 16-bit activations, BF16 table entries (1+8+7), FP32 outputs
+    assert (c.act_bits, c.table_bits, c.acc_bits) == (16, 16, 32)
+    assert c.is_fp and not preset("tiny").is_fp
+    assert c.act_word_bits == 1 * 4 * 16            # rows x act_slots (max(4, 3)) x 16
+    assert c.table_word_bits == 1 * 14 * 16         # rows x entries (ELUT g 3: (3^3+1)/2)
+    assert c.out_word_bits == 4 * 32
+    assert preset("tiny").with_act_format("int8") is preset("tiny")
+    assert CoreConfig.from_json(c.to_json()) == c
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"act_format": "fp8"}, "config field 'act_format' = 'fp8' is invalid: allowed int8, fp16, bf16"),
+    ({"act_format": "fp16", "table_format": "bf16", "act_bits": 16},
+     "config field 'table_format' = 'bf16' is invalid: must hold act_format fp16 exactly: "
+     "allowed fp16, fp32"),
+    ({"act_format": "bf16", "acc_format": "fp16", "act_bits": 16, "acc_bits": 16},
+     "config field 'acc_format' = 'fp16' is invalid: must hold table_format fp32 exactly: "
+     "allowed fp32"),
+    ({"act_format": "fp16"}, "config field 'act_bits' = 8 is invalid: act_format fp16 has "
+     "16-bit activations: allowed 16 (CoreConfig.with_act_format sets it)"),
+    ({"act_format": "fp16", "act_bits": 16, "acc_bits": 24},
+     "config field 'acc_bits' = 24 is invalid: acc_format fp32 has 32-bit outputs: allowed 32 "
+     "(CoreConfig.with_act_format sets it)"),
+    ({"table_format": "fp16"}, "config field 'table_format' = 'fp16' is invalid: allowed fp32 "
+     "(the default) with act_format int8: it applies to FP activations only"),
+])
+def test_fp_fields_are_checked(changes, message):
+    with pytest.raises(ConfigError) as e:
+        CoreConfig(**{"acc_bits": 32, **changes})
+    assert str(e.value) == message

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ...errors import IsaError
+from .. import fp
 from ..config import CoreConfig
 from .encoding import Halt, Illegal, Instruction, Lmma, Precomp, Store, decode
 from .validation import validate
@@ -63,6 +64,14 @@ class Timing:
     ``m * out_beats`` output beats is written in the STORE's last cycle.
     TABLE_STAGE_LEVELS: chained adders per pipeline stage of the table unit, which sets its
     latency ``max(1, ceil(depth / TABLE_STAGE_LEVELS))`` (:func:`table_unit_depth`).
+
+    A core with FP activations (``config.is_fp``) has the FP blocks' latencies, in units of
+    the FP adder's FP_ADDER_STAGES pipeline stages: the FP table unit ``2 + FP_ADDER_STAGES *
+    depth`` (depth the deeper table plan's adder depth); the FP LUT core's steps
+    ``1 + FP_ADDER_STAGES * ceil(log2 lookups)`` (the term register, the L tree) and its
+    finalize the step wait plus FP_FINALIZE_STAGES: the read-out of the ACC_LANES partials,
+    the lane tree (ceil(log2 ACC_LANES) adders), the correction register, the correction's
+    addition and two output registers.
     """
     START: int = 4
     ISSUE: int = 1
@@ -72,9 +81,20 @@ class Timing:
     STEP_STAGES: int = 3
     FINALIZE_STAGES: int = 3
     TABLE_STAGE_LEVELS: int = 2
+    FP_ADDER_STAGES: int = fp.ACC_LANES
+
+    @property
+    def FP_FINALIZE_STAGES(self) -> int:
+        lane_levels = (fp.ACC_LANES - 1).bit_length()
+        return fp.ACC_LANES + self.FP_ADDER_STAGES * (lane_levels + 1) + 1 + 2
 
     def table_latency(self, config: CoreConfig) -> int:
         """Pipeline stages of the table precompute unit of ``config``."""
+        if config.is_fp:
+            from ..table_plan import table_plans
+            depth = max(p.depth for p in table_plans(config.g, config.elut_g,
+                                                     config.symmetrize).values())
+            return 2 + self.FP_ADDER_STAGES * depth
         depth = table_unit_depth(config.g, config.elut_g, config.symmetrize)
         return max(1, -(-depth // self.TABLE_STAGE_LEVELS))
 
@@ -84,11 +104,16 @@ class Timing:
 
     def step_latency(self, config: CoreConfig) -> int:
         """Cycles from a step's acceptance by the LUT core to its effect in the
-        accumulators: STEP_STAGES, plus the broadcast stage when there is one."""
+        accumulators: STEP_STAGES, plus the broadcast stage when there is one (FP: the
+        term register and the L tree)."""
+        if config.is_fp:
+            return 1 + self.FP_ADDER_STAGES * (config.lookups - 1).bit_length()
         return self.STEP_STAGES + (1 if config.broadcast_groups > 1 else 0)
 
     def finalize_latency(self, config: CoreConfig) -> int:
         """Cycles from a finalize's acceptance by the LUT core to its first output beat."""
+        if config.is_fp:
+            return self.step_latency(config) - 1 + self.FP_FINALIZE_STAGES
         return self.step_latency(config) - 1 + self.FINALIZE_STAGES
 
     def store_latency(self, config: CoreConfig) -> int:

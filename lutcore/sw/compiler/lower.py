@@ -45,6 +45,7 @@ from ...spec import isa
 from ...spec import numerics as nx
 from ...spec.config import ConfigError, CoreConfig, preset
 from ..kernels import tables
+from ..kernels.fp import fp_activations
 from ..kernels.validate import (check_activations, check_int_matrix, check_k_match,
                                 check_ternary, check_weights)
 from .program import Load, Phase, Program
@@ -248,7 +249,9 @@ def _schedule_passes(op: _Operands, passes: list[tuple[int, int]]) -> list:
 
 
 def _schedule_device(op: _Operands, parts: int) -> list:
-    """K in ``parts`` chunks accumulated on the core (LMMA clear=0) per output tile."""
+    """K in ``parts`` chunks accumulated on the core (LMMA clear=0) per output tile; the
+    chunk order alternates per tile, but an FP core takes them in K order (its sums depend
+    on the order: docs/architecture.md, "Floating-point activations")."""
     cfg, p = op.config, op.planes
     chunks = _balanced(op.steps, parts)
     jc = max(j1 - j0 for j0, j1 in chunks)
@@ -263,7 +266,8 @@ def _schedule_device(op: _Operands, parts: int) -> list:
     tile_number = 0
     for r in range(op.row_blocks):
         for t in (range(op.col_tiles) if r % 2 == 0 else range(op.col_tiles - 1, -1, -1)):
-            order = range(parts) if tile_number % 2 == 0 else range(parts - 1, -1, -1)
+            order = (range(parts) if tile_number % 2 == 0 or cfg.is_fp
+                     else range(parts - 1, -1, -1))
             tile_number += 1
             for step, c in enumerate(order):
                 j0, j1 = chunks[c]
@@ -370,7 +374,14 @@ def _check(a, w, config, mode, weight_bits, zero_point, allow_wrap, ksplit) -> _
     if cfg.out_depth < cfg.m:
         raise LutcoreError(f"config '{cfg.name}' out_depth={cfg.out_depth} is below m={cfg.m}: "
                            f"a STORE writes m output words")
-    a = check_activations(a, cfg.act_bits, "acts")
+    if cfg.is_fp:
+        if ksplit == "host":
+            raise LutcoreError(f"ksplit 'host' is not available on config '{cfg.name}' "
+                               f"(act_format {cfg.act_format}): FP sums depend on their order, "
+                               f"so K is accumulated on the core: allowed auto, device")
+        a = fp_activations(a, cfg.act_format, "acts")
+    else:
+        a = check_activations(a, cfg.act_bits, "acts")
     w = check_int_matrix(w, "weights", "[N, K]")
     k = check_k_match(a.shape, w.shape, "acts", "weights")
     b_bits, z = weight_params(w, isa_mode, cfg, weight_bits, zero_point)
@@ -381,7 +392,8 @@ def _check(a, w, config, mode, weight_bits, zero_point, allow_wrap, ksplit) -> _
     # The weights are compiled into the program: their own max|w| bounds the output (1 for
     # ternary in either mode); activations are bounded by act_bits.
     max_weight = max(-int(w.min()), int(w.max()))
-    check_overflow(k, cfg, max_weight, allow_wrap)
+    if not cfg.is_fp:                 # FP overflows to infinity, as IEEE says
+        check_overflow(k, cfg, max_weight, allow_wrap)
     return _Checked(cfg, isa_mode, a, w, b_bits, z, max_weight, bool(allow_wrap), ksplit)
 
 
@@ -395,16 +407,17 @@ def _compile(req: _Checked, k0: int, k1: int) -> Program:
         planes, correction = 1, 0
     else:
         planes, correction = b_bits, nx.correction_constant(b_bits, z)
-    worst = check_overflow(k, cfg, req.max_weight, req.allow_wrap)
+    worst = None if cfg.is_fp else check_overflow(k, cfg, req.max_weight, req.allow_wrap)
 
     gs, lk = cfg.group(isa_mode.mnemonic), cfg.lookups
     k_groups = tables.num_groups(k, gs)
     steps = -(-k_groups // lk)                     # K steps of lk groups each
     row_blocks = -(-m_rows // cfg.m)
     col_tiles = -(-n_cols // cfg.n)
-    # int16 holds every act_bits (<= 16) activation; zero padding to whole rows and steps.
-    acts = np.zeros((row_blocks * cfg.m, steps * lk * gs), np.int16)
-    acts[:m_rows, :k] = a
+    # int16 holds every act_bits (<= 16) activation, uint16 the raw bits of an FP one (+0 is
+    # 0); zero padding to whole rows and steps.
+    acts = np.zeros((row_blocks * cfg.m, steps * lk * gs), np.uint16 if cfg.is_fp else np.int16)
+    acts[:m_rows, :k] = a.view(np.uint16) if cfg.is_fp else a
     acts = acts.reshape(row_blocks * cfg.m, steps, lk, gs)
     codes = np.zeros((planes, col_tiles * cfg.n, steps * lk), np.uint8)   # code_bits <= 8
     # Encode in slices of columns: the golden encoder's temporaries grow with N*K*B*g.
@@ -426,7 +439,7 @@ def _compile(req: _Checked, k0: int, k1: int) -> Program:
     else:
         least = -(-steps // op.max_chunk)
         candidates = []
-        if req.ksplit in ("auto", "host"):
+        if req.ksplit in ("auto", "host") and not cfg.is_fp:
             candidates.append(("host", least, _schedule_passes(op, _balanced(steps, least))))
         if req.ksplit in ("auto", "device"):
             for parts in sorted({least, least + 1, 2 * least, 3 * least, 4 * least}):
@@ -535,6 +548,9 @@ def compile_gemm_parts(a, w, *, config="default", mode: str = "bitserial",
     req = _check(a, w, config, mode, options.get("weight_bits"), options.get("zero_point"),
                  options.get("allow_wrap", False), options.get("ksplit", "auto"))
     k = req.a.shape[1]
+    if req.config.is_fp:
+        # Parts would be added on the host, out of the FP contract's order: one program.
+        return iter([_compile(req, 0, k)])
     span = req.config.group(req.mode.mnemonic) * req.config.lookups    # K columns per step
     groups = tables.num_groups(k, span)
     per_part = max(1, int(max_image_bytes) // _image_bytes_per_step(req))

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...errors import LutcoreError
-from ...spec import isa
+from ...spec import fp, isa
 from ...spec import numerics as nx
 from ...spec.config import CoreConfig
 from ...spec.words import host_words, unpack, word_format
@@ -48,6 +48,8 @@ _LOADABLE = (isa.Region.ACT, isa.Region.WEIGHT)
 # after the loads, then STATUS, CYCLES_LO, CYCLES_HI and PC after the stop.
 _START_WRITES = 2
 _STOP_READS = 5
+# Marks an output an FP program has not read yet (raw bit patterns are >= 0).
+_FP_UNREAD = -1
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,9 @@ class Program:
 
     # -- output ------------------------------------------------------------------------------
     def gather(self, phase_outputs: Sequence[np.ndarray], *, limbs: bool = False) -> np.ndarray:
-        """The output matrix ``int64 [M, N]`` from the words read after each phase.
+        """The output matrix ``int64 [M, N]`` from the words read after each phase
+        (``float32 [M, N]`` on a core with FP activations: its ``acc_format`` outputs,
+        exactly).
 
         ``phase_outputs[i]`` holds the words of ``phases[i].reads`` in order: field values
         ``[R, n]`` (signed), or with ``limbs`` output-word limbs ``uint64 [R, limbs]``.
@@ -230,6 +234,8 @@ class Program:
         cfg = self.config
         fmt = word_format(isa.Region.OUTPUT, cfg)
         out = np.zeros((m, n_cols), np.int64)
+        if cfg.is_fp:            # raw acc_format bits: each output is read once, not added
+            np.copyto(out, _FP_UNREAD)
         cols = np.arange(cfg.n)
         for i, (p, values) in enumerate(zip(self.phases, phase_outputs)):
             values = np.asarray(values)
@@ -243,7 +249,15 @@ class Program:
             rows = np.broadcast_to(p.reads[:, 1][:, None], (len(p.reads), cfg.n))
             c = p.reads[:, 2][:, None] + cols
             keep = c < n_cols
+            if cfg.is_fp:
+                out[rows[keep], c[keep]] = values.astype(np.int64)[keep]
+                continue
             np.add.at(out, (rows[keep], c[keep]), values.astype(np.int64)[keep])
+        if cfg.is_fp:
+            if (out == _FP_UNREAD).any():
+                raise LutcoreError("gather: the program reads no output word for some outputs")
+            fmt_fp = fp.fp_format(cfg.acc_format)
+            return out.astype(fmt_fp.bits_dtype).view(fmt_fp.dtype).astype(np.float32)
         return nx.wrap(out, cfg.acc_bits)
 
     # -- host port ---------------------------------------------------------------------------

@@ -51,7 +51,8 @@ from ...spec import fp
 from ...spec.table_plan import bitserial_plan, elut_plan
 from .packing import BitSerialWeights, ElutWeights
 
-__all__ = ["fp_activations", "fp_error", "fp_lut_gemm", "fp_tables", "tree_sum"]
+__all__ = ["accumulate", "finalize", "fp_activations", "fp_error", "fp_lut_gemm", "fp_tables",
+           "tree_axis", "tree_sum"]
 
 # Decoded weight codes of the last few packed weight objects (decoding the packed bytes costs
 # more than a GEMV): id -> (weak reference, symmetrize, codes).
@@ -201,25 +202,39 @@ def fp_lut_gemm(a, packed, *, act_format: str, table_format: str = "fp32",
             if pad:
                 t = np.concatenate([t, np.zeros((m, planes, n, pad), acc)], axis=3)
             # Each step's L terms as a tree, then the addends in contract order: step, plane.
-            t = _tree_axis(t.reshape(m, planes, n, s1 - s0, lookups), 4)   # [M, P, N, S]
-            addends = t.transpose(3, 1, 0, 2).reshape(-1, m, n)
-            for addend in addends:                    # in order: one rounded addition each
-                lane = total[t_count % fp.ACC_LANES]
-                np.add(lane, addend, out=lane)
-                t_count += 1
+            t = tree_axis(t.reshape(m, planes, n, s1 - s0, lookups), 4)   # [M, P, N, S]
+            t_count = accumulate(total, t_count, t.transpose(3, 1, 0, 2).reshape(-1, m, n))
             if bitserial:
                 r = -h[:, g0:g1, 0]
                 if pad:
                     r = np.concatenate([r, np.zeros((m, pad), acc)], axis=1)
-                for addend in _tree_axis(r.reshape(m, s1 - s0, lookups), 2).T:   # [S, M]
-                    lane = rowsum[r_count % fp.ACC_LANES]
-                    np.add(lane, addend, out=lane)
-                    r_count += 1
-        total, rowsum = tree_sum(list(total)), tree_sum(list(rowsum))
+                r_count = accumulate(rowsum, r_count,
+                                     tree_axis(r.reshape(m, s1 - s0, lookups), 2).T)  # [S, M]
+    return finalize(total, rowsum, c)
+
+
+def accumulate(lanes: np.ndarray, count: int, addends: np.ndarray) -> int:
+    """Add ``addends`` [A, ...] in order into the :data:`~lutcore.spec.fp.ACC_LANES` partial
+    sums ``lanes`` [ACC_LANES, ...] (in place): addend i goes to partial ``(count + i) mod
+    ACC_LANES``, one rounded addition each. Returns the new count."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for addend in addends:                    # in order: one rounded addition each
+            lane = lanes[count % fp.ACC_LANES]
+            np.add(lane, addend, out=lane)
+            count += 1
+    return count
+
+
+def finalize(lanes: np.ndarray, row_lanes: np.ndarray, c: int) -> np.ndarray:
+    """``O = (S + c * R) * 0.5`` with S and R the partials' trees (module docstring, 5):
+    ``lanes`` [ACC_LANES, M, N], ``row_lanes`` [ACC_LANES, M]."""
+    acc = lanes.dtype
+    with np.errstate(over="ignore", invalid="ignore"):
+        total, rowsum = tree_sum(list(lanes)), tree_sum(list(row_lanes))
         return (total + acc.type(c) * rowsum[:, None]) * acc.type(0.5)
 
 
-def _tree_axis(x: np.ndarray, axis: int) -> np.ndarray:
+def tree_axis(x: np.ndarray, axis: int) -> np.ndarray:
     """:func:`tree_sum` over ``axis`` of ``x`` (that axis removed), vectorised."""
     return tree_sum([np.take(x, i, axis=axis) for i in range(x.shape[axis])])
 
