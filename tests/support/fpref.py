@@ -1,7 +1,7 @@
 """An exact IEEE 754 reference in Python integers, independent of NumPy: formats, decode,
 round to nearest even, and the operations of the floating-point contract on bit patterns
-(addition, negation, scaling by a power of two, conversion, product with a small integer).
-Used by the FP adder tests and the FP golden-model tests."""
+(addition, multiplication, negation, scaling by a power of two, conversion, product with a
+small integer). Used by the FP adder and multiplier tests and the FP golden-model tests."""
 
 from __future__ import annotations
 
@@ -108,6 +108,24 @@ def exact_add(a: int, b: int, f: Fmt) -> int:
     if total == 0:
         return (sa << (f.width - 1)) if sa == sb else 0
     return round_nearest_even(int(total < 0), abs(total), low, f)
+
+
+def exact_mul(a: int, b: int, f: Fmt, out: Fmt | None = None) -> int:
+    """IEEE 754 ``a * b`` of two ``f`` patterns, the exact product rounded once to nearest
+    even into ``out`` (default ``f``): NaN (canonical) for a NaN operand or ``inf * 0``, an
+    infinity or a zero of the product's sign."""
+    out = f if out is None else out
+    sa, ka, ma, ea = decode(a, f)
+    sb, kb, mb, eb = decode(b, f)
+    sign = sa ^ sb
+    zero_a, zero_b = ka == "finite" and ma == 0, kb == "finite" and mb == 0
+    if "nan" in (ka, kb) or (ka == "inf" and zero_b) or (kb == "inf" and zero_a):
+        return out.nan
+    if "inf" in (ka, kb):
+        return (sign << (out.width - 1)) | out.inf
+    if zero_a or zero_b:
+        return _signed_zero(sign, out)
+    return round_nearest_even(sign, ma * mb, ea + eb, out)
 
 
 def _signed_zero(sign: int, f: Fmt) -> int:

@@ -78,10 +78,15 @@ def _leading_zeros(value: Value, width: int) -> Value:
     return count
 
 
-def round_pack(sign: Value, num: Value, exp: Value, name: str) -> Value:
+def round_pack(sign: Value, num: Value, exp: Value, name: str, *,
+               exact: bool = False) -> Value:
     """The pattern of format ``name`` nearest to ``(-1)^sign * num * 2^exp`` (``num`` an
     unsigned value, ``exp`` a signed value), ties to even; ``num = 0`` gives a zero of
-    ``sign``."""
+    ``sign``.
+
+    ``exact=True`` is the caller's promise that every value it passes is a finite value of
+    the format (no bit below the ULP, no overflow), e.g. the product of two FP16 values in
+    FP32: only the normalisation is built, no rounding."""
     f = fp.fp_format(name)
     e, mbits = f.exp_bits, f.man_bits
     bias = (1 << (e - 1)) - 1
@@ -93,6 +98,8 @@ def round_pack(sign: Value, num: Value, exp: Value, name: str) -> Value:
     # Left: exact (no bits dropped); the significand fits mbits + 1 bits.
     left_amount = Mux(drop < 0, -drop, 0)[:mbits.bit_length()]      # at most mbits
     left = (num << left_amount)[:mbits + 2]
+    if exact:
+        return _pack(sign, num, left[:mbits + 1], quantum, e, mbits, bias)
     # Right: keep guard and sticky; ``drop`` beyond the width drops everything.
     clamp = width + 2
     right_amount = Mux(drop > clamp, clamp, Mux(drop > 0, drop, 0))[:clamp.bit_length()]
@@ -109,7 +116,14 @@ def round_pack(sign: Value, num: Value, exp: Value, name: str) -> Value:
     # its low bit is 0 after such a carry).
     carry = sig[mbits + 1]
     sig = Mux(carry, sig[1:], sig[:mbits + 1])
-    quantum = quantum + carry
+    return _pack(sign, num, sig, quantum + carry, e, mbits, bias)
+
+
+def _pack(sign: Value, num: Value, sig: Value, quantum: Value, e: int, mbits: int,
+          bias: int) -> Value:
+    """Pack the ``mbits + 1``-bit significand ``sig`` (hidden bit on top for a normal value)
+    whose LSB weighs ``2^quantum``: a subnormal's exponent field is 0, infinity past the
+    largest finite value, a zero of ``sign`` for ``num = 0``."""
     normal = sig[mbits]
     biased = Mux(normal, quantum + mbits + bias, 0)
     top_exp = (1 << e) - 1

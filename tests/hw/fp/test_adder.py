@@ -24,11 +24,10 @@ pairs of an 8-bit format), 10^6 per format when ``slow``.
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
+from fpbench import run_lanes, simulate, specials
 from fpref import FMT, FP64, Fmt, decode, exact_add, round_nearest_even  # noqa: F401
 
 from lutcore.errors import LutcoreError
@@ -70,18 +69,6 @@ def reference(a, b, f: Fmt) -> np.ndarray:
 
 
 # -- operands ---------------------------------------------------------------------------------
-def specials(f: Fmt) -> list[int]:
-    """Both signs of: zero, the smallest, a middle and the largest subnormal, the smallest
-    normal, one and its neighbours, the largest finite value, infinity, quiet and
-    signalling NaNs."""
-    m = f.man_bits
-    top = 1 << (m - 1)
-    base = [0, 1, (1 << m) >> 1 | 1, (1 << m) - 1, f.min_normal, f.min_normal + 1,
-            f.one, f.one + 1, f.one - 1, f.max_finite - 1, f.max_finite, f.inf,
-            f.inf | top, f.inf | ((1 << m) - 1), f.inf | 1]
-    return sorted({x | s for x in base for s in (0, f.sign)})
-
-
 def targeted(f: Fmt) -> list[tuple[int, int]]:
     """Halfway cases in both directions, just off halfway, cancellation, overflow,
     subnormal sums and differences."""
@@ -269,52 +256,6 @@ def test_bad_parameter_types_and_names():
 
 
 # -- Amaranth simulation ----------------------------------------------------------------------
-def simulate(dut: FPAdder, a, b, *, seed: int = 0, idle: float = 0.3,
-             stall: float = 0.3) -> tuple[np.ndarray, int]:
-    """Push the pairs through ``dut`` with random idle cycles (valid low) and backpressure
-    (``sum.ready`` low); the sums in the order they came out and the cycles taken. Checks
-    the stream rules on ``sum`` (a stalled result stays), and that nothing comes out once
-    every result is in."""
-    a, b = [int(x) for x in a], [int(x) for x in b]
-    n, rng, got, cycles = len(a), random.Random(seed), [], [0]
-
-    async def bench(ctx):
-        sent, offered, held = 0, False, None
-        while len(got) < n:
-            if not offered and sent < n and rng.random() >= idle:
-                ctx.set(dut.a_b.payload.a, a[sent])
-                ctx.set(dut.a_b.payload.b, b[sent])
-                ctx.set(dut.a_b.valid, 1)
-                offered = True
-            elif not offered:
-                ctx.set(dut.a_b.valid, 0)
-            ready = rng.random() >= stall
-            ctx.set(dut.sum.ready, ready)
-            accepted = offered and ctx.get(dut.a_b.ready)
-            valid, payload = ctx.get(dut.sum.valid), ctx.get(dut.sum.payload)
-            if held is not None:
-                assert valid and payload == held, "a stalled result changed or vanished"
-            held = payload if valid and not ready else None
-            await ctx.tick()
-            cycles[0] += 1
-            assert cycles[0] < 10 * n + 100, f"{len(got)} of {n} results after {cycles[0]}"
-            if accepted:
-                sent, offered = sent + 1, False
-            if valid and ready:
-                got.append(payload)
-        ctx.set(dut.a_b.valid, 0)
-        ctx.set(dut.sum.ready, 1)
-        for _ in range(dut.LATENCY + 3):
-            assert not ctx.get(dut.sum.valid), "a result came out twice"
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return np.array(got, np.uint64), cycles[0]
-
-
 def check(got, a, b, f: Fmt) -> None:
     want = reference(a, b, f)
     bad = np.flatnonzero(got != want)
@@ -414,21 +355,11 @@ def run_verilator(f: Fmt, a, b, tmp_path, *, idle: float = 0.05, stall: float = 
                   seed: int = 1) -> np.ndarray:
     """The sums of the pairs from the Verilator model of ``lanes`` adders (cocotb bench
     ``lutcore.sim.tb_fpadd``)."""
-    from lutcore.sim import runner, tb_fpadd
+    from lutcore.sim import tb_fpadd
 
-    model = runner.build_model(tb_fpadd.lanes_verilog(f.exp_bits, f.man_bits),
-                               tb_fpadd.TOPLEVEL,
-                               f"fpadd-e{f.exp_bits}m{f.man_bits}-x{tb_fpadd.LANES}")
-    vectors, out = tmp_path / "pairs.npz", tmp_path / "sums.npy"
-    np.savez(vectors, a=np.asarray(a, np.uint64), b=np.asarray(b, np.uint64), width=f.width,
-             lanes=tb_fpadd.LANES)
-    sim_dir = tmp_path / "sim"
-    sim_dir.mkdir()
-    runner.run_bench(model, "lutcore.sim.tb_fpadd", seed=seed, test_dir=sim_dir,
-                     env={"LUTCORE_FPADD_IN": str(vectors), "LUTCORE_FPADD_OUT": str(out),
-                          "LUTCORE_SIM_SEED": str(seed), "LUTCORE_SIM_IDLE": str(idle),
-                          "LUTCORE_SIM_STALL": str(stall)})
-    return np.load(out)
+    return run_lanes(tb_fpadd.lanes_verilog(f.exp_bits, f.man_bits), tb_fpadd.TOPLEVEL,
+                     f"fpadd-e{f.exp_bits}m{f.man_bits}-x{tb_fpadd.LANES}", a, b, f.width,
+                     tb_fpadd.LANES, tmp_path, idle=idle, stall=stall, seed=seed)
 
 
 # FP16 in the fast suite; every format, and the 8-bit format exhaustively, in make regress
