@@ -63,8 +63,10 @@ COMPONENTS: dict[str, Entry] = {
     "lutcore_adder_core": Entry("lutcore.hw.baselines:AdderCore", from_config=False),
     "lutcore_accumulator_array": Entry("lutcore.hw.baselines:AccumulatorArray",
                                        from_config=False),
+    "lutcore_fp_mac_core": Entry("lutcore.hw.baselines:FpMacCore", from_config=False),
     # Floating-point building blocks (FP activations), built from their format.
     "lutcore_fp_adder": Entry("lutcore.hw.fp:FPAdder", from_config=False),
+    "lutcore_fp_multiplier": Entry("lutcore.hw.fp:FpMultiplier", from_config=False),
     "lutcore_fp_table_precompute": Entry("lutcore.hw.table_precompute:FpTablePrecompute",
                                          from_config=False),
     "lutcore_fp_lut_core": Entry("lutcore.hw.lut_core:FpLutCore", from_config=False),

@@ -3,6 +3,9 @@
 - :class:`MACCore`: dequantization MAC tensor core (weights widened to int8, int8 x int8
   multiplies, an adder tree per unit), the conventional tensor core of the LUT Tensor Core
   paper's comparison.
+- :class:`FpMacCore`: the FP16 MAC tensor core (FP16 x FP16 multipliers, FP32 adder trees
+  and accumulators), the baseline of the FP16-activation comparison; its accumulation and
+  finalize are the FP LUT core's.
 - :class:`AdderCore`: the "ADD" approach; ternary weights select ``+a / 0 / -a`` into an adder
   tree (one pass), or bit-serially one weight bit selects ``+a / -a`` per plane (B passes).
 
@@ -19,6 +22,7 @@ much of every core is accumulation and readout rather than compute.
 from .adder import ADDER_MODES, AdderCore
 from .common import Finalizer, TileCore
 from .floor import AccumulatorArray
+from .fp_mac import FpMacCore
 from .mac import MACCore
 
-__all__ = ["MACCore", "AdderCore", "AccumulatorArray", "ADDER_MODES", "TileCore", "Finalizer"]
+__all__ = ["MACCore", "FpMacCore", "AdderCore", "AccumulatorArray", "ADDER_MODES", "TileCore", "Finalizer"]

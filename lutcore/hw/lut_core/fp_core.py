@@ -25,36 +25,12 @@ from .. import _params as P
 from .._mux import select
 from ..fp import FPAdder, FpAccumulator
 from ..fp.adder import STAGES
+from ..fp.datapath import adder_tree, emit_rows, finalize_sequence, partial_registers
 from ..fp.rounding import double, halve, negate, times_int, widen
 from ..layouts import Mode
 from .core import decode_code
 
 __all__ = ["FpLutCore"]
-
-
-def _tree(m: Module, terms, fmt: fp.FpFormat, name: str):
-    """Balanced tree of always-enabled FP adders over ``terms`` (the contract's pairing);
-    returns ``(sum, levels)``: the sum arrives ``STAGES * levels`` cycles after its terms."""
-    level = 0
-    while len(terms) > 1:
-        paired = []
-        for i in range(0, len(terms) - 1, 2):
-            adder = FPAdder(fmt.exp_bits, fmt.man_bits, enable=True)
-            m.submodules[f"{name}_l{level}_{i // 2}"] = adder
-            m.d.comb += [adder.enable.eq(1), adder.a_b.valid.eq(1),
-                         adder.a_b.payload.a.eq(terms[i]), adder.a_b.payload.b.eq(terms[i + 1])]
-            paired.append(adder.sum.payload)
-        odd = terms[len(terms) & ~1:]
-        if odd:                                   # carried up a level: delay it alike
-            late = odd[0]
-            for k in range(STAGES):
-                reg = Signal(fmt.width, name=f"{name}_l{level}_carry{k}", reset_less=True)
-                m.d.sync += reg.eq(late)
-                late = reg
-            paired.append(late)
-        terms = paired
-        level += 1
-    return terms[0], level
 
 
 @P.parameters("m", "n", "g", "elut_g", "weight_bits", "symmetrize", "lookups")
@@ -210,20 +186,24 @@ class FpLutCore(wiring.Component):
             nv, nc, nr = Signal(name=f"v{k}"), Signal(name=f"c{k}"), Signal(name=f"r{k}")
             m.d.sync += [nv.eq(a_valid), nc.eq(a_clear), nr.eq(a_rows)]
             a_valid, a_clear, a_rows = nv, nc, nr
-        flush = Signal()                              # read-out cycles of a finalize
+        # The finalize's control; flush: its read-out cycles.
+        busy, t, flush, start = finalize_sequence(m, fin, self.steps,
+                                                  step_latency=self.step_latency,
+                                                  emit_at=self._emit_at)
         minus_zero = Const(1 << (acc.width - 1), acc.width)
         units, row_accs = {}, {}
         for r in range(mrows):
             for c in range(ncols):
-                total, _ = _tree(m, [terms[r, c, lane] for lane in range(lk)], acc,
-                                 f"tree_{r}_{c}")
+                total, _ = adder_tree(m, [terms[r, c, lane] for lane in range(lk)], acc,
+                                      f"tree_{r}_{c}")
                 unit = FpAccumulator(acc.name)
                 m.submodules[f"acc_{r}_{c}"] = unit
                 m.d.comb += [unit.en.eq(a_valid | flush), unit.clear.eq(a_valid & a_clear),
                              unit.addend.eq(Mux(flush, minus_zero, total))]
                 units[r, c] = unit
             # Row sums: a clear without a row addend (an ELUT step) waits for the next one.
-            total, _ = _tree(m, [row_terms[r, lane] for lane in range(lk)], acc, f"rtree_{r}")
+            total, _ = adder_tree(m, [row_terms[r, lane] for lane in range(lk)], acc,
+                                  f"rtree_{r}")
             pending = Signal(name=f"row_clear_{r}")
             with m.If(a_valid & a_clear & ~a_rows):
                 m.d.sync += pending.eq(1)
@@ -237,35 +217,20 @@ class FpLutCore(wiring.Component):
             row_accs[r] = row
 
         # -- finalize: wait, read out the partials, add them, correct, halve, emit ------
-        busy = Signal()
-        t = Signal(range(self._emit_at + 1))
         c_reg = Signal.like(fin.payload.correction)
-        emit_row = Signal(range(mrows + 1))
-        m.d.comb += [fin.ready.eq(~busy), self.steps.ready.eq(~busy & ~fin.valid)]
-        start_flush = self.step_latency - 1
-        m.d.comb += flush.eq(busy & (t >= start_flush) & (t < start_flush + STAGES))
-        with m.If(fin.valid & fin.ready):
-            m.d.sync += [busy.eq(1), t.eq(0), c_reg.eq(fin.payload.correction),
-                         emit_row.eq(0)]
-        with m.Elif(busy & (t < self._emit_at)):
-            m.d.sync += t.eq(t + 1)
-
-        def lanes(accumulator, name):
-            regs = [Signal(acc.width, name=f"{name}_p{k}", reset_less=True)
-                    for k in range(fp.ACC_LANES)]
-            with m.If(flush):
-                for k, reg in enumerate(regs):
-                    with m.If(accumulator.lane == k):
-                        m.d.sync += reg.eq(accumulator.partial)
-            return regs
+        with m.If(start):
+            m.d.sync += c_reg.eq(fin.payload.correction)
 
         outputs = {}
         for r in range(mrows):
-            r_sum, _ = _tree(m, lanes(row_accs[r], f"row{r}"), acc, f"rlanes_{r}")
+            r_sum, _ = adder_tree(m, partial_registers(m, row_accs[r], flush, acc, f"row{r}"),
+                                  acc, f"rlanes_{r}")
             correction = Signal(acc.width, name=f"cr_{r}", reset_less=True)
             m.d.sync += correction.eq(times_int(r_sum, c_reg, acc.name))
             for c in range(ncols):
-                s_sum, _ = _tree(m, lanes(units[r, c], f"u{r}_{c}"), acc, f"lanes_{r}_{c}")
+                s_sum, _ = adder_tree(
+                    m, partial_registers(m, units[r, c], flush, acc, f"u{r}_{c}"), acc,
+                    f"lanes_{r}_{c}")
                 s_reg = Signal(acc.width, name=f"s_{r}_{c}", reset_less=True)
                 m.d.sync += s_reg.eq(s_sum)
                 adder = FPAdder(acc.exp_bits, acc.man_bits, enable=True)
@@ -274,18 +239,6 @@ class FpLutCore(wiring.Component):
                              adder.a_b.payload.a.eq(s_reg), adder.a_b.payload.b.eq(correction)]
                 outputs[r, c] = halve(adder.sum.payload, acc.name)
 
-        out = self.rows
-        ready_to_emit = busy & (t == self._emit_at)
-        with m.If(out.valid & out.ready):
-            m.d.sync += out.valid.eq(0)
-            with m.If(out.payload.last):
-                m.d.sync += busy.eq(0)
-        with m.If(ready_to_emit & (emit_row < mrows) & (~out.valid | out.ready)):
-            m.d.sync += [out.valid.eq(1), out.payload.row.eq(emit_row),
-                         out.payload.last.eq(emit_row == mrows - 1),
-                         emit_row.eq(emit_row + 1)]
-            for c in range(ncols):
-                m.d.sync += out.payload.word[c].eq(
-                    select([outputs[r, c] for r in range(mrows)], emit_row[:max(1, (mrows - 1).bit_length())])
-                    if mrows > 1 else outputs[0, c])
+        emit_rows(m, self.rows, outputs, busy=busy, t=t, start=start, emit_at=self._emit_at,
+                  mrows=mrows, ncols=ncols)
         return m
