@@ -10,6 +10,11 @@ table precompute unit and the LUT core, connected (docs/architecture.md, docs/rt
       PRECOMP: activation buffer ─► ReadPath register ─► TablePrecompute ─► table buffer
       LMMA:    table + weight buffer ─► ReadPath registers ─► LutCore steps
       STORE:   LutCore finalize ─► rows ─► output buffer
+
+A configuration with FP activations (``act_format`` fp16 or bf16) builds the FP blocks in
+their place: :class:`~lutcore.hw.table_precompute.fp_unit.FpTablePrecompute` and
+:class:`~lutcore.hw.lut_core.fp_core.FpLutCore`, with the FP timing of
+:data:`lutcore.spec.isa.TIMING`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import LutcoreError
 from ..spec import isa
-from ..spec.config import CoreConfig
+from ..spec.config import OUT_BEAT_MAX_BITS, CoreConfig
 from ..spec.isa import Region
 from .accelerator.controller import (ISSUE_CYCLES, READ_CYCLES, START_CYCLES,
                                      STORE_OFFER_CYCLES, Controller)
@@ -29,8 +34,10 @@ from .accelerator.host_interface import WRITE_REGIONS, HostInterface
 from .accelerator.read_path import ReadPath
 from .hostport import HostPortSignature
 from .lut_core import LutCore
+from .lut_core.fp_core import FpLutCore
 from .memory import BufferMemory
 from .table_precompute import TablePrecompute
+from .table_precompute.fp_unit import FpTablePrecompute
 
 __all__ = ["Accelerator", "Top"]
 
@@ -84,9 +91,23 @@ class Accelerator(wiring.Component):
                                    f"'{config.name}' needs {span} host addresses: at most "
                                    f"{1 << isa.REGION_SHIFT}")
         timing = isa.TIMING
-        table_latency = TablePrecompute.latency_of(config.g, config.elut_g, config.symmetrize,
-                                                   timing.TABLE_STAGE_LEVELS)
-        step_latency, finalize_latency = LutCore.latencies_of(config.n)
+        if config.is_fp:
+            if config.out_beats != 1:
+                raise LutcoreError(
+                    f"Accelerator: config '{config.name}' has {config.out_word_bits}-bit "
+                    f"output rows: the FP LUT core writes whole rows, at most "
+                    f"{OUT_BEAT_MAX_BITS} bits (n x {config.acc_bits} for acc_format "
+                    f"{config.acc_format}): allowed n <= "
+                    f"{OUT_BEAT_MAX_BITS // config.acc_bits}")
+            # Built once here, for their latencies, and elaborated as they are.
+            self._fp_blocks = pre, core = self._blocks(config)
+            table_latency = pre.latency
+            step_latency, finalize_latency = core.step_latency, core.finalize_latency
+        else:
+            table_latency = TablePrecompute.latency_of(config.g, config.elut_g,
+                                                       config.symmetrize,
+                                                       timing.TABLE_STAGE_LEVELS)
+            step_latency, finalize_latency = LutCore.latencies_of(config.n)
         built = (START_CYCLES, ISSUE_CYCLES, READ_CYCLES, READ_CYCLES, step_latency,
                  STORE_OFFER_CYCLES + finalize_latency, table_latency)
         contract = (timing.START, timing.ISSUE, timing.PRECOMP_READ, timing.LMMA_LATENCY,
@@ -107,6 +128,21 @@ class Accelerator(wiring.Component):
     def from_config(cls, config: CoreConfig) -> "Accelerator":
         return cls(config)
 
+    @staticmethod
+    def _blocks(cfg: CoreConfig):
+        """The table precompute unit and the LUT core of ``cfg``: the integer blocks, or the
+        FP blocks of its formats."""
+        if cfg.is_fp:
+            return (FpTablePrecompute(m=cfg.m, g=cfg.g, elut_g=cfg.elut_g,
+                                      act_format=cfg.act_format, table_format=cfg.table_format,
+                                      symmetrize=cfg.symmetrize, lookups=cfg.lookups),
+                    FpLutCore(m=cfg.m, n=cfg.n, g=cfg.g, elut_g=cfg.elut_g,
+                              weight_bits=cfg.weight_bits, symmetrize=cfg.symmetrize,
+                              lookups=cfg.lookups, table_format=cfg.table_format,
+                              acc_format=cfg.acc_format))
+        return (TablePrecompute.from_config(cfg, stage_levels=isa.TIMING.TABLE_STAGE_LEVELS),
+                LutCore.from_config(cfg))
+
     @property
     def config(self) -> CoreConfig:
         return self._config
@@ -123,9 +159,8 @@ class Accelerator(wiring.Component):
         m.submodules.host_interface = hif = HostInterface(cfg)
         m.submodules.csr = csr = ControlStatus(cfg)
         m.submodules.read_path = reads = ReadPath(cfg)
-        m.submodules.precompute = pre = TablePrecompute.from_config(
-            cfg, stage_levels=isa.TIMING.TABLE_STAGE_LEVELS)
-        m.submodules.core = core = LutCore.from_config(cfg)
+        pre, core = self._fp_blocks if cfg.is_fp else self._blocks(cfg)
+        m.submodules.precompute, m.submodules.core = pre, core
         m.submodules.controller = ctrl = Controller(cfg, pre, core)
 
         def buffer(name, width, depth):

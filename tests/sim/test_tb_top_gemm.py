@@ -18,6 +18,7 @@ import pytest
 from lutcore.host import open_device
 from lutcore.host.scoreboard import score
 from lutcore.studies.regress import make_row
+from lutcore.spec import fp
 from lutcore.spec.config import CoreConfig, preset
 from lutcore.sw.compiler import compile_gemm
 
@@ -53,8 +54,11 @@ def random_shapes(rng, count, k_max):
 
 def gemms(config, mode, seed, shapes, *, extras=True):
     """(a, w, options) per GEMM: ternary weights, plus (extras) all -128 activations and,
-    in bit-serial mode, weights of the config's full width with a zero point."""
+    in bit-serial mode, weights of the config's full width with a zero point (FP
+    activations: :func:`fp_gemms`)."""
     rng = np.random.default_rng(seed)
+    if config.is_fp:
+        return fp_gemms(config, mode, rng, shapes, extras=extras)
     out = []
     for m, n, k in shapes:
         a = rng.integers(-128, 128, (m, k))
@@ -68,6 +72,34 @@ def gemms(config, mode, seed, shapes, *, extras=True):
             z = (1 << b) // 2
             w = rng.integers(-z, (1 << b) - z, (n, k))
             out.append((rng.integers(-128, 128, (m, k)), w, {"weight_bits": b, "zero_point": z}))
+    return out
+
+
+def fp_gemms(config, mode, rng, shapes, *, extras=True):
+    """FP activations (normal values of the act_format), plus (extras) the largest finite
+    values (sums overflow to infinity in 16-bit tables), subnormals, an infinity and a NaN,
+    and in bit-serial mode weights of the full width with a zero point."""
+    fmt = config.act_format
+    big = float(np.finfo(np.float16).max) if fmt == "fp16" else 3e38
+    tiny_value = 2.0 ** -20 if fmt == "fp16" else 2.0 ** -130       # subnormal in fmt
+
+    def acts(shape, scale=1.0):
+        return fp.as_format(rng.standard_normal(shape) * scale, fmt)
+
+    out = [(acts((m, k)), rng.integers(-1, 2, (n, k)), {}) for m, n, k in shapes]
+    if extras:
+        m, n, k = shapes[0]
+        out.append((fp.as_format(rng.choice([-big, big], (m, k)), fmt),
+                    rng.integers(-1, 2, (n, k)), {}))
+        out.append((acts((m, k), tiny_value), rng.integers(-1, 2, (n, k)), {}))
+        special = acts((m, k))
+        special[0, 0] = np.inf
+        special[-1, -1] = np.nan
+        out.append((special, rng.integers(-1, 2, (n, k)), {}))
+        if mode == "bitserial":
+            b = config.weight_bits
+            w = rng.integers(0, 1 << b, (n, k))
+            out.append((acts((m, k)), w, {"weight_bits": b, "zero_point": 0}))
     return out
 
 
@@ -145,3 +177,26 @@ def test_k_split_strategies(ksplit, mode, record_property, model_of):
     programs = run_and_check(config, mode, 11, [(2, 9, 1500), (1, 20, 2100)], record_property,
                              model_of, ksplit=ksplit, extras=False)
     assert all(p.meta["ksplit"] == ksplit for p in programs)
+
+
+# FP activations (docs/architecture.md, "Floating-point activations"): the FP blocks in the
+# accelerator, the FP LMMA order (planes inside each group), K accumulated on the core in K
+# order; outputs bit for bit with the ISS and the FP golden model, CYCLES with the ISS.
+FP_CONFIGS = {
+    "tiny_fp16": preset("tiny").with_act_format("fp16"),
+    "tiny_bf16_bf16": preset("tiny").with_act_format("bf16", table_format="bf16")
+                                    .replace(name="tiny_bf16_bf16"),
+    "tiny_fp16_all16": preset("tiny").with_act_format("fp16", table_format="fp16",
+                                                      acc_format="fp16")
+                                     .replace(name="tiny_fp16_all16"),
+    "tiny_l2_fp16": preset("tiny").replace(name="tiny_l2", lookups=2).with_act_format("fp16"),
+}
+
+
+@pytest.mark.parametrize("mode", ["bitserial", "elut"])
+@pytest.mark.parametrize("name", ["tiny_fp16", *(pytest.param(n, marks=pytest.mark.slow)
+                                                  for n in list(FP_CONFIGS)[1:])])
+def test_fp_activations_bit_exact_and_cycle_exact(name, mode, record_property, model_of):
+    config = FP_CONFIGS[name]
+    programs = run_and_check(config, mode, 2, SHAPES["tiny"], record_property, model_of)
+    assert any(p.meta["ksplit"] == "device" for p in programs), "no K split exercised"

@@ -41,8 +41,9 @@ class Controller(wiring.Component):
     - PRECOMP reads one activation word per cycle; two cycles later (read port, read register)
       it is offered to ``activations``; every word of ``tables`` is written to the table
       buffer;
-    - LMMA reads one table and one weight word per cycle (planes outer, groups inner) and
-      offers each pair as a ``steps`` payload two cycles later (``clear`` on the first);
+    - LMMA reads one table and one weight word per cycle (planes outer, groups inner; with
+      FP activations groups outer, planes inner) and offers each pair as a ``steps``
+      payload two cycles later (``clear`` on the first);
     - STORE offers ``finalize`` from a register one cycle after issue and writes every beat of
       ``rows`` to the output buffer.
 
@@ -53,7 +54,7 @@ class Controller(wiring.Component):
     Parameters
     ----------
     config : CoreConfig
-    precompute, core : TablePrecompute, LutCore
+    precompute, core : TablePrecompute, LutCore (or their FP counterparts)
         The blocks the controller feeds (their stream signatures).
 
     Members
@@ -169,6 +170,8 @@ class Controller(wiring.Component):
         a_ptr = Signal(range(cfg.act_depth))
         t_ptr = Signal(range(cfg.table_depth))
         w_ptr = Signal(range(cfg.weight_depth))
+        w_row = Signal(range(cfg.weight_depth))     # FP: weight word of the group's plane 0
+        cur_planes_m1 = Signal(self.plane_bits)
         tw_ptr = Signal(range(cfg.table_depth))
         tw_left = Signal(range(cfg.table_depth))
         o_ptr = Signal(range(cfg.out_depth * beats))
@@ -198,13 +201,25 @@ class Controller(wiring.Component):
             ]
             with m.If(~left.any()):
                 m.d.sync += issuing.eq(0)
-            # LMMA: groups inner, planes outer; the table address restarts every plane.
-            plane_end = ~j_left.any()
-            m.d.sync += [
-                t_ptr.eq(Mux(plane_end, cur_table, t_ptr + 1)),
-                j_left.eq(Mux(plane_end, cur_count_m1, j_left - 1)),
-                plane.eq(Mux(plane_end, plane + 1, plane)),
-            ]
+            if not cfg.is_fp:
+                # LMMA: groups inner, planes outer; the table address restarts every plane.
+                plane_end = ~j_left.any()
+                m.d.sync += [
+                    t_ptr.eq(Mux(plane_end, cur_table, t_ptr + 1)),
+                    j_left.eq(Mux(plane_end, cur_count_m1, j_left - 1)),
+                    plane.eq(Mux(plane_end, plane + 1, plane)),
+                ]
+            else:
+                # FP: planes inner, groups outer (the FP contract's order); the weight
+                # address steps by count through the planes of a group, then returns to the
+                # next group's plane 0.
+                step_end = plane == cur_planes_m1
+                m.d.sync += [
+                    t_ptr.eq(Mux(step_end, t_ptr + 1, t_ptr)),
+                    w_row.eq(Mux(step_end, w_row + 1, w_row)),
+                    w_ptr.eq(Mux(step_end, w_row + 1, w_ptr + cur_count_m1 + 1)),
+                    plane.eq(Mux(step_end, 0, plane + 1)),
+                ]
         with m.If(cur_valid):
             m.d.sync += first.eq(0)
 
@@ -267,6 +282,8 @@ class Controller(wiring.Component):
                 a_ptr.eq(dec.precomp.act_addr),
                 t_ptr.eq(dec.precomp.table_addr),
                 w_ptr.eq(dec.lmma.weight_addr),
+                w_row.eq(dec.lmma.weight_addr),
+                cur_planes_m1.eq(dec.lmma.planes - 1),
                 tw_ptr.eq(dec.precomp.table_addr),
                 tw_left.eq(dec_count - 1),
                 o_ptr.eq(dec.store.out_addr * beats if beats > 1 else dec.store.out_addr),

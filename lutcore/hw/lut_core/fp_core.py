@@ -25,7 +25,8 @@ from .. import _params as P
 from .._mux import select
 from ..fp import FPAdder, FpAccumulator
 from ..fp.adder import STAGES
-from ..fp.datapath import adder_tree, emit_rows, finalize_sequence, partial_registers
+from ..fp.datapath import (adder_tree, emit_rows, finalize_sequence, partial_registers,
+                           row_layout)
 from ..fp.rounding import double, halve, negate, times_int, widen
 from ..layouts import Mode
 from .core import decode_code
@@ -102,11 +103,7 @@ class FpLutCore(wiring.Component):
 
     @property
     def row_layout(self) -> data.StructLayout:
-        return data.StructLayout({
-            "word": data.ArrayLayout(unsigned(self._acc.width), self._n),
-            "row": unsigned(nx.unsigned_bits(self._m - 1)),
-            "last": unsigned(1),
-        })
+        return row_layout(self._m, self._n, self._acc)
 
     @property
     def tree_levels(self) -> int:
@@ -226,7 +223,7 @@ class FpLutCore(wiring.Component):
             r_sum, _ = adder_tree(m, partial_registers(m, row_accs[r], flush, acc, f"row{r}"),
                                   acc, f"rlanes_{r}")
             correction = Signal(acc.width, name=f"cr_{r}", reset_less=True)
-            m.d.sync += correction.eq(times_int(r_sum, c_reg, acc.name))
+            m.d.sync += correction.eq(times_int(r_sum, c_reg, acc.name, m=m))
             for c in range(ncols):
                 s_sum, _ = adder_tree(
                     m, partial_registers(m, units[r, c], flush, acc, f"u{r}_{c}"), acc,
@@ -237,7 +234,7 @@ class FpLutCore(wiring.Component):
                 m.submodules[f"final_{r}_{c}"] = adder
                 m.d.comb += [adder.enable.eq(1), adder.a_b.valid.eq(1),
                              adder.a_b.payload.a.eq(s_reg), adder.a_b.payload.b.eq(correction)]
-                outputs[r, c] = halve(adder.sum.payload, acc.name)
+                outputs[r, c] = halve(adder.sum.payload, acc.name, m=m)
 
         emit_rows(m, self.rows, outputs, busy=busy, t=t, start=start, emit_at=self._emit_at,
                   mrows=mrows, ncols=ncols)

@@ -304,7 +304,10 @@ class Lmma(Instruction, opcode=Opcode.LMMA, layout=LMMA_LAYOUT,
     (r, c) adds ``(sign ? -H[idx] : H[idx]) << shift`` with H table row ``r*L + l`` and
     code ``c*L + l`` (shift = b in bit-serial mode, 1 in ELUT mode), and in plane 0 of
     bit-serial mode row sum r adds ``-H[0]`` of its L tables. All sums wrap modulo
-    2^sum_bits."""
+    2^sum_bits. On a core with FP activations the order is the FP contract's, every plane of
+    a step before the next step (step j outer, plane b inner, same words), and each unit's
+    L terms are summed as a tree and added to its partial sums (docs/architecture.md,
+    "Floating-point activations")."""
     mode: Mode
     table_addr: int
     weight_addr: int
