@@ -9,10 +9,11 @@ output file is touched.
 
 Floating-point activations: a ``float16`` activation file runs as FP16, a ``uint16`` file
 with ``--act-format bf16`` as BF16 bit patterns (NumPy has no bfloat16), by the FP contract
-(docs/architecture.md, "Floating-point activations"; ``--table-format``, ``--acc-format``),
-with ternary weights, on the numpy backend (the FP core is not built yet); O is written as
-float32. NaN and infinity in the activations are allowed and propagate as IEEE arithmetic
-says.
+(docs/architecture.md, "Floating-point activations"; ``--table-format``, ``--acc-format``)
+on the FP variant of the chosen preset or config (``CoreConfig.with_act_format``), on every
+backend (the accelerator's FP core takes rows of at most 512 bits: tiny, not default, on
+rtl and uart); O is written as float32. NaN and infinity in the activations are allowed and
+propagate as IEEE arithmetic says.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def add_arguments(p) -> None:
     p.add_argument("--act-format", choices=fp.ACT_FORMATS, default=None,
                    help="activation format (default: fp16 for a float16 file, else int8); "
                         "bf16 reads the file's uint16 values as bfloat16 bit patterns. FP "
-                        "activations run on --backend numpy; NaN and infinity propagate "
-                        "as IEEE arithmetic says")
+                        "activations run on the preset's FP variant; NaN and infinity "
+                        "propagate as IEEE arithmetic says")
     p.add_argument("--table-format", choices=fp.TABLE_FORMATS, default=None,
                    help="FP activations: table entry format (default fp32)")
     p.add_argument("--acc-format", choices=fp.ACC_FORMATS, default=None,
@@ -145,26 +146,34 @@ def _act_format(args) -> str:
 
 
 def _run_fp(args, config, act_format: str, options: dict) -> int:
-    """``lutcore gemm`` with FP activations: checked operands, the FP kernels, float32 O."""
+    """``lutcore gemm`` with FP activations: the FP variant of the chosen configuration (its
+    act_format from the file or ``--act-format``, its formats from the flags), checked
+    operands, float32 O."""
     from ..sw.kernels.fp import fp_activations
-    from ..sw.kernels.validate import check_k_match, check_ternary
-    if args.weight_bits is not None or args.zero_point is not None:
-        raise CliError("--weight-bits/--zero-point apply to int8 activations: FP activations "
-                       "take ternary weights")
-    if args.backend != "numpy":
-        raise CliError(f"--act-format {act_format} runs on --backend numpy only (the FP "
-                       f"precompute unit and core are not built yet), not {args.backend!r}")
+    from ..sw.kernels.validate import check_int_matrix, check_k_match, check_ternary
+    if args.backend == "numpy" and (args.weight_bits is not None or args.zero_point is not None):
+        raise CliError("--weight-bits/--zero-point with FP activations need a compiled "
+                       "backend (iss, rtl, uart): --backend numpy takes ternary weights")
     out_path = output_file("--out", args.out, {"--acts": args.acts, "--weights": args.weights,
                                                "--config": args.config})
+    if config.is_fp and config.act_format != act_format:
+        raise CliError(f"--config holds act_format {config.act_format} but the activations "
+                       f"are {act_format}")
+    config = config.with_act_format(
+        act_format, table_format=args.table_format or (config.table_format if config.is_fp
+                                                       else "fp32"),
+        acc_format=args.acc_format or (config.acc_format if config.is_fp else "fp32"))
     config.group(args.mode)
     acts, weights = describe("--acts", args.acts), describe("--weights", args.weights)
     a = fp_activations(load_npy("--acts", args.acts), act_format, acts)
-    w = check_ternary(load_npy("--weights", args.weights), weights)
+    w = load_npy("--weights", args.weights)
+    w = (check_ternary(w, weights) if args.backend == "numpy"
+         else check_int_matrix(w, weights, "[N, K]"))
     k = check_k_match(a.shape, w.shape, acts, weights)
-    formats = {key: value for key, value in (("table_format", args.table_format),
-                                             ("acc_format", args.acc_format)) if value}
+    if args.backend != "numpy" and (w.min() < -128 or w.max() > 127):
+        raise CliError(f"{weights} holds values {w.min()}..{w.max()}: allowed int8 weights")
     result = run_backend(a, w.astype(np.int8), backend=args.backend, mode=args.mode,
-                         config=config, act_format=act_format, **formats, **options)
+                         config=config, **options)
     out = np.asarray(result.output)
     m, n = a.shape[0], w.shape[0]
     if out.shape != (m, n) or out.dtype.kind != "f":
@@ -172,8 +181,10 @@ def _run_fp(args, config, act_format: str, options: dict) -> int:
                        f"expected floats [M, N] = ({m}, {n})")
     write_npy("--out", out_path, out.astype(np.float32))
     print(f"lutcore gemm: wrote {args.out} (float32 [{m}, {n}]; K = {k}, mode {args.mode}, "
-          f"activations {act_format}, tables {args.table_format or 'fp32'}, accumulators "
-          f"{args.acc_format or 'fp32'}, backend {args.backend}, preset {config.name})")
+          f"activations {act_format}, tables {config.table_format}, accumulators "
+          f"{config.acc_format}, backend {args.backend}, preset {config.name})")
+    if result.cycles is not None:
+        print(f"cycles: {result.cycles}{utilization_text(result)}")
     return 0
 
 

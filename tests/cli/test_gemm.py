@@ -317,23 +317,30 @@ def test_fp16_and_bf16_activations(tmp_path, capsys):
     np.testing.assert_array_equal(got, want)
     assert main(["gemm", "--acts", str(tmp_path / "abf.npy"), "--act-format", "bf16",
                  "--weights", str(tmp_path / "w.npy"), "--out", str(out), "--mode", "elut",
-                 "--table-format", "bf16", "--acc-format", "fp16"]) == 0
+                 "--table-format", "bf16"]) == 0
     want = fp_lut_gemm(abf, pack_elut(w, g=3), act_format="bf16", table_format="bf16",
-                       acc_format="fp16")
+                       acc_format="fp32")
     np.testing.assert_array_equal(np.load(out), want.astype(np.float32))
     capsys.readouterr()
     for extra, message in [
-        (["--acts", "a16.npy", "--backend", "iss"],
-         "--act-format fp16 runs on --backend numpy only (the FP precompute unit and core are "
-         "not built yet), not 'iss'"),
+        (["--acts", "a16.npy", "--backend", "iss", "--preset", "default", "--mode", "elut",
+          "--weight-bits", "2"],
+         "weight_bits and zero_point apply to mode 'bitserial' only: mode 'elut' takes "
+         "ternary weights"),
         (["--acts", "ai.npy", "--act-format", "bf16"],
          f"--acts '{tmp_path / 'ai.npy'}' has dtype int8: act_format bf16 takes bfloat16 "
          f"(ml_dtypes) or its bits as uint16"),
         (["--acts", "ai.npy", "--acc-format", "fp16"],
          "--table-format and --acc-format apply to FP activations (--act-format fp16 or bf16)"),
         (["--acts", "a16.npy", "--weight-bits", "2"],
-         "--weight-bits/--zero-point apply to int8 activations: FP activations take ternary "
-         "weights"),
+         "--weight-bits/--zero-point with FP activations need a compiled backend (iss, rtl, "
+         "uart): --backend numpy takes ternary weights"),
+        (["--acts", "abf.npy", "--act-format", "bf16", "--acc-format", "fp16"],
+         "config field 'acc_format' = 'fp16' is invalid: must hold table_format fp32 "
+         "exactly: allowed fp32"),
+        (["--acts", "a16.npy", "--backend", "iss", "--table-format", "bf16"],
+         "config field 'table_format' = 'bf16' is invalid: must hold act_format fp16 "
+         "exactly: allowed fp16, fp32"),
     ]:
         argv = [str(tmp_path / x) if x.endswith(".npy") else x for x in extra]
         assert main(["gemm", *argv, "--weights", str(tmp_path / "w.npy"), "--out",
@@ -341,3 +348,26 @@ def test_fp16_and_bf16_activations(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err == f"lutcore gemm: error: {message}\n"
         assert not (tmp_path / "bad.npy").exists()
+
+
+def test_fp_activations_on_the_iss_use_the_presets_fp_variant(tmp_path, capsys):
+    """--preset default with a float16 file runs default's FP16 variant on the ISS, with
+    INT2 weights and a zero point; O equals the golden model's with those planes."""
+    from lutcore.sw.kernels import pack_bitserial
+    from lutcore.sw.kernels.fp import fp_lut_gemm
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(3, 37)).astype(np.float16)
+    w = rng.integers(-2, 2, (5, 37)).astype(np.int8)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "w.npy", w)
+    out = tmp_path / "o.npy"
+    assert main(["gemm", "--acts", str(tmp_path / "a.npy"), "--weights",
+                 str(tmp_path / "w.npy"), "--out", str(out), "--backend", "iss",
+                 "--weight-bits", "2", "--zero-point", "2", "--acc-format", "fp16",
+                 "--table-format", "fp16"]) == 0
+    printed = capsys.readouterr().out
+    assert "tables fp16, accumulators fp16, backend iss, preset default_fp16" in printed
+    assert "cycles: " in printed
+    want = fp_lut_gemm(a, pack_bitserial(w, g=4, weight_bits=2, zero_point=2),
+                       act_format="fp16", table_format="fp16", acc_format="fp16")
+    np.testing.assert_array_equal(np.load(out), want.astype(np.float32))
