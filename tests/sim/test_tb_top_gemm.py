@@ -198,5 +198,6 @@ FP_CONFIGS = {
                                                   for n in list(FP_CONFIGS)[1:])])
 def test_fp_activations_bit_exact_and_cycle_exact(name, mode, record_property, model_of):
     config = FP_CONFIGS[name]
-    programs = run_and_check(config, mode, 2, SHAPES["tiny"], record_property, model_of)
+    shapes = LOOKUP_SHAPES if config.lookups > 1 else SHAPES["tiny"]
+    programs = run_and_check(config, mode, 2, shapes, record_property, model_of)
     assert any(p.meta["ksplit"] == "device" for p in programs), "no K split exercised"
