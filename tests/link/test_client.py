@@ -66,6 +66,43 @@ def test_uart_backend_exact_with_hand_counted_cycles(name, mode, shape, seed):
     assert result.info["device"]["max_words"] == 16 and result.info["device"]["retries"] == 0
 
 
+# FP16 activations on tiny (docs/architecture.md, "Timing contract", FP cores): PRECOMP
+# count + 2 + 27 (the FP table unit: 2 registers and the g = 4 plan's five 5-stage adders);
+# LMMA as integer; STORE 1 row + 1 + 0 + 28 (read-out 5, lane tree 15, correction 1 + 5,
+# output 2); START 4 and HALT 1.
+def fp_hand_cycles(program):
+    counts = []
+    for phase in program.phases:
+        total = 4
+        for word in phase.instructions:
+            i = isa.decode(int(word))
+            total += {isa.Precomp: lambda: i.count + 29, isa.Lmma: lambda: i.planes * i.count + 2,
+                      isa.Store: lambda: 30, isa.Halt: lambda: 1}[type(i)]()
+        counts.append(total)
+    return counts
+
+
+@pytest.mark.parametrize("mode", ["bitserial", "elut"])
+def test_uart_backend_runs_fp_activations(mode):
+    """FP16 activations over the model link: the FP golden model's output bit for bit, and
+    the FP blocks' cycles counted by hand."""
+    from lutcore.sw.kernels.fp import fp_lut_gemm
+    from lutcore.sw.kernels.packing import pack_bitserial, pack_elut
+    cfg = preset("tiny").with_act_format("fp16")
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((3, 23)).astype(np.float16)
+    w = rng.integers(-1, 2, (6, 23)).astype(np.int8)
+    dev = AcceleratorModel(cfg)
+    result = run_gemm(a, w, backend="uart", mode=mode, config=cfg,
+                      transport=ModelTransport(dev, host_bits=cfg.host_bits, max_words=16))
+    packed = pack_bitserial(w, g=4) if mode == "bitserial" else pack_elut(w, g=3)
+    want = fp_lut_gemm(a, packed, act_format="fp16")
+    assert result.output.dtype == np.float32
+    np.testing.assert_array_equal(result.output.view(np.uint32), want.view(np.uint32))
+    assert result.info["phase_cycles"] == fp_hand_cycles(compile_gemm(a, w, config=cfg,
+                                                                      mode=mode))
+
+
 def flip_first(count=1, byte=5):
     """A line that flips one bit of ``byte`` in the first ``count`` frames sent."""
     state = {"left": count}
