@@ -82,6 +82,31 @@ def simulate(dut, a, b, *, seed: int = 0, idle: float = 0.3,
     return np.array(got, np.uint64), cycles[0]
 
 
+def lone_result(dut, a: int, b: int, cycles: int) -> list[tuple[int, int]]:
+    """Offer one pair for one cycle (the result stream always ready) and watch ``cycles``
+    more: every (cycle, payload) the result stream offered, counted from the acceptance."""
+    out, seen = result_stream(dut), []
+
+    async def bench(ctx):
+        ctx.set(out.ready, 1)
+        ctx.set(dut.a_b.payload.a, a)
+        ctx.set(dut.a_b.payload.b, b)
+        ctx.set(dut.a_b.valid, 1)
+        assert ctx.get(dut.a_b.ready)
+        await ctx.tick()
+        ctx.set(dut.a_b.valid, 0)
+        for cycle in range(1, cycles + 1):
+            if ctx.get(out.valid):
+                seen.append((cycle, ctx.get(out.payload)))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
 def run_lanes(verilog: str, toplevel: str, tag: str, a, b, width: int, lanes: int, tmp_path,
               *, idle: float = 0.05, stall: float = 0.05, seed: int = 1) -> np.ndarray:
     """The results of the pairs from a Verilator model of ``lanes`` operators behind one

@@ -16,10 +16,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...spec import fp
-from ...spec import numerics as nx
 from ..fp import FpAccumulator
 from ..fp.adder import STAGES
-from ..fp.datapath import adder_tree, emit_rows, finalize_sequence, partial_registers
+from ..fp.datapath import (adder_tree, emit_rows, finalize_sequence, partial_registers,
+                           row_layout)
 from ..fp.multiplier import STAGES as MULTIPLIER_STAGES
 from ..fp.multiplier import FpMultiplier
 from .common import check_int
@@ -118,11 +118,7 @@ class FpMacCore(wiring.Component):
 
     @property
     def row_layout(self) -> data.StructLayout:
-        return data.StructLayout({
-            "word": data.ArrayLayout(unsigned(self._acc.width), self._n),
-            "row": unsigned(nx.unsigned_bits(self._m - 1)),
-            "last": unsigned(1),
-        })
+        return row_layout(self._m, self._n, self._acc)
 
     @property
     def tree_levels(self) -> int:

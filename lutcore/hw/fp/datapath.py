@@ -5,14 +5,26 @@ finalize's sequence (wait for the steps in flight, read out, emit one row per be
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import data
 
 from .._mux import select
 
 from ...spec import fp
+from ...spec import numerics as nx
 from .adder import STAGES, FPAdder
 
-__all__ = ["adder_tree", "partial_registers", "finalize_sequence", "emit_rows"]
+__all__ = ["adder_tree", "partial_registers", "finalize_sequence", "emit_rows", "row_layout"]
+
+
+def row_layout(m: int, n: int, fmt: fp.FpFormat) -> data.StructLayout:
+    """A beat of the ``rows`` stream: ``word``, the n outputs of row ``row`` (raw ``fmt``
+    bits), and ``last``, set on row ``m - 1``."""
+    return data.StructLayout({
+        "word": data.ArrayLayout(unsigned(fmt.width), n),
+        "row": unsigned(nx.unsigned_bits(m - 1)),
+        "last": unsigned(1),
+    })
 
 
 def adder_tree(m: Module, terms, fmt: fp.FpFormat, name: str):

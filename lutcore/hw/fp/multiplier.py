@@ -155,8 +155,8 @@ class FpMultiplier(wiring.Component):
             "valid": 1, "sign": 1, "num": 2 * p,
             "exp": range(2 * low, 2 * (emax - fin.man_bits) + 1),  # LSB of the product
             "nan": 1, "inf": 1}))
-        sa, _, fa, siga, scalea, speciala = _unpack(self.a_b.payload.a, fin.name)
-        sb, _, fb, sigb, scaleb, specialb = _unpack(self.a_b.payload.b, fin.name)
+        sa, _, fa, siga, scalea, speciala = _unpack(self.a_b.payload.a, fin.name, m)
+        sb, _, fb, sigb, scaleb, specialb = _unpack(self.a_b.payload.b, fin.name, m)
         nan_a, nan_b = speciala & (fa != 0), specialb & (fb != 0)
         zero_a, zero_b = siga == 0, sigb == 0             # exponent and fraction 0
         nan = nan_a | nan_b | (speciala & zero_b) | (specialb & zero_a)
@@ -173,7 +173,7 @@ class FpMultiplier(wiring.Component):
         # Stage 2: one rounding into the output format, special results.
         top = (1 << fout.exp_bits) - 1
         infinity = Cat(Const(0, fout.man_bits), Const(top, fout.exp_bits), s1.sign)
-        rounded = round_pack(s1.sign, s1.num, s1.exp, fout.name, exact=self.exact)
+        rounded = round_pack(s1.sign, s1.num, s1.exp, fout.name, exact=self.exact, m=m)
         result = Mux(s1.nan, self.canonical_nan, Mux(s1.inf, infinity, rounded))
         with m.If(advance):
             m.d.sync += [self.product.valid.eq(s1.valid), self.product.payload.eq(result)]

@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
-from fpbench import run_lanes, simulate, specials
+from fpbench import lone_result, run_lanes, simulate, specials
 from fpref import FMT, FP64, Fmt, decode, exact_add, round_nearest_even  # noqa: F401
 
 from lutcore.errors import LutcoreError
@@ -324,25 +323,7 @@ def test_latency_and_throughput(name):
     accepted; back-to-back additions come out one per cycle (N in N + LATENCY cycles)."""
     dut = FPAdder.of(name)
     f = FMT[name]
-    seen = []
-
-    async def bench(ctx):
-        ctx.set(dut.sum.ready, 1)
-        ctx.set(dut.a_b.payload.a, f.one)
-        ctx.set(dut.a_b.payload.b, f.one)
-        ctx.set(dut.a_b.valid, 1)
-        assert ctx.get(dut.a_b.ready)
-        await ctx.tick()
-        ctx.set(dut.a_b.valid, 0)
-        for cycle in range(1, 12):
-            if ctx.get(dut.sum.valid):
-                seen.append((cycle, ctx.get(dut.sum.payload)))
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    seen = lone_result(dut, f.one, f.one, 11)
     assert seen == [(dut.LATENCY, f.pattern(f.bias + 1))]          # 1 + 1 = 2, once
     a, b = random_operands(f, 40, np.random.default_rng(1))
     got, cycles = simulate(FPAdder.of(name), a, b, idle=0.0, stall=0.0)

@@ -23,7 +23,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from fpbench import run_lanes, simulate, specials
+from fpbench import lone_result, run_lanes, simulate, specials
 from fpref import FMT, Fmt, decode, exact_mul
 
 from lutcore.errors import LutcoreError
@@ -245,24 +245,8 @@ def test_latency_throughput_and_enable():
     products one per cycle; with ``enable`` the pipeline moves only when it is high."""
     f = FMT["fp16"]
     dut = FpMultiplier("fp16", "fp32")
-    seen = []
-
-    async def bench(ctx):
-        ctx.set(dut.product.ready, 1)
-        ctx.set(dut.a_b.payload.a, f.pattern(f.bias + 1))            # 2
-        ctx.set(dut.a_b.payload.b, f.pattern(f.bias + 1, 1 << 9))    # 3
-        ctx.set(dut.a_b.valid, 1)
-        await ctx.tick()
-        ctx.set(dut.a_b.valid, 0)
-        for cycle in range(1, 8):
-            if ctx.get(dut.product.valid):
-                seen.append((cycle, ctx.get(dut.product.payload)))
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    two, three = f.pattern(f.bias + 1), f.pattern(f.bias + 1, 1 << 9)
+    seen = lone_result(dut, two, three, 7)
     assert seen == [(dut.LATENCY, 0x40C00000)]                        # 6.0 in FP32, once
     a, b = random_operands(f, FMT["fp32"], 30, np.random.default_rng(2))
     got, cycles = simulate(FpMultiplier("fp16", "fp32"), a, b, idle=0.0, stall=0.0)
