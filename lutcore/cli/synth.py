@@ -55,6 +55,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--all", action="store_true",
                         help="the W2A8 comparison: LUT core symmetrized, unsymmetrized and "
                              "with ELUT, their precompute units, MAC and adder baselines")
+    parser.add_argument("--fp16", action="store_true",
+                        help="the FP16-activation comparison instead: the FP LUT core and its "
+                             "FP table precompute unit (FP16 tables, FP32 accumulators) at "
+                             "W1/W2/W4 against the FP16 MAC tensor core, tile "
+                             f"M{area.FP_TILE['m']} N{area.FP_TILE['n']} K{area.FP_TILE['g']}, "
+                             "standard cells only; writes area_fp16.md and area_fp16.json")
     parser.add_argument("--tile", metavar="MxN", type=area.parse_tile, default=None,
                         help="tile of the --all comparison (default 2x8: the MAC baseline at "
                              "the preset's full tile takes too long on a small machine)")
@@ -97,6 +103,8 @@ def run(args) -> int:
     if args.activity > 2:
         raise LutcoreError(f"--activity {args.activity:g} is invalid: at most 2 transitions "
                            "per cycle")
+    if args.fp16:
+        return _run_fp16(args)
     flows = study_flows(args) if args.all else \
         (("cmos",) if args.no_ecp5 else ("cmos", "ecp5"))
     if args.all:
@@ -113,5 +121,22 @@ def run(args) -> int:
     print()
     print(doc["markdown"])
     print(f"wrote {args.out / 'area.md'} and {args.out / 'area.json'}")
+    area.check_designs(doc["designs"], args.out)
+    return 0
+
+
+def _run_fp16(args) -> int:
+    """``lutcore synth --fp16``: the FP16 comparison, which needs the standard-cell tools."""
+    if args.all or args.tile:
+        raise LutcoreError("--fp16 is invalid with --all or --tile: it has its own tile")
+    missing = cl.ensure_tools(install=args.install_tools)
+    if missing:
+        raise LutcoreError(f"--fp16: {missing}")
+    doc = area.run_fp_comparison(args.out, jobs=args.jobs, timeout=args.timeout,
+                                 clock_mhz=args.clock, activity=args.activity,
+                                 scheduler=args.scheduler)
+    print()
+    print(doc["markdown"])
+    print(f"wrote {args.out / 'area_fp16.md'} and {args.out / 'area_fp16.json'}")
     area.check_designs(doc["designs"], args.out)
     return 0

@@ -23,6 +23,10 @@ LUT4 equivalent, ``LUT4 + 2 * CCU2C``). Two throughput counts are kept apart:
   ternary cores (ELUT, ternary adder) finish ``m * n * g`` of them a cycle; the bit-serial
   cores (LUT, bit-serial adder) need two planes, so ``m * n * g / 2``.
 
+FP16 activations (:func:`run_fp_comparison`, standard cells only): the FP LUT core with its
+FP table precompute unit at W1/W2/W4 against the FP16 MAC tensor core, in TFLOPs/mm^2 and
+TFLOPs/W, beside the paper's FP16 figures.
+
 The headline ``LUT vs MAC density`` compares W2A8 density (the equal-throughput number) of
 the symmetrized LUT core with its table precompute unit against the INT8 MAC core, by the
 CMOS estimate; the report gives the other views (per plane, LUT4, without the shared
@@ -57,6 +61,8 @@ __all__ = [
     "w4_designs", "products_at", "cell_sum", "tops_figures", "cell_rows", "cell_ratios", "cell_report", "CELL_ROWS",
     "CELL_WIDTHS", "LADDER", "ladder_designs", "ladder_rows",
     "COMPARISON_TILE", "ABC_SCRIPT", "LUT_CORE", "PRECOMPUTE",
+    "FP_TILE", "FP_CELL_ROWS", "PAPER_FP16", "fp_designs", "fp_products_at", "fp_cell_rows",
+    "fp_cell_ratios", "fp_cell_report", "run_fp_comparison",
 ]
 
 
@@ -662,19 +668,25 @@ def cell_rows(results: list[SynthResult], m: int, n: int, g: int,
         for bits in CELL_WIDTHS:
             build = f"{core}_w4" if bits == 4 and core in W4_KEYS else core
             keys = [build] + ([pre] if pre else [])
-            row = {"key": key, "label": label, "weight_bits": bits, "components": keys,
-                   "products_per_cycle": products_at(core, bits, m, n, g, elut_g),
-                   "area_um2": None, "fmax_mhz": None, "power_mw": None,
-                   "tops_per_mm2": None, "tops_per_w": None, "clock_mhz": None}
-            figures, row["error"] = cell_sum([by_key.get(k) for k in keys], keys)
-            if figures is not None:
-                row.update(figures)
-                if row["products_per_cycle"] is not None:
-                    row["tops_per_mm2"], row["tops_per_w"] = tops_figures(
-                        row["products_per_cycle"], row["area_um2"], row["power_mw"],
-                        row["clock_mhz"])
-            rows.append(row)
+            rows.append(_cell_row(by_key, key, label, bits, keys,
+                                  products_at(core, bits, m, n, g, elut_g)))
     return rows
+
+
+def _cell_row(by_key: dict[str, SynthResult], key: str, label: str, bits: int,
+              keys: list[str], products: float | None) -> dict[str, Any]:
+    """One standard-cell row: the design made of the results ``keys`` (:func:`cell_sum`) at
+    ``bits``-bit weights, ``products`` per cycle, and its TOPS/mm^2 and TOPS/W."""
+    row = {"key": key, "label": label, "weight_bits": bits, "components": keys,
+           "products_per_cycle": products, "area_um2": None, "fmax_mhz": None,
+           "power_mw": None, "tops_per_mm2": None, "tops_per_w": None, "clock_mhz": None}
+    figures, row["error"] = cell_sum([by_key.get(k) for k in keys], keys)
+    if figures is not None:
+        row.update(figures)
+        if products is not None:
+            row["tops_per_mm2"], row["tops_per_w"] = tops_figures(
+                products, row["area_um2"], row["power_mw"], row["clock_mhz"])
+    return row
 
 
 #: The paper's Table 2 as our ladder, each rung a (key, label, core, precompute) of the
@@ -749,18 +761,7 @@ def cell_report(rows: list[dict[str, Any]], ratios: dict[str, float | None],
            f"with a global switching activity of {meta['activity']:g} (transitions per "
            f"cycle per net). TOPS count 2 operations per weight x activation product at "
            f"that clock. LUT rows include the table precompute unit.", "",
-           "| design | W | um^2 | fmax MHz | mW | products/cycle | TOPS/mm^2 | TOPS/W |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        if r["error"]:
-            out.append(f"| {r['label']} | W{r['weight_bits']}A8 | FAILED: {r['error']} "
-                       "||||||")
-            continue
-        out.append(f"| {r['label']} | W{r['weight_bits']}A8 | {_fmt(r['area_um2'], 0)} | "
-                   f"{_fmt(r['fmax_mhz'], 1)} | {_fmt(r['power_mw'], 2)} | "
-                   f"{_fmt(r['products_per_cycle'], 0)} | {_fmt(r['tops_per_mm2'], 3)} | "
-                   f"{_fmt(r['tops_per_w'], 3)} |")
-    out += ["", "```"]
+           *_cell_table(rows, "A8", "TOPS"), "", "```"]
     for bits in CELL_WIDTHS:
         out.append(f"W{bits}A8 LUT vs MAC INT8: {_x(ratios[f'lut_vs_mac_area_w{bits}'])} "
                    f"TOPS/mm^2, {_x(ratios[f'lut_vs_mac_power_w{bits}'])} TOPS/W; ELUT "
@@ -781,6 +782,23 @@ def cell_report(rows: list[dict[str, Any]], ratios: dict[str, float | None],
                        f"{_fmt(r['power_mw'], 2)} | {_pct(r['power_step_saving'])} / "
                        f"{_pct(r['power_total_saving'])} |")
         out.append("")
+    return out
+
+
+def _cell_table(rows: list[dict[str, Any]], act: str, ops: str) -> list[str]:
+    """The Markdown table of standard-cell rows, activations named ``act`` (``A8``),
+    operations ``ops`` (``TOPS``)."""
+    out = [f"| design | W | um^2 | fmax MHz | mW | products/cycle | {ops}/mm^2 | {ops}/W |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r["error"]:
+            out.append(f"| {r['label']} | W{r['weight_bits']}{act} | FAILED: {r['error']} "
+                       "||||||")
+            continue
+        out.append(f"| {r['label']} | W{r['weight_bits']}{act} | {_fmt(r['area_um2'], 0)} | "
+                   f"{_fmt(r['fmax_mhz'], 1)} | {_fmt(r['power_mw'], 2)} | "
+                   f"{_fmt(r['products_per_cycle'], 0)} | {_fmt(r['tops_per_mm2'], 3)} | "
+                   f"{_fmt(r['tops_per_w'], 3)} |")
     return out
 
 
@@ -1049,4 +1067,140 @@ def run_single(config: CoreConfig, out: Path, *, jobs: int = 1,
     doc = {"meta": {"preset": config.name, "config": config.to_dict()},
            "designs": [r.to_dict() for r in results]}
     (out / "area.json").write_text(json.dumps(doc, indent=2))
+    return doc | {"markdown": md}
+
+
+# ---------------------------------------------------------------------------------------
+# FP16 activations: the FP LUT core against the FP16 MAC tensor core, in standard cells
+# ---------------------------------------------------------------------------------------
+
+#: Tile of the FP16 comparison (``m x n`` units, ``g`` products per unit and step): 16
+#: products per step, a quarter of the integer comparison's M2 N8 K4. One FP LUT unit
+#: (FP32 accumulator, partial-sum tree, correction adder and halving) maps in about two
+#: minutes and the M2 N8 cores would take hours on two cores; densities are per product.
+FP_TILE = {"m": 1, "n": 4, "g": 4}
+#: Formats of the FP16 comparison: FP16 activations (and FP16 weights in the MAC), FP16
+#: tables (the precompute's adders and the tables the units select from are 16-bit, as the
+#: paper's FP16 LUT), FP32 accumulators and outputs in both cores.
+FP_ACT, FP_TABLE, FP_ACC = "fp16", "fp16", "fp32"
+#: The paper's FP16 figures (TSMC 28 nm, Synopsys DC): Table 1's FP16 tensor core, and
+#: Fig. 12's dot-product units, W1 x FP16 LUT against the FP16 MAC, TFLOPs/mm^2.
+PAPER_FP16 = {"tensor_core_tflops_mm2": 2.96, "lut_w1_dp_tflops_mm2": 61.55,
+              "mac_dp_tflops_mm2": 3.39}
+#: Rows of the FP16 table: (row key, label, core keys by weight width, precompute key).
+#: The bit-serial FP LUT core is built for 2-bit codes (W1, W2) and 4-bit codes (W4).
+FP_CELL_ROWS = [
+    ("fp_lut+pre", "FP LUT core + precompute, symmetrized (FP16 tables, FP32 acc)",
+     {1: "fp_lut", 2: "fp_lut", 4: "fp_lut_w4"}, "fp_pre"),
+    ("fp_mac", "FP16 MAC tensor core (FP16 x FP16, FP32 acc)",
+     {1: "fp_mac", 2: "fp_mac", 4: "fp_mac"}, None),
+]
+
+
+def fp_designs(m: int = FP_TILE["m"], n: int = FP_TILE["n"],
+               g: int = FP_TILE["g"]) -> list[DesignSpec]:
+    """The FP16 comparison's designs: the FP LUT core (bit-serial, symmetrized, no ELUT)
+    for 2-bit and 4-bit codes, its FP table precompute unit, and the FP16 MAC core, at
+    ``m * n * g`` products per step (one weight bit plane for the LUT core)."""
+    tile = f"M{m} N{n} K{g}"
+    step = m * n * g
+    lut = dict(m=m, n=n, g=g, elut_g=0, table_format=FP_TABLE, acc_format=FP_ACC)
+    return [
+        DesignSpec("fp_lut", f"FP LUT core, 2-bit codes ({tile})", "lutcore_fp_lut_core",
+                   lut | {"weight_bits": W2}, step, None),
+        DesignSpec("fp_lut_w4", f"FP LUT core, 4-bit codes ({tile})", "lutcore_fp_lut_core",
+                   lut | {"weight_bits": 4}, step, None),
+        DesignSpec("fp_pre", f"FP table precompute (M{m}, FP16 -> FP16 tables)",
+                   "lutcore_fp_table_precompute",
+                   dict(m=m, g=g, elut_g=0, act_format=FP_ACT, table_format=FP_TABLE), 0, None),
+        DesignSpec("fp_mac", f"FP16 MAC tensor core ({tile})", "lutcore_fp_mac_core",
+                   dict(m=m, n=n, g=g, operand_format=FP_ACT, acc_format=FP_ACC), step, None),
+    ]
+
+
+def fp_products_at(key: str, bits: int, m: int, n: int, g: int) -> float:
+    """FP16-activation products per cycle of row ``key`` at ``bits``-bit weights: the
+    bit-serial FP LUT core takes one cycle per weight bit plane, the FP16 MAC multiplies
+    every width as FP16 (dequantized weights) at ``m * n * g`` a cycle."""
+    step = m * n * g
+    return step if key.startswith("fp_mac") else step / bits
+
+
+def fp_cell_rows(results: list[SynthResult], m: int, n: int, g: int) -> list[dict[str, Any]]:
+    """One row per design of :data:`FP_CELL_ROWS` and weight width (W1, W2, W4): um^2,
+    fmax, mW at the common clock, products per cycle, TFLOPs/mm^2 and TFLOPs/W (2 FLOPs per
+    product; the keys say ``tops`` as in :func:`cell_rows`)."""
+    by_key = {r.spec.key: r for r in results}
+    return [_cell_row(by_key, key, label, bits, [cores[bits]] + ([pre] if pre else []),
+                      fp_products_at(key, bits, m, n, g))
+            for key, label, cores, pre in FP_CELL_ROWS for bits in CELL_WIDTHS]
+
+
+def fp_cell_ratios(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """FP LUT core + precompute against the FP16 MAC, TFLOPs/mm^2 (``area``) and TFLOPs/W
+    (``power``) at each weight width, and the paper's Fig. 12 ratio (W1 dot-product units,
+    TFLOPs/mm^2)."""
+    at = {(r["key"], r["weight_bits"]): r for r in rows}
+    out: dict[str, float | None] = {}
+    for bits in CELL_WIDTHS:
+        for metric, short in (("tops_per_mm2", "area"), ("tops_per_w", "power")):
+            x = at.get(("fp_lut+pre", bits), {}).get(metric)
+            y = at.get(("fp_mac", bits), {}).get(metric)
+            out[f"lut_vs_mac_{short}_w{bits}"] = None if x is None or not y else x / y
+    out["paper_lut_vs_mac_area_w1"] = (PAPER_FP16["lut_w1_dp_tflops_mm2"]
+                                       / PAPER_FP16["mac_dp_tflops_mm2"])
+    return out
+
+
+def fp_cell_report(rows: list[dict[str, Any]], ratios: dict[str, float | None],
+                   meta: dict[str, Any]) -> list[str]:
+    """The FP16-activation comparison as Markdown (``area_fp16.md``)."""
+    out = [f"# Area: FP16 activations, FP LUT core vs FP16 MAC ({meta['node']}, "
+           f"{meta['library']})", "",
+           f"Tile {meta['tile']} ({meta['products']} products per step), FP16 activations, "
+           f"FP16 tables, FP32 accumulators; the MAC multiplies FP16 x FP16 into FP32. "
+           f"Power at {meta['clock_mhz']:g} MHz with a global switching activity of "
+           f"{meta['activity']:g}; TFLOPs count 2 FLOPs per weight x activation product at "
+           f"that clock. The LUT rows include the FP table precompute unit.", "",
+           *_cell_table(rows, "A-FP16", "TFLOPs"), "", "```"]
+    for bits in CELL_WIDTHS:
+        out.append(f"W{bits} x FP16 LUT vs FP16 MAC: "
+                   f"{_x(ratios[f'lut_vs_mac_area_w{bits}'])} TFLOPs/mm^2, "
+                   f"{_x(ratios[f'lut_vs_mac_power_w{bits}'])} TFLOPs/W")
+    paper = PAPER_FP16
+    out.append(f"Paper (TSMC 28 nm): FP16 tensor core {paper['tensor_core_tflops_mm2']} "
+               f"TFLOPs/mm^2 (Table 1); W1 x FP16 dot-product unit "
+               f"{paper['lut_w1_dp_tflops_mm2']} vs FP16 MAC {paper['mac_dp_tflops_mm2']} "
+               f"TFLOPs/mm^2 (Fig. 12): {_x(ratios['paper_lut_vs_mac_area_w1'])}")
+    out += ["```", ""]
+    return out
+
+
+def run_fp_comparison(out: Path, *, m: int = FP_TILE["m"], n: int = FP_TILE["n"],
+                      g: int = FP_TILE["g"], jobs: int = 1, timeout: float | None = None,
+                      progress: Callable[[str], None] | None = None,
+                      clock_mhz: float = cl.DEFAULT_POWER_MHZ,
+                      activity: float = cl.DEFAULT_ACTIVITY,
+                      scheduler: str | None = None) -> dict[str, Any]:
+    """Synthesize :func:`fp_designs` through the standard-cell flow only and write
+    ``area_fp16.md`` and ``area_fp16.json`` into ``out``; returns the JSON document with the
+    Markdown under ``markdown``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = fp_designs(m, n, g)
+    results = synthesize_all(specs, out, jobs, ("cells",), timeout, progress,
+                             clock_mhz=clock_mhz, activity=activity, scheduler=scheduler)
+    library = cl.find_library()
+    rows = fp_cell_rows(results, m, n, g)
+    ratios = fp_cell_ratios(rows)
+    meta = {"tile": f"M{m} N{n} K{g}", "products": m * n * g, "m": m, "n": n, "g": g,
+            "act_format": FP_ACT, "table_format": FP_TABLE, "acc_format": FP_ACC,
+            "node": library.node if library else "n/a",
+            "library": library.name if library else "n/a",
+            "clock_mhz": clock_mhz, "activity": activity, "paper": PAPER_FP16}
+    md = "\n".join(fp_cell_report(rows, ratios, meta))
+    doc = {"meta": meta, "designs": [r.to_dict() for r in results], "rows": rows,
+           "ratios": ratios}
+    (out / "area_fp16.md").write_text(md)
+    (out / "area_fp16.json").write_text(json.dumps(doc, indent=2))
     return doc | {"markdown": md}

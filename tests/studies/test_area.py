@@ -238,6 +238,89 @@ def test_ladder_design_is_the_symmetrized_core_negating_in_the_unit():
     Fragment.get(core, None)            # it elaborates (and is not left unused)
 
 
+# -- FP16 activations -----------------------------------------------------------------------
+
+def test_fp_designs_build_the_stated_cores():
+    specs = {s.key: s for s in synth.fp_designs(1, 2, 4)}
+    assert sorted(specs) == ["fp_lut", "fp_lut_w4", "fp_mac", "fp_pre"]
+    # Built here, as the registry builds them (and not elaborated: the cores are large).
+    lut, lut4, mac = (hv.component_class(specs[k].component)(**specs[k].params)
+                      for k in ("fp_lut", "fp_lut_w4", "fp_mac"))
+    assert (lut.m, lut.n, lut.g, lut.weight_bits, lut.symmetrize) == (1, 2, 4, 2, True)
+    assert (lut._table.name, lut._acc.name) == ("fp16", "fp32")
+    assert lut4.weight_bits == 4
+    assert (mac.m, mac.n, mac.g, mac.operand_format, mac.acc_format) == (1, 2, 4, "fp16",
+                                                                         "fp32")
+    assert specs["fp_pre"].component == "lutcore_fp_table_precompute"
+    assert specs["fp_pre"].params["table_format"] == "fp16"
+    assert specs["fp_lut"].products_per_step == specs["fp_mac"].products_per_step == 8
+    # Bit-serial LUT: one plane a cycle; the MAC multiplies every width as FP16.
+    assert [synth.fp_products_at("fp_lut+pre", b, 1, 4, 4) for b in (1, 2, 4)] == [16, 8, 4]
+    assert [synth.fp_products_at("fp_mac", b, 1, 4, 4) for b in (1, 2, 4)] == [16, 16, 16]
+
+
+def test_fp_cell_rows_and_ratios_by_hand():
+    results = [_cell_result("fp_lut", 400_000, 120.0, 40.0),
+               _cell_result("fp_lut_w4", 420_000, 110.0, 42.0),
+               _cell_result("fp_pre", 100_000, 200.0, 10.0),
+               _cell_result("fp_mac", 3_200_000, 150.0, 320.0)]
+    rows = {(r["key"], r["weight_bits"]): r for r in synth.fp_cell_rows(results, 1, 4, 4)}
+    w1 = rows[("fp_lut+pre", 1)]
+    assert (w1["area_um2"], w1["power_mw"], w1["fmax_mhz"]) == (500_000, 50.0, 120.0)
+    assert w1["components"] == ["fp_lut", "fp_pre"]
+    # 16 products x 2 FLOPs x 100 MHz = 3.2 GFLOPs on 0.5 mm^2 and 50 mW.
+    assert w1["tops_per_mm2"] == pytest.approx(0.0064)
+    assert w1["tops_per_w"] == pytest.approx(0.064)
+    w4 = rows[("fp_lut+pre", 4)]
+    assert w4["components"] == ["fp_lut_w4", "fp_pre"] and w4["area_um2"] == 520_000
+    assert w4["tops_per_mm2"] == pytest.approx(4 * 2e8 / 1e12 / 0.52)
+    mac = rows[("fp_mac", 2)]
+    assert mac["tops_per_mm2"] == pytest.approx(16 * 2e8 / 1e12 / 3.2)       # 0.001
+    ratios = synth.fp_cell_ratios(list(rows.values()))
+    assert ratios["lut_vs_mac_area_w1"] == pytest.approx(0.0064 / 0.001)
+    assert ratios["lut_vs_mac_power_w2"] == pytest.approx(
+        (8 * 2e8 / 1e12 / 0.05) / (16 * 2e8 / 1e12 / 0.32))
+    assert ratios["paper_lut_vs_mac_area_w1"] == pytest.approx(61.55 / 3.39)
+    md = "\n".join(synth.fp_cell_report(list(rows.values()), ratios, {
+        "node": "n", "library": "l", "tile": "M1 N4 K4", "products": 16, "clock_mhz": 100.0,
+        "activity": 0.1}))
+    assert "| FP16 MAC tensor core (FP16 x FP16, FP32 acc) | W2A-FP16 | 3,200,000 |" in md
+    assert "W1 x FP16 LUT vs FP16 MAC: 6.40x TFLOPs/mm^2" in md
+    assert "2.96 TFLOPs/mm^2 (Table 1)" in md and "18.16x" in md
+
+
+def test_cli_synth_fp16_refuses_a_tile(tmp_path, capsys):
+    assert main(["synth", "--fp16", "--tile", "1x2", "--out", str(tmp_path / "o")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("--fp16 is invalid with --all or --tile: it has its own tile")
+
+
+@pytest.mark.slow
+@pytest.mark.yosys
+def test_fp_comparison_through_the_cell_flow(tmp_path):
+    """The smallest FP comparison (one unit, g = 2) through the real standard-cell flow:
+    every row measured, the LUT rows the sum of core and precompute, the areas the library
+    cells' sum, and the report and JSON written."""
+    from lutcore.studies import cells
+    if cells.find_library() is None or cells.find_sta() is None:
+        pytest.skip(cells.ensure_tools(install=False))
+    doc = synth.run_fp_comparison(tmp_path, m=1, n=1, g=2, jobs=2)
+    rows = {(r["key"], r["weight_bits"]): r for r in doc["rows"]}
+    designs = {d["spec"]["key"]: d for d in doc["designs"]}
+    assert not [r for r in rows.values() if r["error"]]
+    for key, d in designs.items():
+        lib = cells.liberty_cells(cells.find_library().liberty)
+        counts = d["cells"]["cell_counts"]
+        assert d["area_um2"] == pytest.approx(sum(n * lib[c][0] for c, n in counts.items()))
+        assert d["fmax_mhz"] > 0 and d["power_mw"] > 0, key
+    w2 = rows[("fp_lut+pre", 2)]
+    assert w2["area_um2"] == pytest.approx(designs["fp_lut"]["area_um2"]
+                                           + designs["fp_pre"]["area_um2"])
+    assert w2["products_per_cycle"] == 1 and rows[("fp_mac", 2)]["products_per_cycle"] == 2
+    assert (tmp_path / "area_fp16.md").read_text() == doc["markdown"]
+    assert json.loads((tmp_path / "area_fp16.json").read_text())["ratios"] == doc["ratios"]
+
+
 # -- sweeps on Dask, figures kept per design digest ------------------------------------------
 
 def _small_specs():
