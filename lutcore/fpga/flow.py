@@ -511,10 +511,14 @@ def render_markdown(r: FlowReport) -> str:
              f"- device behind the host port: {r.device}",
              f"- core clock: {r.core_mhz:g} MHz; UART link: {r.link_mhz:g} MHz, {r.baud} baud",
              f"- bitstream: {r.bitstream or '(not built)'}",
-             f"- timing: {'met' if r.timing_met else 'NOT MET'}", "",
+             f"- timing: {_timing_verdict(r)}", "",
              "## Resources", "", "| resource | used | available | % |", "|---|---:|---:|---:|"]
     for res in r.resources:
         lines.append(f"| {res.name} | {res.used} | {res.available} | {res.percent:.1f} |")
+    if not r.resources and r.netlist_cells:           # synthesis only: no placement yet
+        lines += ["", "Synthesis only: the netlist's cells (no place and route).", "",
+                  "| cell | count |", "|---|---:|"]
+        lines += [f"| {name} | {count} |" for name, count in sorted(r.netlist_cells.items())]
     lines += ["", "## Clocks (post-route)", "",
               "| clock | role | fmax MHz | constraint MHz | slack ns | |",
               "|---|---|---:|---:|---:|---|"]
@@ -540,6 +544,12 @@ def render_markdown(r: FlowReport) -> str:
     lines += ["## Run time", "", "| stage | seconds |", "|---|---:|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in r.stages.items()]
     return "\n".join(lines) + "\n"
+
+
+def _timing_verdict(r: FlowReport) -> str:
+    if not r.clocks and not r.resources:
+        return "not run (synthesis only)"
+    return "met" if r.timing_met else "NOT MET"
 
 
 def _decode_markdown(r: FlowReport) -> list[str]:

@@ -145,6 +145,8 @@ def test_yosys_smoke_tiny(tmp_path, capsys):
     assert saved["netlist_cells"]["SB_LUT4"] == luts
     assert "synthesis" in saved["stages"] and "place & route" not in saved["stages"]
     assert "[1/1] synthesis (yosys) done in" in capsys.readouterr().err
+    md = (tmp_path / "report.md").read_text()
+    assert "- timing: not run (synthesis only)" in md and f"| SB_LUT4 | {luts} |" in md
 
 
 @pytest.mark.slow
@@ -283,6 +285,12 @@ def test_decode_rows_by_hand():
     assert "| elut | 1,000,000 | 50.0% | 50.00 | 12.00 | 4,153 | 2.77e+00 | link |" in md
     report.decode, report.decode_error = [], "RuntimeError: no"
     assert "Not computed: RuntimeError: no" in render_markdown(report)
+    assert "- timing: met" in render_markdown(report)
+    synth = FlowReport(board="b", part="p", preset="x", device="accelerator",
+                       config={"host_bits": 32}, core_mhz=12.0, link_mhz=12.0, baud=115200)
+    synth.netlist_cells = {"SB_LUT4": 36865}
+    md = render_markdown(synth)
+    assert "- timing: not run (synthesis only)" in md and "| SB_LUT4 | 36865 |" in md
 
 
 @pytest.mark.slow
