@@ -368,6 +368,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"keep timing a cell this long (default {MIN_CELL_SECONDS:g}, "
                              f"quick 0.3)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", metavar="PATH", default=None,
+                        help=f"a BitNet checkpoint whose layers the FP16-activation error is "
+                             f"measured on (default: {EXAMPLE_MODEL} of the source tree, "
+                             f"when present)")
 
 
 def main(args: argparse.Namespace, config=None) -> int:
@@ -389,6 +393,8 @@ def main(args: argparse.Namespace, config=None) -> int:
         start = time.perf_counter()
         cells = run(args.shapes, rows, repeats, args.seed, min_seconds=args.min_seconds)
         fp_cells = run_fp(args.shapes, rows, repeats, args.seed, min_seconds=args.min_seconds)
+        model, label = _model_path(args.model)
+        layers = fp_model_layers(model, seed=args.seed) if model else None
     print(machine)
     print(f"lookup loop: {native.status()}")
     print(table(cells))
@@ -396,6 +402,98 @@ def main(args: argparse.Namespace, config=None) -> int:
     print(ratio_summary(cells))
     print("\nFP16 activations (FP golden model = host path; FP32 tables and accumulators)\n")
     print(fp_table(fp_cells))
+    if layers:
+        print(f"\nFP16 activations on the linear layers of {label} (32 random tokens): max "
+              f"error relative to the dot product's magnitude, worst layer (mean relative "
+              f"error, mean over layers); end to end = against the float64 product of the "
+              f"model's float32 activations\n")
+        print(fp_model_table(layers))
     print(f"\n(total {time.perf_counter() - start:.0f} s; LUT outputs bit-exact against the "
           f"int64 reference in every cell)")
     return 0
+
+
+# -- FP16 activations on a real model's layers ------------------------------------------------
+
+#: The trained example model whose layers ``lutcore bench host`` measures the FP error on.
+EXAMPLE_MODEL = "examples/tiny-lm"
+
+
+def _model_path(given):
+    """``(path, label)``: ``--model``, or the example model of the source tree when it is
+    there (None if not: an installed package has no examples)."""
+    from pathlib import Path
+    if given is not None:
+        return given, given
+    example = Path(__file__).resolve().parents[2] / EXAMPLE_MODEL
+    return (str(example), EXAMPLE_MODEL) if example.is_dir() else (None, None)
+
+
+def fp_model_layers(path, tokens: int = 32, seed: int = 0) -> list[dict]:
+    """The FP contract's error on a real model's linear layers: run the model's own forward
+    (numpy backend) on ``tokens`` random token ids, take the float32 input of every
+    BitLinear as it arrives, and compute each projection three ways against the float64
+    product of those float32 activations with the ternary weights: the activations in FP16
+    through the FP contract with FP32 tables and accumulators, the same with FP16 tables and
+    accumulators, and the model's own int8 absmax quantization (exact integer GEMM, float
+    rescale). ``contract`` is the FP32 path's error against the FP16 activations' own
+    float64 product (the contract's rounding alone). One dict per projection, the figures
+    the worst (max) or the mean over the layers."""
+    from ..models.loader import load_model
+    from ..sw.kernels.bitnet import EPS, quantize_activations_absmax
+
+    model = load_model(path, backend="numpy", mode="elut")
+    captured: list = []
+    linear = model._linear
+
+    def capture(x, stack):                   # the model's BitLinear inputs, in order
+        captured.append((np.array(x, np.float32), stack))
+        return linear(x, stack)
+
+    model._linear = capture
+    try:
+        model.forward(np.random.default_rng(seed).integers(0, model.config.vocab_size, tokens))
+    finally:
+        model._linear = linear
+        model.close()
+    rows: dict[str, dict] = {}
+    for x, stack in captured:
+        a16 = x.astype(np.float16)
+        xq, s = quantize_activations_absmax(x, 8, EPS, dtype=np.float32)
+        for proj in stack:
+            w = proj.packed.unpack()
+            name = "+".join(n.split(".")[-1] for n in proj.names)
+            int8 = reference_gemm(xq, w).astype(np.float64) / s.astype(np.float64)
+            errors = {
+                "contract": fp_error(fp_lut_gemm(a16, proj.packed, act_format="fp16"),
+                                     a16, w),
+                "fp32": fp_error(fp_lut_gemm(a16, proj.packed, act_format="fp16"), x, w),
+                "fp16": fp_error(fp_lut_gemm(a16, proj.packed, act_format="fp16",
+                                             table_format="fp16", acc_format="fp16"), x, w),
+                "int8": fp_error(int8, x, w),
+            }
+            row = rows.setdefault(name, {"name": name, "k": w.shape[1], "n": w.shape[0],
+                                         "layers": 0, "errors": {}})
+            row["layers"] += 1
+            for key, e in errors.items():
+                acc = row["errors"].setdefault(key, {"max_norm": 0.0, "mean_rel": 0.0})
+                acc["max_norm"] = max(acc["max_norm"], e["max_norm"])
+                acc["mean_rel"] += e["mean_rel"]
+    for row in rows.values():
+        for e in row["errors"].values():
+            e["mean_rel"] /= row["layers"]
+    return list(rows.values())
+
+
+def fp_model_table(rows: list[dict]) -> str:
+    """Markdown: per projection, the max error relative to the dot product's magnitude
+    (worst layer) and the mean relative error (mean over layers) of each path."""
+    lines = ["| projection | K x N | layers | FP16 acts, FP32 tables/acc: contract alone | "
+             "end to end | FP16 tables/acc, end to end | int8 absmax (BitNet), end to end |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        e = r["errors"]
+        cells = " | ".join(f"{e[k]['max_norm']:.1e} ({e[k]['mean_rel']:.1e})"
+                           for k in ("contract", "fp32", "fp16", "int8"))
+        lines.append(f"| {r['name']} | {r['k']}x{r['n']} | {r['layers']} | {cells} |")
+    return "\n".join(lines)

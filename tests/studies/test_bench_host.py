@@ -20,7 +20,7 @@ def test_bench_smoke(capsys):
     assert out.startswith("machine: ") and " cores" in out.splitlines()[0]
     assert "1 thread" in out.splitlines()[0]      # BLAS limited while the kernels ran
     assert out.splitlines()[1].startswith(("lookup loop: C (", "lookup loop: NumPy ("))
-    main_part, fp_part = out.split("FP16 activations")
+    main_part, fp_part, layers_part = out.split("FP16 activations")
     rows = [line for line in main_part.splitlines() if line.startswith("| 80x24 |")]
     assert len(rows) == 3                       # two timing rows (M = 1, 3) and one bytes row
     # Every time and ratio is "median (min..max)" with min <= median <= max.
@@ -42,6 +42,31 @@ def test_bench_smoke(capsys):
         ["f32 BLAS", "FP ELUT", "FP bit-serial", "FP ELUT", "FP bit-serial"]
     for r in fp_rows[2:]:
         assert all(0 <= float(x) < float("inf") for x in r.split("|")[5:8])
+    # the example model's layers: one row per projection stack (see below)
+    assert layers_part.startswith(" on the linear layers of examples/tiny-lm")
+    assert sum(line.startswith("| ") for line in layers_part.splitlines()) == 1 + 4
+
+
+def test_fp_error_on_the_example_models_layers():
+    """examples/tiny-lm (hidden 128, intermediate 256, 3 layers; q, k, v share their input,
+    as do gate and up): four projection stacks, each measured on all 3 layers, with errors
+    inside the bounds of the rounding analysis. Sums of n addends in a format of unit
+    roundoff u err by at most about n * u of the magnitude; the contract's longest chain
+    here (a 4-entry table plan, a partial of ceil(256 / 3 / 5) = 18 addends, the lane tree
+    and the finalize) is under 32 operations: FP32 (u = 2^-24) within 32 * 2^-24 of the
+    magnitude against the FP16 activations' own product; FP16 tables and accumulators
+    (u = 2^-11), with the FP16 rounding of the activations, within 33 * 2^-11."""
+    rows = host.fp_model_layers(host._model_path(None)[0], tokens=8)
+    shapes = {r["name"]: (r["k"], r["n"], r["layers"]) for r in rows}
+    assert shapes == {"q_proj+k_proj+v_proj": (128, 128 + 64 + 64, 3),
+                      "o_proj": (128, 128, 3), "gate_proj+up_proj": (128, 512, 3),
+                      "down_proj": (256, 128, 3)}
+    for r in rows:
+        e = r["errors"]
+        assert 0 < e["contract"]["max_norm"] <= 32 * 2.0 ** -24
+        assert 0 < e["fp16"]["max_norm"] <= 33 * 2.0 ** -11
+        assert e["contract"]["max_norm"] < e["fp32"]["max_norm"] < e["fp16"]["max_norm"]
+        assert 0 < e["int8"]["max_norm"] < 1
 
 
 def test_spread_and_paired_ratios():
