@@ -18,12 +18,13 @@ from lutcore.hw.fp.rounding import halve, times_int
 
 
 def evaluate(build, inputs, width: int, in_width: int, *, c_bits: int = 0):
-    """Values of a combinational expression over ``inputs`` ((x,) or (x, c) tuples)."""
+    """Values of a combinational expression over ``inputs`` ((x,) or (x, c) tuples), built
+    by ``build(x, c, m)`` in the module ``m`` it may add named signals to."""
     m = Module()
     x = Signal(in_width)
     c = Signal(signed(max(c_bits, 1)))
     y = Signal(width)
-    m.d.comb += y.eq(build(x, c))
+    m.d.comb += y.eq(build(x, c, m))
     sim = Simulator(m)
     out = []
 
@@ -81,7 +82,7 @@ HALVING += [pytest.param("bf16", every_exponent("bf16", 1), id="bf16-exponents",
 def test_halving(name, values):
     f = FMT[name]
     inputs = [(v,) for v in values]
-    got = evaluate(lambda x, c: halve(x, name), inputs, f.width, f.width)
+    got = evaluate(lambda x, c, m: halve(x, name, m=m), inputs, f.width, f.width)
     check(got, [scale_pow2(v, -1, f) for (v,) in inputs], f, inputs)
 
 
@@ -92,5 +93,5 @@ def test_product_with_a_small_integer(name, count):
     f = FMT[name]
     xs = patterns(name, count, 2)
     inputs = [(x, c) for x in xs for c in range(-15, 16)]
-    got = evaluate(lambda x, c: times_int(x, c, name), inputs, f.width, f.width, c_bits=5)
+    got = evaluate(lambda x, c, m: times_int(x, c, name, m=m), inputs, f.width, f.width, c_bits=5)
     check(got, [ref_times_int(c, x, f) for x, c in inputs], f, inputs)
