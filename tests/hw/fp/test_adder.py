@@ -350,7 +350,7 @@ def run_verilator(f: Fmt, a, b, tmp_path, *, idle: float = 0.05, stall: float = 
                                   for f in FORMATS])
 def test_verilator_random_pairs(name, tmp_path):
     f = FMT[name]
-    a, b = random_operands(f, 20_000, np.random.default_rng(100 + len(name)))
+    a, b = random_operands(f, 4_000, np.random.default_rng(100 + len(name)))
     check(run_verilator(f, a, b, tmp_path, idle=0.1, stall=0.1), a, b, f)
 
 
