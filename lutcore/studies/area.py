@@ -785,9 +785,10 @@ def cell_report(rows: list[dict[str, Any]], ratios: dict[str, float | None],
     return out
 
 
-def _cell_table(rows: list[dict[str, Any]], act: str, ops: str) -> list[str]:
+def _cell_table(rows: list[dict[str, Any]], act: str, ops: str,
+                digits: int = 3) -> list[str]:
     """The Markdown table of standard-cell rows, activations named ``act`` (``A8``),
-    operations ``ops`` (``TOPS``)."""
+    operations ``ops`` (``TOPS``) given to ``digits`` decimals."""
     out = [f"| design | W | um^2 | fmax MHz | mW | products/cycle | {ops}/mm^2 | {ops}/W |",
            "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -797,8 +798,8 @@ def _cell_table(rows: list[dict[str, Any]], act: str, ops: str) -> list[str]:
             continue
         out.append(f"| {r['label']} | W{r['weight_bits']}{act} | {_fmt(r['area_um2'], 0)} | "
                    f"{_fmt(r['fmax_mhz'], 1)} | {_fmt(r['power_mw'], 2)} | "
-                   f"{_fmt(r['products_per_cycle'], 0)} | {_fmt(r['tops_per_mm2'], 3)} | "
-                   f"{_fmt(r['tops_per_w'], 3)} |")
+                   f"{_fmt(r['products_per_cycle'], 0)} | {_fmt(r['tops_per_mm2'], digits)} | "
+                   f"{_fmt(r['tops_per_w'], digits)} |")
     return out
 
 
@@ -1075,9 +1076,10 @@ def run_single(config: CoreConfig, out: Path, *, jobs: int = 1,
 # ---------------------------------------------------------------------------------------
 
 #: Tile of the FP16 comparison (``m x n`` units, ``g`` products per unit and step): 16
-#: products per step, a quarter of the integer comparison's M2 N8 K4. One FP LUT unit
-#: (FP32 accumulator, partial-sum tree, correction adder and halving) maps in about two
-#: minutes and the M2 N8 cores would take hours on two cores; densities are per product.
+#: products per step, a quarter of the integer comparison's M2 N8 K4. Each unit of either
+#: core holds six to eight FP32 adders; at M1 N4 the FP LUT core and the FP16 MAC each map
+#: in three to five minutes on two shared cores, the M2 N8 cores (4x the units) in about an
+#: hour each. Densities are per product.
 FP_TILE = {"m": 1, "n": 4, "g": 4}
 #: Formats of the FP16 comparison: FP16 activations (and FP16 weights in the MAC), FP16
 #: tables (the precompute's adders and the tables the units select from are 16-bit, as the
@@ -1162,7 +1164,7 @@ def fp_cell_report(rows: list[dict[str, Any]], ratios: dict[str, float | None],
            f"Power at {meta['clock_mhz']:g} MHz with a global switching activity of "
            f"{meta['activity']:g}; TFLOPs count 2 FLOPs per weight x activation product at "
            f"that clock. The LUT rows include the FP table precompute unit.", "",
-           *_cell_table(rows, "A-FP16", "TFLOPs"), "", "```"]
+           *_cell_table(rows, "A-FP16", "TFLOPs", 5), "", "```"]
     for bits in CELL_WIDTHS:
         out.append(f"W{bits} x FP16 LUT vs FP16 MAC: "
                    f"{_x(ratios[f'lut_vs_mac_area_w{bits}'])} TFLOPs/mm^2, "
