@@ -8,10 +8,9 @@ from __future__ import annotations
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import data
 
-from .._mux import select
-
 from ...spec import fp
 from ...spec import numerics as nx
+from .._mux import select
 from .adder import STAGES, FPAdder
 
 __all__ = ["adder_tree", "partial_registers", "finalize_sequence", "emit_rows", "row_layout"]

@@ -22,6 +22,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 from fpbench import lone_result, run_lanes, simulate, specials
 from fpref import FMT, Fmt, decode, exact_mul
@@ -282,43 +285,32 @@ TOPLEVEL = "fpmul_lanes"
 BUS = 32
 
 
-def lanes_verilog(src: str, dst: str, lanes: int = LANES) -> str:
-    """``lanes`` multipliers behind the ports of the adder bench's model, every operand and
-    result in a 32-bit slot (zero-extended)."""
-    dut = FpMultiplier(src, dst)
-    wi, wo = FMT[src].width, FMT[dst].width
-    lane = generate_verilog(dut, name="fpmul_lane")
-    pad = f"assign sum__payload[{BUS} * i + {wo} +: {BUS - wo}] = 0;" if wo < BUS else ""
-    return lane + f"""
-module {TOPLEVEL}(clk, rst, a_b__payload, a_b__valid, a_b__ready, sum__payload, sum__valid,
-    sum__ready);
-  input clk;
-  input rst;
-  input [{2 * BUS * lanes - 1}:0] a_b__payload;
-  input a_b__valid;
-  output a_b__ready;
-  output [{BUS * lanes - 1}:0] sum__payload;
-  output sum__valid;
-  input sum__ready;
-  wire [{lanes - 1}:0] ready;
-  wire [{lanes - 1}:0] valid;
-  genvar i;
-  generate
-    for (i = 0; i < {lanes}; i = i + 1) begin : lane
-      fpmul_lane mul (
-        .clk(clk), .rst(rst),
-        .a_b__payload({{a_b__payload[{2 * BUS} * i + {BUS} +: {wi}],
-                        a_b__payload[{2 * BUS} * i +: {wi}]}}),
-        .a_b__valid(a_b__valid), .a_b__ready(ready[i]),
-        .product__payload(sum__payload[{BUS} * i +: {wo}]),
-        .product__valid(valid[i]), .product__ready(sum__ready));
-      {pad}
-    end
-  endgenerate
-  assign a_b__ready = ready[0];
-  assign sum__valid = valid[0];
-endmodule
-"""
+class MultiplierLanes(wiring.Component):
+    """``lanes`` multipliers in lockstep behind the ports of the adder bench's model: lane
+    i's operands in 32-bit slots ``[2*BUS*i, 2*BUS*(i+1))`` of ``a_b``'s payload (``a``
+    low), its product zero-extended in ``[BUS*i, BUS*(i+1))`` of ``sum``'s; lane 0's
+    handshake is every lane's."""
+
+    def __init__(self, src: str, dst: str, lanes: int = LANES):
+        self._src, self._dst, self._lanes = src, dst, lanes
+        super().__init__({"a_b": In(stream.Signature(2 * BUS * lanes)),
+                          "sum": Out(stream.Signature(BUS * lanes))})
+
+    def elaborate(self, platform):
+        m = Module()
+        wi, wo = FMT[self._src].width, FMT[self._dst].width
+        muls = []
+        for i in range(self._lanes):
+            mul = m.submodules[f"lane{i}"] = FpMultiplier(self._src, self._dst)
+            slot = 2 * BUS * i
+            m.d.comb += [mul.a_b.valid.eq(self.a_b.valid), mul.product.ready.eq(self.sum.ready),
+                         mul.a_b.payload.a.eq(self.a_b.payload[slot:slot + wi]),
+                         mul.a_b.payload.b.eq(self.a_b.payload[slot + BUS:slot + BUS + wi]),
+                         self.sum.payload[BUS * i:BUS * i + wo].eq(mul.product.payload)]
+            muls.append(mul)
+        m.d.comb += [self.a_b.ready.eq(muls[0].a_b.ready),
+                     self.sum.valid.eq(muls[0].product.valid)]
+        return m
 
 
 @pytest.mark.slow
@@ -330,6 +322,7 @@ def test_verilator_million_pairs(src, dst, tmp_path):
     backpressure, bit-exact with the exact reference."""
     f, out = FMT[src], FMT[dst]
     a, b = random_operands(f, out, 1_000_000, np.random.default_rng(17 + len(src + dst)))
-    got = run_lanes(lanes_verilog(src, dst), TOPLEVEL, f"fpmul-{src}-{dst}-x{LANES}", a, b,
-                    BUS, LANES, tmp_path, idle=0.02, stall=0.02, seed=3)
+    verilog = generate_verilog(MultiplierLanes(src, dst), name=TOPLEVEL)
+    got = run_lanes(verilog, TOPLEVEL, f"fpmul-{src}-{dst}-x{LANES}", a, b, BUS, LANES,
+                    tmp_path, idle=0.02, stall=0.02, seed=3)
     check(got, a, b, f, out)
