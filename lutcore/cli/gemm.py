@@ -96,7 +96,7 @@ def run(args) -> int:
     """
     config = load_config(args)
     options = _options(args)
-    act_format = _act_format(args)
+    act_format = _act_format(args, config)
     if act_format != "int8":
         return _run_fp(args, config, act_format, options)
     if args.table_format or args.acc_format:
@@ -133,10 +133,13 @@ def run(args) -> int:
     return 0
 
 
-def _act_format(args) -> str:
-    """``--act-format``, or fp16 when ``--acts`` holds float16 (read from the header)."""
+def _act_format(args, config) -> str:
+    """``--act-format``, or the FP configuration's, or fp16 when ``--acts`` holds float16
+    (read from the header)."""
     if args.act_format is not None:
         return args.act_format
+    if config.is_fp:
+        return config.act_format
     a = load_npy("--acts", args.acts)
     if a.dtype.kind == "f" and a.dtype != np.float16:
         raise CliError(f"{describe('--acts', args.acts)} has dtype {a.dtype}: activations are "

@@ -262,18 +262,22 @@ class NumpyDevice(Device):
                  started: float) -> GemmResult:
         """FP activations: the FP contract's kernels (same weights, ternary), outputs in
         ``acc_format``; FP sums do not wrap, so there is no overflow check."""
+        from ..spec import isa
+        from ..sw.compiler import weight_params
         from ..sw.kernels.fp import fp_activations, fp_lut_gemm
         from ..sw.kernels.packing import pack_bitserial, pack_elut
         from ..sw.kernels.validate import check_k_match, check_ternary
         cfg = self.config
         a = fp_activations(a, act_format)
         if is_packed(w):
-            packed = _check_packed(w, mode, cfg)
-            check_k_match(a.shape, packed.shape)
-        else:
-            w = check_ternary(w, "w")
-            check_k_match(a.shape, w.shape)
-            packed = pack_bitserial(w, g=g) if mode == "bitserial" else pack_elut(w, g=g)
+            w = _check_packed(w, mode, cfg).unpack()
+        w = check_ternary(w, "w")
+        check_k_match(a.shape, w.shape)
+        # The planes the compiler would take (an FP sum depends on them): ternary weights
+        # that use two values only are one plane, as on the compiled backends.
+        b, z = weight_params(w, isa.Mode.parse(mode), cfg, None, None)
+        packed = (pack_bitserial(w, g=g, weight_bits=b, zero_point=z) if mode == "bitserial"
+                  else pack_elut(w, g=g))
         formats = {"table_format": options.get("table_format", OPTIONS["table_format"].default),
                    "acc_format": options.get("acc_format", OPTIONS["acc_format"].default)}
         out = fp_lut_gemm(a, packed, act_format=act_format, symmetrize=cfg.symmetrize,

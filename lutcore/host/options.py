@@ -92,8 +92,8 @@ OPTIONS: dict[str, Option] = {
                          "accept a K whose worst case overflows acc_bits (the output wraps)"),
     "path": Option(("numpy",), "gemm", "fast", "'fast' or 'core'", _choice("fast", "core"),
                    "host fast path or the configured table geometry"),
-    # FP activations run on the host kernels only until the FP core is built
-    # (docs/architecture.md, "Floating-point activations").
+    # FP activations on an integer configuration's host kernels (an FP configuration,
+    # CoreConfig.with_act_format, carries its formats to every backend instead).
     "act_format": Option(("numpy",), "gemm", "int8", ", ".join(map(repr, fp.ACT_FORMATS)),
                          _choice(*fp.ACT_FORMATS), "activation format: int8, FP16 or BF16"),
     "table_format": Option(("numpy",), "gemm", "fp32", ", ".join(map(repr, fp.TABLE_FORMATS)),
@@ -109,7 +109,8 @@ OPTIONS: dict[str, Option] = {
     "ksplit": Option(COMPILED, "gemm", "auto", "'auto', 'device' or 'host'",
                      _choice("auto", "device", "host"), "how K is split when it does not fit"),
     "check": Option(("rtl",), "gemm", True, "True or False", _bool,
-                    "compare output and CYCLES with the ISS and the int64 reference"),
+                    "compare output and CYCLES with the ISS and the reference (int64, or the FP "
+                    "golden model)"),
     "seed": Option(("rtl",), "device", 1, "an integer 0..2**32-1",
                    _int_range(0, (1 << 32) - 1),
                    "seed of the host-port randomness"),

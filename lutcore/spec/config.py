@@ -164,21 +164,26 @@ class CoreConfig:
         """This core with ``act_format`` activations: for 'fp16' or 'bf16' the FP variant
         (``act_bits`` and ``acc_bits`` the formats' widths, the name suffixed with the
         format), for 'int8' this core itself when it is integer already."""
-        if act_format == self.act_format and (not self.is_fp or (
-                table_format, acc_format) == (self.table_format, self.acc_format)):
-            return self
+        for what, value, allowed in (("act_format", act_format, fp.ACT_FORMATS),
+                                     ("table_format", table_format, fp.TABLE_FORMATS),
+                                     ("acc_format", acc_format, fp.ACC_FORMATS)):
+            if not isinstance(value, str) or value not in allowed:
+                raise ConfigError(f"{what} {value!r} is unknown: allowed {', '.join(allowed)}")
         if act_format == "int8":
-            raise ConfigError(f"config '{self.name}' has act_format {self.act_format}: its "
-                              f"integer variant is the preset it came from")
-        if act_format not in fp.ACT_FORMATS:
-            raise ConfigError(f"act_format {act_format!r} is unknown: allowed "
-                              f"{', '.join(fp.ACT_FORMATS)}")
-        acc = fp.fp_format(acc_format) if acc_format in fp.ACC_FORMATS else None
+            if self.is_fp or (table_format, acc_format) != ("fp32", "fp32"):
+                raise ConfigError(f"act_format int8 takes no table_format or acc_format, and "
+                                  f"config '{self.name}' (act_format {self.act_format}) has "
+                                  f"no integer variant here: use the preset it came from")
+            return self
+        if (act_format, table_format, acc_format) == (self.act_format, self.table_format,
+                                                      self.acc_format):
+            return self
+        acc = fp.fp_format(acc_format)
+        base = self.name.removesuffix(f"_{self.act_format}") if self.is_fp else self.name
         return self.replace(
-            name=f"{self.name}_{act_format}", act_format=act_format,
+            name=f"{base}_{act_format}", act_format=act_format,
             table_format=table_format, acc_format=acc_format,
-            act_bits=fp.fp_format(act_format).width,
-            acc_bits=acc.width if acc else self.acc_bits)
+            act_bits=fp.fp_format(act_format).width, acc_bits=acc.width)
 
     @property
     def has_elut(self) -> bool:

@@ -464,10 +464,10 @@ def fp_model_layers(path, tokens: int = 32, seed: int = 0) -> list[dict]:
             w = proj.packed.unpack()
             name = "+".join(n.split(".")[-1] for n in proj.names)
             int8 = reference_gemm(xq, w).astype(np.float64) / s.astype(np.float64)
+            out32 = fp_lut_gemm(a16, proj.packed, act_format="fp16")
             errors = {
-                "contract": fp_error(fp_lut_gemm(a16, proj.packed, act_format="fp16"),
-                                     a16, w),
-                "fp32": fp_error(fp_lut_gemm(a16, proj.packed, act_format="fp16"), x, w),
+                "contract": fp_error(out32, a16, w),
+                "fp32": fp_error(out32, x, w),
                 "fp16": fp_error(fp_lut_gemm(a16, proj.packed, act_format="fp16",
                                              table_format="fp16", acc_format="fp16"), x, w),
                 "int8": fp_error(int8, x, w),

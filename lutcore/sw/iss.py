@@ -244,6 +244,12 @@ class Machine:
     def _store(self, i: isa.Store) -> None:
         c = self.config
         if c.is_fp:
+            if self.rows_pending:
+                # A clear no row addend has reached yet (ELUT): the FP LUT core clears the
+                # row sums as it reads them out, so R is +0 (and the clear is done).
+                self.row_lanes[:] = 0
+                self.counts[1] = 0
+                self.rows_pending = False
             out = fpk.finalize(self.lanes, self.row_lanes, i.c)
             self.out[i.out_addr:i.out_addr + c.m] = _bits(out)
             return

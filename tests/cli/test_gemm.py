@@ -371,3 +371,26 @@ def test_fp_activations_on_the_iss_use_the_presets_fp_variant(tmp_path, capsys):
     want = fp_lut_gemm(a, pack_bitserial(w, g=4, weight_bits=2, zero_point=2),
                        act_format="fp16", table_format="fp16", acc_format="fp16")
     np.testing.assert_array_equal(np.load(out), want.astype(np.float32))
+
+
+def test_an_fp_config_file_sets_the_activation_format(tmp_path, capsys):
+    """--config holding act_format bf16: a uint16 activation file is read as BF16 bits
+    without --act-format (the config says what the activations are)."""
+    import ml_dtypes
+
+    from lutcore.spec.config import preset
+    from lutcore.sw.kernels import pack_bitserial
+    from lutcore.sw.kernels.fp import fp_lut_gemm
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(2, 19)).astype(ml_dtypes.bfloat16)
+    w = rng.integers(-1, 2, (3, 19)).astype(np.int8)
+    np.save(tmp_path / "a.npy", a.view(np.uint16))
+    np.save(tmp_path / "w.npy", w)
+    (tmp_path / "c.json").write_text(preset("tiny").with_act_format("bf16").to_json())
+    assert main(["gemm", "--acts", str(tmp_path / "a.npy"), "--weights",
+                 str(tmp_path / "w.npy"), "--out", str(tmp_path / "o.npy"), "--config",
+                 str(tmp_path / "c.json"), "--backend", "iss"]) == 0
+    assert "activations bf16, tables fp32, accumulators fp32, backend iss, preset tiny_bf16" \
+        in capsys.readouterr().out
+    want = fp_lut_gemm(a, pack_bitserial(w, g=4), act_format="bf16")
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), want)

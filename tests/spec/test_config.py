@@ -281,3 +281,13 @@ def test_fp_fields_are_checked(changes, message):
     with pytest.raises(ConfigError) as e:
         CoreConfig(**{"acc_bits": 32, **changes})
     assert str(e.value) == message
+
+
+def test_fp_variant_names_and_refusals():
+    c = preset("tiny").with_act_format("fp16")
+    assert c.with_act_format("bf16").name == "tiny_bf16"
+    assert c.with_act_format("fp16", table_format="fp16", acc_format="fp16").name == "tiny_fp16"
+    with pytest.raises(ConfigError, match="table_format 'xx' is unknown: allowed fp16, bf16, fp32"):
+        preset("tiny").with_act_format("int8", table_format="xx")
+    with pytest.raises(ConfigError, match="act_format int8 takes no table_format or acc_format"):
+        c.with_act_format("int8")

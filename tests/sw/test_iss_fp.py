@@ -124,3 +124,31 @@ def test_fp_activations_are_refused_in_one_line():
     with pytest.raises(LutcoreError, match="acts has dtype int64: act_format fp16 takes "
                        "float16"):
         compile_gemm(np.ones((2, 8), np.int64), w, config=c)
+
+
+def test_elut_after_bitserial_on_one_device_has_no_stale_row_sums():
+    """An ELUT tile gives its row sums no addend: its STORE must see them cleared (+0, as
+    the FP LUT core clears them while it reads them out), not the last bit-serial tile's
+    (here infinite: 0 * inf would be NaN)."""
+    from lutcore.host import open_device
+    c = TINY.with_act_format("fp16")
+    a_inf = np.full((1, 8), np.inf, np.float16)
+    a = np.arange(1, 9, dtype=np.float16)[None, :]
+    w = np.ones((1, 8), np.int64)
+    with open_device("iss", c) as dev:
+        dev.gemm(a_inf, w, mode="bitserial")
+        out = dev.gemm(a, w, mode="elut").output
+        assert out.tolist() == [[36.0]]                      # 1 + 2 + ... + 8
+        same(dev.gemm(a, w, mode="bitserial").output, golden(a, w, c, "bitserial"))
+
+
+@pytest.mark.parametrize("values", [(0, 1), (-1, 0), (-1, 1)])
+def test_numpy_backend_takes_the_compilers_planes(values):
+    """Ternary weights using two values only are one plane on the compiled backends (B = 1);
+    the numpy backend takes the same planes, so the FP sums agree bit for bit."""
+    c = TINY.with_act_format("fp16", table_format="fp16", acc_format="fp16")
+    rng = np.random.default_rng(11)
+    a = acts(rng, (3, 301), "fp16", scale=100.0)
+    w = rng.choice(values, (6, 301))
+    same(run_gemm(a, w, backend="numpy", config=c).output,
+         run_gemm(a, w, backend="iss", config=c).output)
