@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..spec import fp
 from ..spec.config import CoreConfig
 
 __all__ = ["WORKLOADS", "PREFILL_TOKENS", "TokenCycles", "layer_gemms", "token_cycles",
@@ -61,12 +62,15 @@ class TokenCycles:
 
 
 def run_checked(program, a, w, cycles: int):
-    """Run ``program`` on the ISS; raise AssertionError unless its output is the int64
-    ``a @ w.T`` and its cycles are ``cycles`` (the prediction)."""
+    """Run ``program`` on the ISS; raise AssertionError unless its output is the reference
+    (the int64 ``a @ w.T``, or with FP activations the FP golden model) and its cycles are
+    ``cycles`` (the prediction)."""
     from ..host import run_program
+    from ..host.scoreboard import first_difference, reference
     result = run_program(program)
     k, n = program.shape[2], program.shape[1]
-    if not np.array_equal(result.output, a.astype(np.int64) @ w.T.astype(np.int64)):
+    want, what = reference(a, w, program.config, program.mode, program.meta)
+    if first_difference(result.output, want, what) is not None:
         raise AssertionError(f"ISS output differs from the reference, K={k} N={n}")
     if result.cycles != cycles:
         raise AssertionError(f"ISS cycles {result.cycles} differ from the prediction {cycles}")
@@ -84,7 +88,8 @@ def token_cycles(config: CoreConfig, mode: str, tokens: int, *, model=None, run:
     rng = np.random.default_rng(seed)
     cycles = steps = useful = writes = reads = 0
     for _, k, n in layer_gemms(model):
-        a = rng.integers(-128, 128, (tokens, k), dtype=np.int8)
+        a = (fp.as_format(rng.standard_normal((tokens, k)), config.act_format)
+             if config.is_fp else rng.integers(-128, 128, (tokens, k), dtype=np.int8))
         w = rng.integers(-1, 2, (n, k), dtype=np.int8)
         program = compile_gemm(a, w, config=config, mode=mode)
         c = sum(program.predicted_cycles())

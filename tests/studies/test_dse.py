@@ -196,3 +196,18 @@ def test_quick_sweep_through_yosys(tmp_path, capsys):
     assert point["transistors_per_product"] == pytest.approx(
         (t["tile_m1_n1_g2"] + t["pre_m1_g2"]) / 2)
     assert (out / "dse.png").exists() and (out / "dse.md").exists()
+
+
+def test_token_cycles_of_an_fp_core_run_on_the_iss():
+    """FP16 activations on a small model: the prediction is what the ISS counts, and its
+    output is the FP golden model's (run_checked), per mode."""
+    from lutcore.models.checkpoint import ModelConfig
+    from lutcore.spec.config import preset
+    from lutcore.studies.workload import token_cycles
+    tiny_model = ModelConfig(vocab_size=8, hidden_size=32, intermediate_size=48,
+                             num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1)
+    cfg = preset("tiny").with_act_format("fp16")
+    for mode in cfg.modes:
+        predicted = token_cycles(cfg, mode, 1, model=tiny_model)
+        ran = token_cycles(cfg, mode, 1, model=tiny_model, run=True)
+        assert ran == predicted and predicted.cycles_per_token > 0
