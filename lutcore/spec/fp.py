@@ -26,6 +26,8 @@ __all__ = [
     "as_format",
     "check_format",
     "fp_format",
+    "from_bits",
+    "to_bits",
 ]
 
 
@@ -97,3 +99,16 @@ def as_format(values, name: str) -> np.ndarray:
     already fits: a 16-bit value into FP32)."""
     with np.errstate(over="ignore"):
         return np.asarray(values).astype(fp_format(name).dtype)
+
+
+def from_bits(raw, name: str) -> np.ndarray:
+    """Raw bit patterns (any integer array holding them) as values of format ``name``."""
+    f = fp_format(name)
+    return np.asarray(raw).astype(f.bits_dtype).view(f.dtype)
+
+
+def to_bits(values) -> np.ndarray:
+    """The raw bit patterns of a float array (``float16``, ``bfloat16``, ``float32``), as
+    int64."""
+    values = np.asarray(values)
+    return values.view(f"uint{values.dtype.itemsize * 8}").astype(np.int64)

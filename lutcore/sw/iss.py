@@ -244,14 +244,11 @@ class Machine:
     def _store(self, i: isa.Store) -> None:
         c = self.config
         if c.is_fp:
-            if self.rows_pending:
-                # A clear no row addend has reached yet (ELUT): the FP LUT core clears the
-                # row sums as it reads them out, so R is +0 (and the clear is done).
-                self.row_lanes[:] = 0
-                self.counts[1] = 0
-                self.rows_pending = False
+            # A clear no row addend has reached yet (ELUT): the FP LUT core clears the row
+            # sums as it reads them out, so R is +0 (and the clear is done).
+            self._clear_pending_rows()
             out = fpk.finalize(self.lanes, self.row_lanes, i.c)
-            self.out[i.out_addr:i.out_addr + c.m] = _bits(out)
+            self.out[i.out_addr:i.out_addr + c.m] = fp.to_bits(out)
             return
         total = nx.wrap(self.acc + i.c * self.rowsum[:, None], c.sum_bits)
         self.out[i.out_addr:i.out_addr + c.m] = nx.wrap(total >> 1, c.acc_bits)
@@ -260,21 +257,19 @@ class Machine:
     def _fp_precomp(self, i: isa.Precomp) -> None:
         c = self.config
         gs, rows = c.group(i.mode.mnemonic), c.table_rows
-        act_t = fp.fp_format(c.act_format).dtype
         for j0, j1 in self._slices(i.count):       # loop over slices of the count
             words = self.act[i.act_addr + j0:i.act_addr + j1, :, :gs]    # raw [cnt, rows, gs]
             groups = words.transpose(1, 0, 2).reshape(rows, (j1 - j0) * gs)
-            h = fpk.fp_tables(groups.astype(np.uint16).view(act_t), gs, i.mode.mnemonic,
+            h = fpk.fp_tables(fp.from_bits(groups, c.act_format), gs, i.mode.mnemonic,
                               symmetrize=c.symmetrize, table_format=c.table_format)
             out = self.table[i.table_addr + j0:i.table_addr + j1]
             out[:, :, h.shape[2]:] = 0                                  # +0
-            out[:, :, :h.shape[2]] = _bits(h).transpose(1, 0, 2)
+            out[:, :, :h.shape[2]] = fp.to_bits(h).transpose(1, 0, 2)
 
     def _fp_lmma(self, i: isa.Lmma) -> None:
         """The steps in the FP order: every plane of a step before the next step."""
         c = self.config
         lk, acc = c.lookups, self._acc_t
-        table_t = fp.fp_format(c.table_format)
         if i.clear:
             self.lanes[:] = 0
             self.counts[0] = 0
@@ -287,7 +282,7 @@ class Machine:
         l = np.arange(lk)[None, None, None, :]
         for j0, j1 in self._slices(i.count):       # loop over slices of the count, in order
             raw = self.table[i.table_addr + j0:i.table_addr + j1]
-            tabs = raw.astype(table_t.bits_dtype).view(table_t.dtype).astype(acc)
+            tabs = fp.from_bits(raw, c.table_format).astype(acc)
             tabs = tabs.reshape(j1 - j0, c.m, lk, c.table_entries)
             # An index at or past the table word's entries reads +0.
             tabs = np.concatenate([tabs, np.zeros((j1 - j0, c.m, lk, 1), acc)], axis=3)
@@ -303,15 +298,13 @@ class Machine:
                 self.lanes, self.counts[0],
                 addends.transpose(1, 0, 2, 3).reshape(-1, c.m, c.n))
             if i.mode is isa.Mode.BITSERIAL:
-                if self.rows_pending:
-                    self.row_lanes[:] = 0
-                    self.counts[1] = 0
-                    self.rows_pending = False
+                self._clear_pending_rows()
                 self.counts[1] = fpk.accumulate(self.row_lanes, self.counts[1],
                                                 fpk.tree_axis(-tabs[:, :, :, 0], 2))
 
-
-def _bits(values: np.ndarray) -> np.ndarray:
-    """Raw IEEE bit patterns of a float array, as int64."""
-    values = np.asarray(values)
-    return values.view(f"uint{values.dtype.itemsize * 8}").astype(np.int64)
+    def _clear_pending_rows(self) -> None:
+        """Carry out a clear the row sums have not seen yet (:attr:`rows_pending`)."""
+        if self.rows_pending:
+            self.row_lanes[:] = 0
+            self.counts[1] = 0
+            self.rows_pending = False

@@ -256,8 +256,7 @@ class Program:
         if cfg.is_fp:
             if (out == _FP_UNREAD).any():
                 raise LutcoreError("gather: the program reads no output word for some outputs")
-            fmt_fp = fp.fp_format(cfg.acc_format)
-            return out.astype(fmt_fp.bits_dtype).view(fmt_fp.dtype).astype(np.float32)
+            return fp.from_bits(out, cfg.acc_format).astype(np.float32)
         return nx.wrap(out, cfg.acc_bits)
 
     # -- host port ---------------------------------------------------------------------------
