@@ -11,6 +11,7 @@ from ..studies import area
 from ..studies import cells as cl
 from ._config import add_config_arguments, load_config
 from ..errors import LutcoreError
+from ._switches import add_switches
 from .inputs import int_in, output_dir, positive_float
 
 __all__ = ["add_arguments", "HELP", "DESCRIPTION", "run", "add_run_arguments", "study_config"]
@@ -64,13 +65,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tile", metavar="MxN", type=area.parse_tile, default=None,
                         help="tile of the --all comparison (default 2x8: the MAC baseline at "
                              "the preset's full tile takes too long on a small machine)")
-    parser.add_argument("--no-ecp5", action="store_true",
-                        help="skip the ECP5 flow (CMOS transistor estimate only)")
-    parser.add_argument("--no-cells", action="store_true",
-                        help="skip the standard-cell flow (OSU 0.18 um cells, OpenSTA)")
-    parser.add_argument("--install-tools", action="store_true",
-                        help="install the standard-cell flow's Debian packages "
-                             f"({' '.join(cl.PACKAGES)}) with apt-get when they are missing")
+    add_switches(parser, {
+        "--no-ecp5": "skip the ECP5 flow (CMOS transistor estimate only)",
+        "--no-cells": "skip the standard-cell flow (OSU 0.18 um cells, OpenSTA)",
+        "--install-tools": "install the standard-cell flow's Debian packages "
+                           f"({' '.join(cl.PACKAGES)}) with apt-get when they are missing",
+    })
     parser.add_argument("--clock", metavar="MHZ", type=positive_float,
                         default=cl.DEFAULT_POWER_MHZ,
                         help="common clock of the standard-cell power and TOPS figures "

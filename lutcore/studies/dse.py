@@ -37,6 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..cli._switches import add_switches
 from ..errors import LutcoreError
 from ..fpga.yosys import yosys_version
 from ..spec.config import CoreConfig
@@ -449,15 +450,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=(tile["m"], tile["n"]),
                         help=f"m x n of the weight-bit sweep (default {tile['m']}x{tile['n']}, "
                              f"as `lutcore synth --all`)")
-    parser.add_argument("--tile-ecp5", action="store_true",
-                        help="also map the tile sweep to ECP5 (slower)")
-    parser.add_argument("--no-bits-ecp5", action="store_true",
-                        help="CMOS estimate only for the weight-bit sweep")
-    parser.add_argument("--no-workloads", action="store_true",
-                        help="skip the decode/prefill cycles per token of each tile shape")
-    parser.add_argument("--replot", action="store_true",
-                        help="redraw dse.png and rewrite dse.md from an earlier dse.json in "
-                             "--out, without synthesizing")
+    add_switches(parser, {
+        "--tile-ecp5": "also map the tile sweep to ECP5 (slower)",
+        "--no-bits-ecp5": "CMOS estimate only for the weight-bit sweep",
+        "--no-workloads": "skip the decode/prefill cycles per token of each tile shape",
+        "--replot": "redraw dse.png and rewrite dse.md from an earlier dse.json in --out, "
+                    "without synthesizing",
+    })
 
 
 def main(args: argparse.Namespace, config: CoreConfig) -> int:
