@@ -34,6 +34,12 @@ class ReadPath(wiring.Component):
     and the response register are empty, so no response-side ready reaches a buffer enable.
     A ZERO read answers 0. No logic sits between a block RAM's data and a flip-flop.
 
+    The ports read every cycle (``en`` is 1): each read register and the host read pipeline
+    take a port's data only in the cycle after they chose its address, so a read nobody asked
+    for is harmless, and no request, ready or busy logic reaches the block RAMs' enables
+    across the die (on the ULX3S that path, host request to a table block RAM's read enable,
+    was the critical one).
+
     Members
     -------
     request : ``In(stream.Signature(HostReadLayout(config)))``
@@ -87,9 +93,6 @@ class ReadPath(wiring.Component):
                          h1_csr.eq(self.csr.data)]
         m.d.sync += [h2_source.eq(h1_source), h2_sub.eq(h1_sub), h2_csr.eq(h1_csr)]
 
-        def host_read(source):
-            return read & (req.payload.source == source)
-
         # The shared ports and their read registers (the controller's operands; the h2 stage
         # of a host read of those buffers, accepted only while the controller is idle).
         registers = {}
@@ -99,14 +102,13 @@ class ReadPath(wiring.Component):
             m.d.comb += [
                 port.addr.eq(Mux(self.busy, getattr(self.operands, f"{name}_addr"),
                                  getattr(req.payload, name))),
-                port.en.eq(self.busy | host_read(source)),
+                port.en.eq(1),
             ]
             m.d.sync += reg.eq(port.data)
             registers[source] = (reg, isa.region_word_bits(region, cfg))
         # The output buffer's port is the host's; its read register.
         o_rd = Signal(cfg.out_beat_bits)
-        m.d.comb += [self.out.addr.eq(req.payload.out),
-                     self.out.en.eq(host_read(ReadSource.OUT))]
+        m.d.comb += [self.out.addr.eq(req.payload.out), self.out.en.eq(1)]
         with m.If(h1_valid & (h1_source == ReadSource.OUT)):
             m.d.sync += o_rd.eq(self.out.data)
         registers[ReadSource.OUT] = (o_rd, cfg.out_beat_bits)
