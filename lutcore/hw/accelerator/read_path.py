@@ -31,8 +31,7 @@ class ReadPath(wiring.Component):
     While idle a host read reads one port: one read is in flight at a time (h1: the port's
     read cycle; h2: its read register, or a CSR value taken when the read was accepted), and
     its sub-word goes into the response register; ``request.ready`` only when the pipeline
-    and the response register are empty, so no response-side ready reaches a buffer enable.
-    A ZERO read answers 0. No logic sits between a block RAM's data and a flip-flop.
+    and the response register are empty. A ZERO read answers 0. No logic sits between a block RAM's data and a flip-flop.
 
     The ports read every cycle (``en`` is 1): each read register and the host read pipeline
     take a port's data only in the cycle after they chose its address, so a read nobody asked
