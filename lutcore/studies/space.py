@@ -35,7 +35,7 @@ from ..spec.params import PARAMS
 from . import area as synth
 from . import cells as cl
 
-__all__ = ["DEFAULT_LANES", "ROWS", "WIDTHS", "lut_points", "mac_points", "space_specs",
+__all__ = ["DEFAULT_LANES", "PAPER_SHAPES", "ROWS", "WIDTHS", "lut_points", "mac_points", "space_specs",
            "analyse", "report_markdown", "plot", "add_arguments", "main", "DESCRIPTION"]
 
 DESCRIPTION = ("The paper's design space: LUT and INT8 MAC arrays of M x N x K products per "
@@ -49,6 +49,11 @@ ROWS = (1, 2, 4, 8)
 WIDTHS = (1, 2, 4)
 #: Group sizes of the LUT points (K = g x L).
 LUT_GROUPS = (2, 4)
+#: The paper's own shapes at its 512 lanes (Fig. 14): its best LUT tile M2 N64 K4 (g = 4,
+#: one lookup per unit) and the A100-like MAC tile M8 N4 K16. Marked and compared against
+#: when the sweep has them.
+PAPER_SHAPES = {"lut": {"m": 2, "n": 64, "g": 4, "lookups": 1},
+                "mac": {"m": 8, "n": 4, "k": 16}}
 
 
 def _check_lanes(lanes) -> int:
@@ -117,10 +122,19 @@ def space_specs(lanes: int, config: CoreConfig) -> list[synth.DesignSpec]:
     return specs + list(pres.values())
 
 
-def analyse(results: list[synth.SynthResult], lanes: int) -> dict[str, Any]:
+def _is_paper(row: dict[str, Any], paper: dict[str, dict[str, int]]) -> bool:
+    shape = paper.get(row["design"])
+    return shape is not None and all(row.get(k) == v for k, v in shape.items())
+
+
+def analyse(results: list[synth.SynthResult], lanes: int,
+            paper: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
     """Rows per point (area, power, fmax, and per weight width products per cycle,
     TOPS/mm^2 and TOPS/W), the best shape of each design per width (by TOPS/mm^2), the
-    LUT-vs-MAC ratios best against best, and the best LUT shape with L = 1 against L > 1."""
+    LUT-vs-MAC ratios best against best, the best LUT shape with L = 1 against L > 1, and
+    each design's best against the paper's shape (``paper``: design -> shape fields; default
+    :data:`PAPER_SHAPES` where the sweep has them)."""
+    paper = PAPER_SHAPES if paper is None else paper
     by_key = {r.spec.key: r for r in results}
     rows = []
     for design, points in (("mac", mac_points(lanes)), ("lut", lut_points(lanes))):
@@ -164,6 +178,13 @@ def analyse(results: list[synth.SynthResult], lanes: int) -> dict[str, Any]:
             "best_l1": _shape(one), "best_l_many": _shape(many),
             "l_many_vs_l1": ratio(many, one, "tops_per_mm2"),
         }
+        for design in ("lut", "mac"):
+            ref = best(design, w, where=lambda r: _is_paper(r, paper))
+            top = lut if design == "lut" else mac
+            summary[str(w)][f"paper_{design}"] = _shape(ref)
+            summary[str(w)][f"best_vs_paper_{design}"] = ratio(top, ref, "tops_per_mm2")
+    for r in rows:
+        r["paper"] = _is_paper(r, paper)
     return {"lanes": lanes, "rows": rows, "best": summary}
 
 
@@ -208,6 +229,17 @@ def report_markdown(analysis: dict[str, Any], meta: dict[str, Any]) -> str:
         out.append(f"| W{w}A8 | {b['best_lut']} | {b['best_mac']} | {x(b['lut_vs_mac_area'])} "
                    f"| {x(b['lut_vs_mac_power'])} | {b['best_l1']} | {b['best_l_many']} | "
                    f"{x(b['l_many_vs_l1'])} |")
+    papers = [(w, b) for w, b in analysis["best"].items()
+              if b.get("paper_lut") or b.get("paper_mac")]
+    if papers:
+        out += ["", "The paper's shapes (its Fig. 14) against the best of each design, in "
+                "TOPS/mm^2:", "", "| weights | paper's LUT | best LUT vs it | paper's MAC | "
+                "best MAC vs it |", "|---|---|---:|---|---:|"]
+        for w, b in papers:
+            x = lambda v: "n/a" if v is None else f"{v:.2f}x"        # noqa: E731
+            out.append(f"| W{w}A8 | {b['paper_lut'] or 'not swept'} | "
+                       f"{x(b['best_vs_paper_lut'])} | {b['paper_mac'] or 'not swept'} | "
+                       f"{x(b['best_vs_paper_mac'])} |")
     return "\n".join(out) + "\n"
 
 
@@ -231,6 +263,23 @@ def plot(analysis: dict[str, Any], path: Path) -> Path | None:
         ax.scatter([r["k"] for r in lut], [r["widths"]["2"][metric] for r in lut],
                    c=[r["lookups"] for r in lut], cmap="viridis", marker="o",
                    label="LUT (colour: L)")
+        # The paper's shapes (stars) and the best of each design (rings).
+        for design, color in (("lut", "crimson"), ("mac", "black")):
+            pool = [r for r in rows if r["design"] == design]
+            for r in pool:
+                if r.get("paper"):
+                    ax.scatter([r["k"]], [r["widths"]["2"][metric]], s=260, marker="*",
+                               color=color, zorder=5)
+                    ax.annotate(f"paper: {_shape(r).split(' (')[0]}",
+                                (r["k"], r["widths"]["2"][metric]),
+                                textcoords="offset points", xytext=(6, 6), fontsize=8)
+            if pool:
+                top = max(pool, key=lambda r: r["widths"]["2"][metric])
+                ax.scatter([top["k"]], [top["widths"]["2"][metric]], s=200,
+                           facecolors="none", edgecolors=color, linewidths=1.5, zorder=6)
+                ax.annotate(f"best {design.upper()}: {_shape(top)}",
+                            (top["k"], top["widths"]["2"][metric]),
+                            textcoords="offset points", xytext=(6, -12), fontsize=8)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("K (products per unit per cycle)")
         ax.set_ylabel(f"{title} at W2A8")

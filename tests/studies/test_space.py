@@ -58,6 +58,33 @@ def test_best_shapes_and_ratios_worked_by_hand():
     assert missing and all(r["error"].startswith("not synthesized: ") for r in missing)
 
 
+def test_paper_shapes_against_the_best_worked_by_hand(tmp_path):
+    # The same 4-lane results, with the paper's shapes set to the L = 1 LUT (0.8e-3 TOPS/mm^2
+    # at W2, see above) and the MAC M2 N2 K1 (0.8 GOPS on 2 mm^2 = 0.4e-3).
+    results = [_result("mac_m1n1k4", 1e6, 10.0), _result("mac_m2n2k1", 2e6, 5.0),
+               _result("lut_m1n2g2l1", 0.25e6, 3.0), _result("pre_t1g2", 0.25e6, 1.0),
+               _result("lut_m1n1g2l2", 0.3e6, 5.0), _result("pre_t2g2", 0.1e6, 1.0)]
+    paper = {"lut": {"m": 1, "n": 2, "g": 2, "lookups": 1}, "mac": {"m": 2, "n": 2, "k": 1}}
+    a = space.analyse(results, 4, paper)
+    b = a["best"]["2"]
+    assert b["paper_lut"] == "M1 N2 K2 (g2 L1)" and b["paper_mac"] == "M2 N2 K1"
+    assert b["best_vs_paper_lut"] == pytest.approx(1e-3 / 8e-4)
+    assert b["best_vs_paper_mac"] == pytest.approx(8e-4 / 4e-4)
+    assert sorted(space._shape(r) for r in a["rows"] if r["paper"]) == \
+        ["M1 N2 K2 (g2 L1)", "M2 N2 K1"]
+    md = space.report_markdown(a, {"node": "n", "library": "l", "clock_mhz": 100.0,
+                                   "activity": 0.1, "seconds": 1.0, "where": "here"})
+    assert "| W2A8 | M1 N2 K2 (g2 L1) | 1.25x | M2 N2 K1 | 2.00x |" in md
+    pytest.importorskip("matplotlib")
+    assert space.plot(a, tmp_path / "s.png").stat().st_size > 0
+    # The paper's own shapes are 512-lane ones: a 4-lane sweep has neither.
+    plain = space.analyse(results, 4)["best"]["2"]
+    assert plain["paper_lut"] is None and plain["best_vs_paper_mac"] is None
+    assert "paper's shapes" not in space.report_markdown(
+        space.analyse(results, 4), {"node": "n", "library": "l", "clock_mhz": 100.0,
+                                    "activity": 0.1, "seconds": 1.0, "where": "here"})
+
+
 @pytest.mark.parametrize("args, message", [
     (["--lanes", "48"], "--lanes 48 is invalid: a power of two of at least 2"),
     (["--jobs", "0"], "argument --jobs/-j: 0 is out of range"),
