@@ -33,12 +33,16 @@ def _result(key, um2, mw, mhz=200.0):
     return r
 
 
-def test_best_shapes_and_ratios_worked_by_hand():
+def _four_lanes():
     # 4 lanes: MAC m1n1k4 (1 mm^2, 10 mW) and m2n2k1 (2 mm^2, 5 mW); LUT m1n2 g2 L1 with its
     # precompute (0.25 + 0.25 mm^2, 4 mW) and m1n1 g2 L2 (0.3 + 0.1 mm^2, 6 mW).
-    results = [_result("mac_m1n1k4", 1e6, 10.0), _result("mac_m2n2k1", 2e6, 5.0),
-               _result("lut_m1n2g2l1", 0.25e6, 3.0), _result("pre_t1g2", 0.25e6, 1.0),
-               _result("lut_m1n1g2l2", 0.3e6, 5.0), _result("pre_t2g2", 0.1e6, 1.0)]
+    return [_result("mac_m1n1k4", 1e6, 10.0), _result("mac_m2n2k1", 2e6, 5.0),
+            _result("lut_m1n2g2l1", 0.25e6, 3.0), _result("pre_t1g2", 0.25e6, 1.0),
+            _result("lut_m1n1g2l2", 0.3e6, 5.0), _result("pre_t2g2", 0.1e6, 1.0)]
+
+
+def test_best_shapes_and_ratios_worked_by_hand():
+    results = _four_lanes()
     a = space.analyse(results, 4)
     rows = {space._shape(r): r for r in a["rows"] if r["error"] is None}
     # 4 products x 2 ops x 100 MHz = 0.8 GOPS: MAC k4 0.8e-3 TOPS/mm^2, LUT L2 at W2 0.4 GOPS
@@ -61,9 +65,7 @@ def test_best_shapes_and_ratios_worked_by_hand():
 def test_paper_shapes_against_the_best_worked_by_hand(tmp_path):
     # The same 4-lane results, with the paper's shapes set to the L = 1 LUT (0.8e-3 TOPS/mm^2
     # at W2, see above) and the MAC M2 N2 K1 (0.8 GOPS on 2 mm^2 = 0.4e-3).
-    results = [_result("mac_m1n1k4", 1e6, 10.0), _result("mac_m2n2k1", 2e6, 5.0),
-               _result("lut_m1n2g2l1", 0.25e6, 3.0), _result("pre_t1g2", 0.25e6, 1.0),
-               _result("lut_m1n1g2l2", 0.3e6, 5.0), _result("pre_t2g2", 0.1e6, 1.0)]
+    results = _four_lanes()
     paper = {"lut": {"m": 1, "n": 2, "g": 2, "lookups": 1}, "mac": {"m": 2, "n": 2, "k": 1}}
     a = space.analyse(results, 4, paper)
     b = a["best"]["2"]
@@ -72,17 +74,16 @@ def test_paper_shapes_against_the_best_worked_by_hand(tmp_path):
     assert b["best_vs_paper_mac"] == pytest.approx(8e-4 / 4e-4)
     assert sorted(space._shape(r) for r in a["rows"] if r["paper"]) == \
         ["M1 N2 K2 (g2 L1)", "M2 N2 K1"]
-    md = space.report_markdown(a, {"node": "n", "library": "l", "clock_mhz": 100.0,
-                                   "activity": 0.1, "seconds": 1.0, "where": "here"})
+    meta = {"node": "n", "library": "l", "clock_mhz": 100.0, "activity": 0.1,
+            "seconds": 1.0, "where": "here"}
+    md = space.report_markdown(a, meta)
     assert "| W2A8 | M1 N2 K2 (g2 L1) | 1.25x | M2 N2 K1 | 2.00x |" in md
     pytest.importorskip("matplotlib")
     assert space.plot(a, tmp_path / "s.png").stat().st_size > 0
     # The paper's own shapes are 512-lane ones: a 4-lane sweep has neither.
     plain = space.analyse(results, 4)["best"]["2"]
     assert plain["paper_lut"] is None and plain["best_vs_paper_mac"] is None
-    assert "paper's shapes" not in space.report_markdown(
-        space.analyse(results, 4), {"node": "n", "library": "l", "clock_mhz": 100.0,
-                                    "activity": 0.1, "seconds": 1.0, "where": "here"})
+    assert "paper's shapes" not in space.report_markdown(space.analyse(results, 4), meta)
 
 
 @pytest.mark.parametrize("args, message", [
