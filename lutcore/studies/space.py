@@ -12,7 +12,7 @@ measured in standard cells (:mod:`lutcore.studies.cells`).
 
 ``lanes = M N K`` is fixed per sweep (the paper: 512). The default is 64, so that each INT8
 MAC array maps in about a minute on a small machine; ``--lanes 512`` gives the paper's size
-(hours on two cores). Every point reports um^2, fmax, mW at a common clock, and TOPS/mm^2
+(66 min on two cores). Every point reports um^2, fmax, mW at a common clock, and TOPS/mm^2
 and TOPS/W at that clock for W1, W2 and W4 weights; each design at its best shape, and the
 LUT-vs-MAC ratio best shape against best shape. Whether ``L > 1`` beats ``K = g`` is read
 off the same table.
@@ -294,7 +294,7 @@ def plot(analysis: dict[str, Any], path: Path) -> Path | None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lanes", type=int, default=DEFAULT_LANES,
                         help=f"products per cycle of every array, a power of two (default "
-                             f"{DEFAULT_LANES}; the paper's 512 takes hours on two cores)")
+                             f"{DEFAULT_LANES}; the paper's 512: about an hour on two cores)")
     parser.add_argument("--install-tools", action="store_true",
                         help="install the standard-cell tools with apt-get when missing")
 
