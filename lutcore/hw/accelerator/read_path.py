@@ -1,7 +1,7 @@
 """The accelerator's buffer read side: the activation, table and weight read ports shared by
 the controller (while busy) and host reads (while idle), the read registers behind them, the
 output buffer's host read port, and the host read pipeline (buffer read, read register,
-sub-word select, response register)."""
+sub-word select, source select into the response register)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ class ReadPath(wiring.Component):
     While ``busy`` the activation, table and weight ports read the controller's addresses
     every cycle, and their read registers (``operands.act`` ...) take the data every cycle.
     While idle a host read reads one port: one read is in flight at a time (h1: the port's
-    read cycle; h2: its read register, or a CSR value taken when the read was accepted), and
-    its sub-word goes into the response register; ``request.ready`` only when the pipeline
+    read cycle; h2: its read register, or a CSR value taken when the read was accepted; h3:
+    the sub-word of each source in a register of its own), and the chosen source's sub-word
+    goes into the response register; ``request.ready`` only when the pipeline
     and the response register are empty. A ZERO read answers 0. No logic sits between a block RAM's data and a flip-flop.
 
     The ports read every cycle (``en`` is 1): each read register and the host read pipeline
@@ -77,20 +78,21 @@ class ReadPath(wiring.Component):
         cfg = self._config
         hb = cfg.host_bits
         req, resp = self.request, self.resp
-        h1_valid, h2_valid = Signal(), Signal()
-        h1_source, h2_source = Signal(ReadSource), Signal(ReadSource)
+        h1_valid, h2_valid, h3_valid = Signal(), Signal(), Signal()
+        h1_source, h2_source, h3_source = (Signal(ReadSource) for _ in range(3))
         h1_sub, h2_sub = Signal.like(req.payload.sub), Signal.like(req.payload.sub)
         h1_csr, h2_csr = Signal(hb), Signal(hb)
         m.d.comb += [
-            req.ready.eq(~h1_valid & ~h2_valid & ~resp.valid),
+            req.ready.eq(~h1_valid & ~h2_valid & ~h3_valid & ~resp.valid),
             self.csr.addr.eq(req.payload.csr),
         ]
         read = req.valid & req.ready
-        m.d.sync += [h1_valid.eq(read), h2_valid.eq(h1_valid)]
+        m.d.sync += [h1_valid.eq(read), h2_valid.eq(h1_valid), h3_valid.eq(h2_valid)]
         with m.If(read):
             m.d.sync += [h1_source.eq(req.payload.source), h1_sub.eq(req.payload.sub),
                          h1_csr.eq(self.csr.data)]
-        m.d.sync += [h2_source.eq(h1_source), h2_sub.eq(h1_sub), h2_csr.eq(h1_csr)]
+        m.d.sync += [h2_source.eq(h1_source), h2_sub.eq(h1_sub), h2_csr.eq(h1_csr),
+                     h3_source.eq(h2_source)]
 
         # The shared ports and their read registers (the controller's operands; the h2 stage
         # of a host read of those buffers, accepted only while the controller is idle).
@@ -123,14 +125,21 @@ class ReadPath(wiring.Component):
             words += [Const(0, hb)] * (2 ** sel_bits - subs)
             return Array(words)[h2_sub[:sel_bits]]
 
-        read_data = Signal(hb)
-        with m.If(equals(h2_source, ReadSource.CSR.value)):
-            m.d.comb += read_data.eq(h2_csr)
+        # h2 -> h3: each source's sub-word into a register of its own (the sub-word
+        # multiplexer of a wide word gathers bits from across the array: on the ULX3S it and
+        # the source select in one cycle were the decode preset's critical path); h3: the
+        # source select into the response register.
+        picked = {ReadSource.CSR: Signal(hb, name="h3_csr")}
+        m.d.sync += picked[ReadSource.CSR].eq(h2_csr)
         for source, (reg, bits) in registers.items():
-            with m.If(equals(h2_source, source.value)):
-                m.d.comb += read_data.eq(sub_word(reg, bits))
+            picked[source] = Signal(hb, name=f"h3_{source.name.lower()}")
+            m.d.sync += picked[source].eq(sub_word(reg, bits))
+        read_data = Signal(hb)
+        for source, value in picked.items():
+            with m.If(equals(h3_source, source.value)):
+                m.d.comb += read_data.eq(value)
         with m.If(resp.ready):
             m.d.sync += resp.valid.eq(0)
-        with m.If(h2_valid):            # never while a response waits (request.ready)
+        with m.If(h3_valid):            # never while a response waits (request.ready)
             m.d.sync += [resp.valid.eq(1), resp.payload.eq(read_data)]
         return m

@@ -145,10 +145,10 @@ def test_read_path(name):
         await ctx.tick().repeat(20)
         assert [raw for _, raw in responses] == wants
         assert len(operand_checks) > 40
-        # One read in flight: each accepted at least 3 cycles before its response, and only
+        # One read in flight: each accepted at least 4 cycles before its response, and only
         # once the response before it has left.
         for i, ((t_req, _), (t_resp, _)) in enumerate(zip(accepted, responses)):
-            assert t_resp >= t_req + 3
+            assert t_resp >= t_req + 4
             if i + 1 < len(accepted):
                 assert accepted[i + 1][0] > t_resp
 
