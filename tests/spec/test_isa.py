@@ -393,7 +393,7 @@ def test_status_layout():
 
 def test_checked_in_isa_doc_is_current():
     assert DOC.read_text(encoding="utf-8") == isa.render_doc(), \
-        "docs/isa.md is stale: run `python -m lutcore.spec.isa --doc docs/isa.md`"
+        "docs/isa.md is stale: run `lutcore docs --out docs/isa.md`"
 
 
 def test_doc_lists_every_definition():
