@@ -377,14 +377,14 @@ PRESETS: dict[str, CoreConfig] = {
                         act_depth=2048, table_depth=2048, weight_depth=4096, out_depth=512),
     # Decode first: the default's 128 lookups a step in one row, so that token-by-token
     # decoding (M = 1) uses all of them, where the m = 2 tile leaves one row idle; prefill
-    # (M >= 2) runs at the default's rate (lutcore bench iss, lutcore dse). As 32 units of
-    # L = 4 lookups (K = 16 a unit): the same cycles per token as one row of 128 units
-    # (0.5 % more) with a quarter of the accumulators, 39 % less area and 41 % less power in
-    # standard cells (docs/area.md, "K = g x L"). Weight words hold the codes of 128 lookups,
-    # twice the default's, so half as many hold the default's weight codes (and fit the
-    # 85F's block RAMs: 4096 words of 640 bits would take 160 of its 208).
-    "decode": CoreConfig(name="decode", m=1, n=32, g=4, weight_bits=4, acc_bits=32, elut_g=3,
-                         lookups=4, weight_depth=2048),
+    # (M >= 2) runs at the default's rate (lutcore bench iss, lutcore dse). As 64 units of
+    # L = 2 lookups (K = 8 a unit): the ECP5-85F routes it (docs/fpga.md), where 32 units of
+    # L = 4, 15 % smaller in standard cells (docs/area.md, "K = g x L"), did not route: L = 2
+    # broadcasts the default's two tables a step, L = 4 four. Weight words hold the codes of
+    # 128 lookups, twice the default's, so half as many hold the default's weight codes (and
+    # fit the 85F's block RAMs: 4096 words of 640 bits would take 160 of its 208).
+    "decode": CoreConfig(name="decode", m=1, n=64, g=4, weight_bits=4, acc_bits=32, elut_g=3,
+                         lookups=2, weight_depth=2048),
 }
 
 

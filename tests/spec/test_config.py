@@ -87,7 +87,7 @@ def test_presets():
     assert (d.m, d.n, d.g, d.weight_bits, d.act_bits, d.acc_bits) == (2, 64, 4, 4, 8, 32)
     assert preset("tiny").n < d.n <= preset("large").n and preset("large").m > d.m
     dec = preset("decode")                  # the default's 128 lookups a step in one row
-    assert (dec.m, dec.n, dec.lookups) == (1, 32, 4)
+    assert (dec.m, dec.n, dec.lookups) == (1, 64, 2)
     assert dec.lookups_per_cycle == d.lookups_per_cycle == 128
     assert dec.step_codes * dec.weight_depth == d.step_codes * d.weight_depth   # same codes
     assert dec.replace(name="default", m=2, n=64, lookups=1,
