@@ -67,8 +67,11 @@ dse: $(STAMP)
 	$(BIN)/lutcore dse --jobs $(JOBS) --out build/dse
 	$(BIN)/lutcore space --install-tools --lanes $(LANES) --jobs $(JOBS) --out build/space$(if $(filter 64,$(LANES)),,$(LANES))
 
+# PRESET only when given (`make fpga BOARD=ulx3s PRESET=decode`); else the board's preset.
+FPGA_PRESET := $(if $(filter command line,$(origin PRESET)),$(PRESET))
 fpga: $(STAMP)
-	$(BIN)/lutcore fpga --board $(BOARD) --out build/fpga/$(BOARD)
+	$(BIN)/lutcore fpga --board $(BOARD) --out build/fpga/$(BOARD)$(if $(FPGA_PRESET),-$(FPGA_PRESET)) \
+	    $(if $(FPGA_PRESET),--preset $(FPGA_PRESET))
 
 demo: $(STAMP)
 	$(BIN)/lutcore demo digits

@@ -3,7 +3,8 @@
 The design is the accelerator (or, with ``--device``, the LUT core in a timing harness or a
 plain scratchpad memory) behind the UART host link. The board decides the default preset and
 core clock: iCEBreaker runs ``tiny`` at its 12 MHz oscillator; ULX3S runs ``default`` at
-60 MHz from a PLL by default, the UART link staying on the 25 MHz oscillator.
+60 MHz (``decode`` at 80 MHz) from a PLL by default, the UART link staying on the 25 MHz
+oscillator.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def add_arguments(p) -> None:
     p.add_argument("--device", metavar="D", default="auto", choices=["auto", *DEVICES],
                    help=f"what sits behind the host port: {', '.join(DEVICES)}, or auto "
                         f"(the accelerator if this build has it, else core)")
+    clocks = "; ".join(
+        f"{b.default_core_mhz:g} on {name}"
+        + "".join(f", {mhz:g} for {preset}" for preset, mhz in b.other_presets)
+        for name, b in BOARDS.items())
     p.add_argument("--freq", type=positive_float, metavar="MHZ",
-                   help="core clock in MHz (default: 12 on icebreaker, 60 on ulx3s via the PLL)")
+                   help=f"core clock in MHz (default: {clocks}; ulx3s via the PLL)")
     p.add_argument("--baud", type=int_in(1), default=DEFAULT_BAUD, metavar="N",
                    help=f"UART rate (default: {DEFAULT_BAUD})")
     seeds = p.add_mutually_exclusive_group()

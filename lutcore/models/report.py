@@ -23,8 +23,8 @@ def default_clock_mhz(config: CoreConfig) -> tuple[float, str]:
     of the board that builds its preset, else :data:`NOMINAL_CLOCK_MHZ`."""
     from ..fpga.flow import BOARDS
     for b in BOARDS.values():
-        if config.name in (b.default_preset, *b.other_presets):
-            return b.default_core_mhz, f"{b.name} build clock"
+        if config.name in b.presets:
+            return b.core_mhz_of(config.name), f"{b.name} build clock"
     return NOMINAL_CLOCK_MHZ, "nominal standard-cell clock"
 
 

@@ -104,6 +104,42 @@ def test_keep_hierarchy_pattern_names_the_column_groups():
     assert "*.colgroup*" in plan.files["lutcore.ys"]
 
 
+def test_one_row_tile_keeps_each_groups_broadcast_registers(tmp_path):
+    """A one-row tile builds flattened, so its broadcast flip-flops carry ``keep``: the
+    script's selection, run by yosys on the build's RTLIL, picks exactly the registers of
+    each group's copy of the step (valid, tables, mode, plane, clear and one code per lookup
+    of each column: 5 + cols x L), and opt_merge leaves the copies apart."""
+    import subprocess
+
+    from lutcore.fpga.flow import tool_command
+    b = BOARDS["ulx3s"]
+    cfg = preset("decode").replace(name="one-row", n=16)          # 2 groups of 8 columns
+    assert (cfg.m, cfg.broadcast_groups, cfg.lookups) == (1, 2, 2)
+    plan, _ = build_plan(b, cfg, device="core", core_mhz=150.0, baud=115_200, seed=1)
+    script = plan.files["lutcore.ys"]
+    assert "keep_hierarchy" not in script
+    keep = next(line for line in script.splitlines() if line.startswith("setattr -set keep"))
+    (tmp_path / "d.il").write_text(plan.files["lutcore.il"])
+    selection = keep.removeprefix("setattr -set keep 1 ")
+    out = subprocess.run(
+        [tool_command("yosys"), "-p", f"read_rtlil d.il; {keep}; select -count {selection}; "
+         f"flatten; opt_merge; select -count */a:keep"],
+        cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    per_group = 5 + 8 * cfg.lookups
+    counts = [int(n) for n in re.findall(r"^(\d+) objects\.$", out, re.M)]
+    assert counts == [2 * per_group, 2 * per_group]
+
+
+def test_core_clock_per_preset():
+    """Each board's presets and the core clock a build of each runs at unless --freq says."""
+    ice, ulx = BOARDS["icebreaker"], BOARDS["ulx3s"]
+    assert ice.presets == ("tiny",) and ice.core_mhz_of("tiny") == 12.0
+    assert ulx.presets == ("default", "decode")
+    assert (ulx.core_mhz_of("default"), ulx.core_mhz_of("decode")) == (60.0, 80.0)
+    assert ulx.core_mhz_of("large") == 60.0            # not one of its presets: the board's
+    assert all(preset(name) for b in BOARDS.values() for name in b.presets)
+
+
 def test_build_plan_icebreaker_has_no_pll():
     b = BOARDS["icebreaker"]
     with pytest.raises(Exception, match=r"a 48 MHz core clock needs a PLL; only ECP5 boards"):

@@ -20,5 +20,5 @@ def test_bounds_by_hand():
 def test_default_clock_is_the_board_clock_of_the_preset():
     assert default_clock_mhz(preset("tiny"))[0] == 12.0
     assert default_clock_mhz(preset("default"))[0] == 60.0
-    assert default_clock_mhz(preset("decode")) == (60.0, "ulx3s build clock")
+    assert default_clock_mhz(preset("decode")) == (80.0, "ulx3s build clock")
     assert default_clock_mhz(preset("large")) == (1000.0, "nominal standard-cell clock")

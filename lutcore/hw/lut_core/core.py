@@ -388,6 +388,8 @@ class LutCore(wiring.Component):
 
 #: Name prefix of the LUT core's column-group submodules (the FPGA flow keeps their hierarchy).
 COLUMN_GROUP_PREFIX = "colgroup"
+#: Names of a column group's broadcast registers start with it (the FPGA flow keeps them apart).
+BROADCAST_PREFIX = "b_"
 
 
 class _ColumnGroup(Elaboratable):
@@ -407,7 +409,7 @@ class _ColumnGroup(Elaboratable):
         self.broadcast, self.rowsum = broadcast, rowsum
         self.in_flight = [Signal(name="l_valid"), Signal(name="t_valid")]
         if broadcast:
-            self.in_flight.insert(0, Signal(name="b_valid"))
+            self.in_flight.insert(0, Signal(name=f"{BROADCAST_PREFIX}valid"))
 
     def elaborate(self, platform):
         m = Module()
@@ -420,11 +422,12 @@ class _ColumnGroup(Elaboratable):
 
         # -- broadcast: this group's copy of the step --------------------------------------
         if self.broadcast:
-            tables = Signal(step.tables.shape(), name="b_tables", reset_less=True)
-            mode = Signal(Mode, name="b_mode", reset_less=True)
-            plane = Signal(core.plane_bits, name="b_plane", reset_less=True)
-            clear = Signal(name="b_clear", reset_less=True)
-            codes = {(c, l): Signal(unsigned(geo.code_bits), name=f"b_code_{c}" +
+            b = BROADCAST_PREFIX
+            tables = Signal(step.tables.shape(), name=f"{b}tables", reset_less=True)
+            mode = Signal(Mode, name=f"{b}mode", reset_less=True)
+            plane = Signal(core.plane_bits, name=f"{b}plane", reset_less=True)
+            clear = Signal(name=f"{b}clear", reset_less=True)
+            codes = {(c, l): Signal(unsigned(geo.code_bits), name=f"{b}code_{c}" +
                                     (f"_{l}" if lookups > 1 else ""), reset_less=True)
                      for c in self.cols for l in range(lookups)}
             m.d.sync += [b_valid[0].eq(self.accept), tables.eq(step.tables), mode.eq(step.mode),
