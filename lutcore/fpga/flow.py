@@ -109,15 +109,15 @@ BOARDS: dict[str, Board] = {
          ("IO", "SB_IO"))),
     "ulx3s": Board(
         "ulx3s", "ULX3S (LFE5U-85F-6BG381C)", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
-        # 60 MHz: the default accelerator routes at about 78 MHz (docs/fpga.md, "Timing work
+        # 60 MHz: the default accelerator routes at 78-86 MHz (docs/fpga.md, "Timing work
         # on the default preset"); 150 MHz, the target, with --freq 150. router1: router2
         # comes within some 50 wires of a legal routing of the default accelerator and then
         # diverges, where router1 finishes it.
         "ecp5", "default", 25.0, 60.0,
         (("LUT4", "TRELLIS_COMB"), ("FF", "TRELLIS_FF"), ("BRAM", "DP16KD"),
          ("DSP", "MULT18X18D"), ("LUTRAM", "TRELLIS_RAMW"), ("IO", "TRELLIS_IO")),
-        # decode at 80 MHz: its M = 1 rate is twice the default's 60 MHz one from 78.6 MHz
-        # (docs/fpga.md, "The `decode` preset on the ULX3S").
+        # decode at 80 MHz (it routes at 83.3): from 78.6 MHz its M = 1 decode rate is twice
+        # the default build's at 78.4 MHz (docs/fpga.md, "The `decode` preset on the ULX3S").
         default_router="router1", other_presets=(("decode", 80.0),)),
 }
 
